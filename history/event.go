@@ -1,0 +1,105 @@
+// Package history defines the etcdchaos history format (JSON Lines, one event a
+// line), a recorder that writes it as events happen and a reader that parses
+// and validates it. See docs/history-format.md for the contract.
+package history
+
+// Format is the value of the header's "format" field.
+const Format = "etcdchaos-history/1"
+
+// Event types.
+const (
+	TypeHeader = "header"
+	TypeInvoke = "invoke"
+	TypeOk     = "ok"
+	TypeFail   = "fail"
+	TypeInfo   = "info"
+	TypeFault  = "fault"
+)
+
+// Operation functions (the "f" field).
+const (
+	FLock      = "lock"
+	FUnlock    = "unlock"
+	FWrite     = "write"
+	FCampaign  = "campaign"
+	FProclaim  = "proclaim"
+	FResign    = "resign"
+	FLeader    = "leader"
+	FObserve   = "observe"
+	FLeaseLost = "lease-lost"
+	// FRevoke records a client revoking its own lease (best effort, e.g.
+	// after an indeterminate lock or campaign). An extension of format v1.
+	FRevoke = "revoke"
+)
+
+// Fault phases.
+const (
+	PhaseStart = "start"
+	PhaseEnd   = "end"
+)
+
+// Header is the first line of a history.
+type Header struct {
+	Type        string `json:"type"`
+	Format      string `json:"format"`
+	Scenario    string `json:"scenario"`
+	Seed        int64  `json:"seed"`
+	LeaseTTLMs  int64  `json:"lease_ttl_ms"`
+	StartUnixNs int64  `json:"start_unix_ns"`
+	Members     int    `json:"members"`
+	EtcdVersion string `json:"etcd_version"`
+
+	// Extensions (optional, documented in docs/history-format.md).
+	Workload string `json:"workload,omitempty"` // lock, election or mixed
+	Backend  string `json:"backend,omitempty"`  // grpc or concurrency
+	Mutant   string `json:"mutant,omitempty"`   // name of a deliberately broken client, if any
+	Clients  int    `json:"clients,omitempty"`
+	Command  string `json:"command,omitempty"` // command line that reproduces the run
+}
+
+// Value is the union of every operation's invoke and completion values.
+// Fields that do not apply to an operation are omitted from the JSON.
+type Value struct {
+	Lease     int64  `json:"lease,omitempty"`
+	Key       string `json:"key,omitempty"`
+	Rev       int64  `json:"rev,omitempty"`
+	Fenced    *bool  `json:"fenced,omitempty"`
+	Data      string `json:"data,omitempty"`
+	Value     string `json:"value,omitempty"`
+	ModRev    int64  `json:"mod_rev,omitempty"`
+	None      bool   `json:"none,omitempty"`
+	LastAlive *int64 `json:"last_alive,omitempty"`
+}
+
+// IsFenced reports whether a write value is fenced.
+func (v *Value) IsFenced() bool { return v != nil && v.Fenced != nil && *v.Fenced }
+
+// Event is one line of a history after the header.
+type Event struct {
+	Type   string `json:"type"`
+	Op     int64  `json:"op,omitempty"`
+	Client int    `json:"client,omitempty"`
+	F      string `json:"f,omitempty"`
+	Name   string `json:"name,omitempty"`
+	Time   int64  `json:"time"`
+	Value  *Value `json:"value,omitempty"`
+	Error  string `json:"error,omitempty"`
+
+	// Fault events.
+	Fault  string `json:"fault,omitempty"`
+	Phase  string `json:"phase,omitempty"`
+	Detail string `json:"detail,omitempty"`
+	// Member is the member a fault targets (extension), or the member the
+	// client of an invoke talks to (extension).
+	Member int `json:"member,omitempty"`
+	// Target is the client a client or lease fault targets (extension).
+	Target int `json:"target,omitempty"`
+	// Lease is the lease a lease fault targets (extension).
+	Lease int64 `json:"lease,omitempty"`
+}
+
+// Bool returns a pointer to b, for Value.Fenced.
+func Bool(b bool) *bool { return &b }
+
+// Int64 returns a pointer to n, for Value.LastAlive.
+func Int64(n int64) *int64 { return &n }

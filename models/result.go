@@ -1,0 +1,95 @@
+package models
+
+import (
+	"time"
+
+	"github.com/anishathalye/porcupine"
+)
+
+// Verdict is the outcome of one check, or of a whole history.
+type Verdict string
+
+// Verdicts, from best to worst for the purpose of combining them.
+const (
+	// Ok: the operations are consistent with the model.
+	Ok Verdict = "ok"
+	// Empty: there was nothing to check; never reported as ok.
+	Empty Verdict = "empty"
+	// UnsafeWithoutFencing: unfenced writes took effect while another client
+	// held the lock, explained by lease expiry or a pause (etcd's documented
+	// hazard, not an etcd bug).
+	UnsafeWithoutFencing Verdict = "unsafe-without-fencing"
+	// Unknown: the checker could not decide in time.
+	Unknown Verdict = "unknown"
+	// Violation: the history is not consistent with the model.
+	Violation Verdict = "violation"
+)
+
+// Check names.
+const (
+	CheckLock     = "lock"
+	CheckFenced   = "fenced-writes"
+	CheckUnfenced = "unfenced-writes"
+	CheckElection = "election"
+	CheckObserve  = "observe"
+	CheckLiveness = "liveness"
+)
+
+// Exit codes shared by check and run.
+const (
+	ExitOk        = 0
+	ExitViolation = 1
+	ExitBadInput  = 2
+	ExitUnknown   = 3
+)
+
+// CheckResult is the verdict of one check on one lock or election name.
+type CheckResult struct {
+	Check   string  `json:"check"`
+	Name    string  `json:"name"`
+	Verdict Verdict `json:"verdict"`
+	// Fails is true when this verdict fails the run (a violation, an
+	// unknown, or unsafe-without-fencing under --strict or unexplained).
+	Fails bool `json:"fails"`
+	Ops   int  `json:"ops"`
+	// Account is a plain-language account of a violation or finding.
+	Account string `json:"account,omitempty"`
+	// Evidence lists the ids of the operations involved.
+	Evidence []int64 `json:"evidence,omitempty"`
+	// At is the history time (ns) of the offending moment.
+	At      int64         `json:"at,omitempty"`
+	Elapsed time.Duration `json:"elapsed_ns"`
+
+	// Model and Info feed porcupine's visualization (nil when the check did
+	// not run porcupine).
+	Model *porcupine.Model            `json:"-"`
+	Info  *porcupine.LinearizationInfo `json:"-"`
+}
+
+// Hazard quantifies the lock hazard: unfenced writes made while another
+// client held the lock, and fenced writes the fence rejected.
+type Hazard struct {
+	UnfencedWrites      int   `json:"unfenced_writes"`
+	UnfencedOverlapping int   `json:"unfenced_overlapping"`
+	LongestOverlapNs    int64 `json:"longest_overlap_ns"`
+	FencedWrites        int   `json:"fenced_writes"`
+	FencedRejected      int   `json:"fenced_rejected"`
+}
+
+// Result is the verdict on a whole history.
+type Result struct {
+	Verdict Verdict       `json:"verdict"`
+	Checks  []CheckResult `json:"checks"`
+	Hazard  Hazard        `json:"hazard"`
+}
+
+// Options tune Check.
+type Options struct {
+	// Timeout bounds each porcupine check (default 60 s); a check that
+	// runs out of time is Unknown.
+	Timeout time.Duration
+	// Strict makes unsafe-without-fencing fail the run.
+	Strict bool
+	// Visualize keeps porcupine's linearization info for visualizations.
+	Visualize bool
+}
