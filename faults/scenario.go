@@ -1,0 +1,117 @@
+package faults
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Workload kinds a scenario can run.
+const (
+	WorkloadLock     = "lock"
+	WorkloadElection = "election"
+)
+
+// Scenario is a named chaos scenario: which workloads run and which faults
+// the nemesis may inject. It is plain data, so a scenario can be listed,
+// printed and put in a matrix.
+type Scenario struct {
+	Name        string
+	Description string
+	// Workloads run side by side (lock, election or both).
+	Workloads []string
+	// Injectors the nemesis picks from (see Injectors); none for a healthy run.
+	Injectors []string
+	// Quiet is the healthy gap before each fault.
+	Quiet time.Duration
+	// FaultFor is how long an interval fault lasts.
+	FaultFor time.Duration
+	// LeaseTTL of every client's lease.
+	LeaseTTL time.Duration
+	// Unfenced is the fraction of critical-section writes that trust the lock
+	// instead of fencing on its revision.
+	Unfenced float64
+}
+
+var catalog = []Scenario{
+	{Name: "smoke", Description: "lock and election workloads on a healthy cluster, no faults",
+		Workloads: []string{WorkloadLock, WorkloadElection}},
+	{Name: "lock-partition", Description: "locks under leader isolation, member isolation, majority/minority splits, bridges and client isolation",
+		Workloads: []string{WorkloadLock},
+		Injectors: []string{IsolateLeader, IsolateMember, Split, Bridge, IsolateClient}},
+	{Name: "lock-lease", Description: "locks whose holders' leases are revoked or left to expire",
+		Workloads: []string{WorkloadLock},
+		Injectors: []string{RevokeLease, ExpireLease}},
+	{Name: "lock-pause", Description: "lock holders paused longer than their lease TTL, then resumed (Jepsen's 2020 hazard)",
+		Workloads: []string{WorkloadLock},
+		Injectors: []string{PauseClient}, Unfenced: 0.5},
+	{Name: "lock-kill", Description: "locks while members and the leader are killed and restarted, and leadership moves",
+		Workloads: []string{WorkloadLock},
+		Injectors: []string{KillMember, KillLeader, MoveLeader}},
+	{Name: "election-partition", Description: "elections under leader isolation, splits, bridges, link latency and client isolation",
+		Workloads: []string{WorkloadElection},
+		Injectors: []string{IsolateLeader, IsolateMember, Split, Bridge, Latency, IsolateClient}},
+	{Name: "election-lease", Description: "elections whose leaders' leases are revoked, expire, or whose clients pause",
+		Workloads: []string{WorkloadElection},
+		Injectors: []string{RevokeLease, ExpireLease, PauseClient}},
+	{Name: "election-kill", Description: "elections while members and the leader are killed and restarted, and leadership moves",
+		Workloads: []string{WorkloadElection},
+		Injectors: []string{KillMember, KillLeader, MoveLeader}},
+	{Name: "mixed", Description: "lock and election workloads under every kind of fault (the default)",
+		Workloads: []string{WorkloadLock, WorkloadElection},
+		Injectors: []string{IsolateLeader, IsolateMember, Split, Bridge, Latency, IsolateClient,
+			RevokeLease, ExpireLease, PauseClient, KillMember, KillLeader, MoveLeader}},
+}
+
+// DefaultScenario is what `etcdchaos run` and `make run` use.
+const DefaultScenario = "mixed"
+
+// Scenarios returns the catalog, sorted by name, with defaults filled in.
+func Scenarios() []Scenario {
+	out := make([]Scenario, len(catalog))
+	for i, s := range catalog {
+		out[i] = s.withDefaults()
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Lookup finds a scenario by name.
+func Lookup(name string) (Scenario, error) {
+	for _, s := range catalog {
+		if s.Name == name {
+			return s.withDefaults(), nil
+		}
+	}
+	names := make([]string, 0, len(catalog))
+	for _, s := range Scenarios() {
+		names = append(names, s.Name)
+	}
+	return Scenario{}, fmt.Errorf("unknown scenario %q (expected one of %s)", name, strings.Join(names, ", "))
+}
+
+func (s Scenario) withDefaults() Scenario {
+	if s.Quiet == 0 {
+		s.Quiet = 2 * time.Second
+	}
+	if s.FaultFor == 0 {
+		s.FaultFor = 4 * time.Second
+	}
+	if s.LeaseTTL == 0 {
+		s.LeaseTTL = 2 * time.Second
+	}
+	s.Workloads = append([]string(nil), s.Workloads...)
+	s.Injectors = append([]string(nil), s.Injectors...)
+	return s
+}
+
+// Has reports whether the scenario runs the given workload kind.
+func (s Scenario) Has(workload string) bool {
+	for _, w := range s.Workloads {
+		if w == workload {
+			return true
+		}
+	}
+	return false
+}
