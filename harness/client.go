@@ -1,0 +1,208 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+)
+
+// Client is an etcd client whose only endpoint is its own link to one member.
+// Faults on the link (IsolateClient, PauseClient, SetClientLatency) affect
+// this client alone.
+type Client struct {
+	*clientv3.Client
+	// ID numbers the cluster's clients from 1 in creation order.
+	ID int
+	// Member is the member this client talks to.
+	Member int
+
+	cluster *Cluster
+	link    *tcpProxy
+	once    sync.Once
+	err     error
+}
+
+// Client timeouts: short enough that a cut link is noticed quickly, long
+// enough for a busy machine.
+const (
+	clientDialTimeout      = 2 * time.Second
+	clientKeepAliveTime    = 2 * time.Second
+	clientKeepAliveTimeout = 2 * time.Second
+)
+
+// NewClient returns a client of member i that reaches it through a new link
+// of its own. Leases it grants are attributed to member i (see LeaseMember).
+// The cluster closes it on Close; closing it earlier is fine.
+func (c *Cluster) NewClient(i int) (*Client, error) {
+	if i < 1 || i > len(c.slots) {
+		return nil, fmt.Errorf("new client of member %d: out of range 1..%d", i, len(c.slots))
+	}
+	link, err := newTCPProxy(c.addrOf(i, member.clientAddr))
+	if err != nil {
+		return nil, fmt.Errorf("new client of member %d: %w", i, err)
+	}
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:            []string{link.URL()},
+		DialTimeout:          clientDialTimeout,
+		DialKeepAliveTime:    clientKeepAliveTime,
+		DialKeepAliveTimeout: clientKeepAliveTimeout,
+		Logger:               c.logger.Named("client"),
+		DialOptions: []grpc.DialOption{
+			grpc.WithChainUnaryInterceptor(c.leases.grantInterceptor(i)),
+			grpc.WithConnectParams(grpc.ConnectParams{
+				Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 500 * time.Millisecond},
+				MinConnectTimeout: clientDialTimeout,
+			}),
+		},
+	})
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("new client of member %d: %w", i, err), link.Close())
+	}
+	cl := &Client{Client: cli, Member: i, cluster: c, link: link}
+	if !c.register(cl) {
+		return nil, errors.Join(fmt.Errorf("new client of member %d: %w", i, ErrClosed), cl.close())
+	}
+	return cl, nil
+}
+
+// register numbers cl and adds it to the cluster's clients unless the cluster
+// is closed.
+func (c *Cluster) register(cl *Client) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.nextClient++
+	cl.ID = c.nextClient
+	c.clients[cl] = struct{}{}
+	return true
+}
+
+// Close closes the etcd client and its link. It is idempotent.
+func (cl *Client) Close() error {
+	err := cl.close()
+	cl.cluster.mu.Lock()
+	delete(cl.cluster.clients, cl)
+	cl.cluster.mu.Unlock()
+	return err
+}
+
+// close releases the client without touching the cluster's registry.
+func (cl *Client) close() error {
+	cl.once.Do(func() {
+		err := cl.Client.Close()
+		if errors.Is(err, context.Canceled) {
+			err = nil
+		}
+		cl.err = errors.Join(err, ignoreClosed(cl.link.Close()))
+	})
+	return cl.err
+}
+
+// clientsOf lists the cluster's clients of member i (all clients if i is 0).
+func (c *Cluster) clientsOf(i int) []*Client {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*Client
+	for cl := range c.clients {
+		if i == 0 || cl.Member == i {
+			out = append(out, cl)
+		}
+	}
+	return out
+}
+
+// own checks that cl is a live client of this cluster.
+func (c *Cluster) own(cl *Client) error {
+	if cl == nil {
+		return errors.New("nil client")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.clients[cl]; !ok {
+		return errors.New("not an open client of this cluster")
+	}
+	return nil
+}
+
+// IsolateClient cuts cl's link: live connections are reset and new ones
+// refused until ReconnectClient or Heal.
+func (c *Cluster) IsolateClient(cl *Client) error {
+	if err := c.own(cl); err != nil {
+		return fmt.Errorf("isolate client: %w", err)
+	}
+	cl.link.setCut(true)
+	return nil
+}
+
+// ReconnectClient restores cl's link after IsolateClient.
+func (c *Cluster) ReconnectClient(cl *Client) error {
+	if err := c.own(cl); err != nil {
+		return fmt.Errorf("reconnect client: %w", err)
+	}
+	cl.link.setCut(false)
+	return nil
+}
+
+// PauseClient stalls cl's link in both directions without closing it: bytes
+// wait until ResumeClient or Heal. (gRPC keepalive may give up on the
+// connection after about 4 s of silence.)
+func (c *Cluster) PauseClient(cl *Client) error {
+	if err := c.own(cl); err != nil {
+		return fmt.Errorf("pause client: %w", err)
+	}
+	cl.link.gate.pause()
+	return nil
+}
+
+// ResumeClient lets the bytes of a paused client flow again.
+func (c *Cluster) ResumeClient(cl *Client) error {
+	if err := c.own(cl); err != nil {
+		return fmt.Errorf("resume client: %w", err)
+	}
+	cl.link.gate.unpause()
+	return nil
+}
+
+// SetClientLatency delays every chunk on cl's link by d in each direction.
+func (c *Cluster) SetClientLatency(cl *Client, d time.Duration) error {
+	if err := c.own(cl); err != nil {
+		return fmt.Errorf("set client latency: %w", err)
+	}
+	if d < 0 {
+		return fmt.Errorf("set client latency: negative latency %v", d)
+	}
+	cl.link.setLatency(d)
+	return nil
+}
+
+// LeaseMember is the member of the harness client that granted lease id, 0 if
+// no harness client granted it.
+func (c *Cluster) LeaseMember(id clientv3.LeaseID) int { return c.leases.member(int64(id)) }
+
+// Dial returns a plain etcd client of member i through its Endpoints() URL,
+// which faults do not touch: useful to observe the cluster. The caller closes
+// it.
+func (c *Cluster) Dial(i int) (*clientv3.Client, error) {
+	if i < 1 || i > len(c.slots) {
+		return nil, fmt.Errorf("dial member %d: out of range 1..%d", i, len(c.slots))
+	}
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:            []string{c.slots[i-1].front.URL()},
+		DialTimeout:          clientDialTimeout,
+		DialKeepAliveTime:    clientKeepAliveTime,
+		DialKeepAliveTimeout: clientKeepAliveTimeout,
+		Logger:               c.logger.Named("client"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dial member %d: %w", i, err)
+	}
+	return cli, nil
+}

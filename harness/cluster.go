@@ -1,0 +1,606 @@
+// Package harness runs an etcd cluster inside the test process with a
+// network layer that the harness controls: every member-to-member link can be
+// cut (in both directions) or delayed on its own, and every client has its
+// own link to its member that can be cut, paused or delayed.
+//
+// Layout of one member i:
+//
+//	clients --(client link, one tcpProxy per Client)--+
+//	direct  --(front door, Endpoints()[i-1])----------+--> etcd client listener
+//	peers   --(peer proxy, advertised peer URL)---------> etcd peer listener
+//
+// The real etcd listeners use private ports; every address that others see
+// (advertised peer and client URLs, client links) belongs to a harness
+// listener held for the cluster's lifetime, so a restarted member keeps its
+// identity and URLs. Members are numbered 1..N, clients 1, 2, ...
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"go.etcd.io/etcd/client/pkg/v3/types"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/membership"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+)
+
+// ErrClosed is returned by operations on a closed cluster.
+var ErrClosed = errors.New("cluster closed")
+
+// maxWait bounds waits whose context has no deadline.
+const maxWait = time.Minute
+
+// Cluster is a running etcd cluster with controllable links. Its methods are
+// safe for concurrent use.
+type Cluster struct {
+	cfg    Config
+	runner runner
+	logger *zap.Logger
+	dir    string
+	ownDir bool
+	links  *linkTable
+	leases *leaseTable
+	slots  []*slot // slots[i-1] is member i
+
+	opMu sync.Mutex // serializes Kill, Restart and Close
+
+	mu         sync.Mutex
+	clients    map[*Client]struct{}
+	nextClient int
+	closed     bool
+}
+
+// slot holds everything about one member that outlives its process.
+type slot struct {
+	spec  memberSpec
+	id    uint64
+	peer  *peerProxy
+	front *tcpProxy
+	m     member // nil while stopped; guarded by Cluster.mu
+}
+
+// Start starts a cluster and returns once a leader is elected and every
+// member serves linearizable reads. On error everything started is released.
+func Start(ctx context.Context, cfg Config) (*Cluster, error) {
+	return startWith(ctx, cfg, embeddedRunner{})
+}
+
+// startWith starts a cluster whose members are run by r.
+func startWith(ctx context.Context, cfg Config, r runner) (*Cluster, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := boundCtx(ctx)
+	defer cancel()
+	c := &Cluster{
+		cfg:     cfg,
+		runner:  r,
+		links:   newLinkTable(cfg.Members),
+		leases:  newLeaseTable(),
+		clients: map[*Client]struct{}{},
+	}
+	if err := c.start(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("start cluster: %w", err), c.Close())
+	}
+	return c, nil
+}
+
+func (c *Cluster) start(ctx context.Context) error {
+	var err error
+	if c.logger, err = c.cfg.logger(); err != nil {
+		return err
+	}
+	if c.dir, c.ownDir, err = c.cfg.dataDir(); err != nil {
+		return err
+	}
+	if err := c.makeSlots(); err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for i := range c.slots {
+		g.Go(func() error { return c.startMember(gctx, i+1) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return c.waitHealthy(ctx)
+}
+
+// makeSlots creates every member's proxies and identity.
+func (c *Cluster) makeSlots() error {
+	n := c.cfg.Members
+	token := fmt.Sprintf("etcdchaos-%d", time.Now().UnixNano())
+	var initial []string
+	for i := 1; i <= n; i++ {
+		s := &slot{}
+		c.slots = append(c.slots, s)
+		var err error
+		if s.peer, err = newPeerProxy(i, c.links, c.leases, c.addrOf(i, member.peerAddr)); err != nil {
+			return err
+		}
+		if s.front, err = newTCPProxy(c.addrOf(i, member.clientAddr)); err != nil {
+			return err
+		}
+		name := fmt.Sprintf("m%d", i)
+		initial = append(initial, name+"="+s.peer.URL())
+	}
+	senders := map[uint64]int{}
+	for i, s := range c.slots {
+		name := fmt.Sprintf("m%d", i+1)
+		urls, err := types.NewURLs([]string{s.peer.URL()})
+		if err != nil {
+			return fmt.Errorf("peer url of %s: %w", name, err)
+		}
+		s.id = uint64(membership.NewMember(name, urls, token, nil).ID)
+		senders[s.id] = i + 1
+		s.spec = memberSpec{
+			index:          i + 1,
+			name:           name,
+			dir:            filepath.Join(c.dir, name),
+			peerURL:        s.peer.URL(),
+			clientURL:      s.front.URL(),
+			initialCluster: strings.Join(initial, ","),
+			token:          token,
+			tickMs:         c.cfg.TickMs,
+			electionMs:     c.cfg.ElectionMs,
+			logger:         c.logger.With(zap.String("member", name)),
+		}
+		if !c.ownDir {
+			if _, err := os.Stat(s.spec.dir); err == nil {
+				return fmt.Errorf("member dir %s already exists", s.spec.dir)
+			}
+		}
+	}
+	for _, s := range c.slots {
+		s.peer.setSenders(senders)
+		s.peer.serve()
+	}
+	return nil
+}
+
+// addrOf returns a function giving the current address of one of member i's
+// real listeners, or an error while the member is stopped.
+func (c *Cluster) addrOf(i int, which func(member) string) func() (string, error) {
+	return func() (string, error) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		m := c.slots[i-1].m
+		if m == nil {
+			return "", fmt.Errorf("member %d is not running", i)
+		}
+		return which(m), nil
+	}
+}
+
+// startMember starts member i and waits until it has joined the cluster.
+func (c *Cluster) startMember(ctx context.Context, i int) error {
+	s := c.slots[i-1]
+	m, err := c.runner.start(ctx, &s.spec)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	closed := c.closed
+	if !closed {
+		s.m = m
+	}
+	c.mu.Unlock()
+	if closed {
+		m.kill()
+		return ErrClosed
+	}
+	if m.id() != s.id {
+		return fmt.Errorf("member %d has id %x, expected %x", i, m.id(), s.id)
+	}
+	c.links.setDown(i, false)
+	select {
+	case <-m.ready():
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("member %d not ready: %w", i, ctx.Err())
+	}
+}
+
+// waitHealthy waits for a leader and a linearizable read through each member.
+func (c *Cluster) waitHealthy(ctx context.Context) error {
+	if _, err := c.WaitLeader(ctx); err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for i := range c.slots {
+		g.Go(func() error { return c.waitServing(gctx, i+1) })
+	}
+	return g.Wait()
+}
+
+func (c *Cluster) waitServing(ctx context.Context, i int) error {
+	tick := time.Duration(c.cfg.TickMs) * time.Millisecond
+	for {
+		m := c.running(i)
+		if m == nil {
+			return fmt.Errorf("member %d is not running", i)
+		}
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Duration(c.cfg.ElectionMs)*time.Millisecond)
+		err := m.check(rctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if !sleepCtx(ctx, tick) {
+			return fmt.Errorf("member %d not serving: %w", i, errors.Join(err, ctx.Err()))
+		}
+	}
+}
+
+// running returns member i's process, or nil if it is stopped or invalid.
+func (c *Cluster) running(i int) member {
+	if i < 1 || i > len(c.slots) {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.slots[i-1].m
+}
+
+// Size is the number of members.
+func (c *Cluster) Size() int { return c.cfg.Members }
+
+// Endpoints are the client URLs of the members (index 0 is member 1). They
+// reach the members through pass-through links that faults never touch,
+// except that Kill closes their connections; they stay valid across Restart.
+func (c *Cluster) Endpoints() []string {
+	out := make([]string, len(c.slots))
+	for i, s := range c.slots {
+		out[i] = s.front.URL()
+	}
+	return out
+}
+
+// PeerURL is the advertised peer URL of member i (its peer proxy).
+func (c *Cluster) PeerURL(i int) string {
+	if i < 1 || i > len(c.slots) {
+		return ""
+	}
+	return c.slots[i-1].peer.URL()
+}
+
+// MemberID is the etcd member ID of member i (0 if out of range).
+func (c *Cluster) MemberID(i int) uint64 {
+	if i < 1 || i > len(c.slots) {
+		return 0
+	}
+	return c.slots[i-1].id
+}
+
+// IsRunning reports whether member i is running (not killed).
+func (c *Cluster) IsRunning(i int) bool { return c.running(i) != nil }
+
+// DataDir is the data directory of member i.
+func (c *Cluster) DataDir(i int) string {
+	if i < 1 || i > len(c.slots) {
+		return ""
+	}
+	return c.slots[i-1].spec.dir
+}
+
+func (c *Cluster) member(i int) (member, error) {
+	if i < 1 || i > len(c.slots) {
+		return nil, fmt.Errorf("member %d out of range 1..%d", i, len(c.slots))
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	m := c.slots[i-1].m
+	if m == nil {
+		return nil, fmt.Errorf("member %d is not running", i)
+	}
+	return m, nil
+}
+
+// memberOf maps an etcd member ID to its member number (0 if unknown).
+func (c *Cluster) memberOf(id uint64) int {
+	for i, s := range c.slots {
+		if s.id == id {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// Leader is the current leader: among running members that consider
+// themselves leader, the one with the highest term; 0 if there is none.
+func (c *Cluster) Leader() int {
+	leader, _ := c.leaderTerm()
+	return leader
+}
+
+func (c *Cluster) leaderTerm() (leader int, term uint64) {
+	for i := range c.slots {
+		m := c.running(i + 1)
+		if m == nil || m.lead() != m.id() {
+			continue
+		}
+		if t := m.term(); t > term {
+			leader, term = i+1, t
+		}
+	}
+	return leader, term
+}
+
+// WaitLeader waits until a leader is acknowledged by a quorum of members (in
+// its term) and returns it.
+func (c *Cluster) WaitLeader(ctx context.Context) (int, error) {
+	ctx, cancel := boundCtx(ctx)
+	defer cancel()
+	tick := time.Duration(c.cfg.TickMs) * time.Millisecond
+	for {
+		if l := c.quorumLeader(); l != 0 {
+			return l, nil
+		}
+		if !sleepCtx(ctx, tick/2) {
+			return 0, fmt.Errorf("wait for leader: %w", ctx.Err())
+		}
+	}
+}
+
+func (c *Cluster) quorumLeader() int {
+	leader, term := c.leaderTerm()
+	if leader == 0 {
+		return 0
+	}
+	id := c.slots[leader-1].id
+	votes := 0
+	for i := range c.slots {
+		if m := c.running(i + 1); m != nil && m.lead() == id && m.term() == term {
+			votes++
+		}
+	}
+	if votes < len(c.slots)/2+1 {
+		return 0
+	}
+	return leader
+}
+
+// MoveLeader transfers leadership to member to and waits until the old
+// leader sees it done.
+func (c *Cluster) MoveLeader(ctx context.Context, to int) error {
+	if _, err := c.member(to); err != nil {
+		return fmt.Errorf("move leader to %d: %w", to, err)
+	}
+	from := c.Leader()
+	if from == 0 {
+		return fmt.Errorf("move leader to %d: no leader", to)
+	}
+	if from == to {
+		return nil
+	}
+	m, err := c.member(from)
+	if err != nil {
+		return fmt.Errorf("move leader to %d: %w", to, err)
+	}
+	ctx, cancel := boundCtx(ctx)
+	defer cancel()
+	if err := m.moveLeader(ctx, c.slots[to-1].id); err != nil {
+		return fmt.Errorf("move leader from %d to %d: %w", from, to, err)
+	}
+	return nil
+}
+
+// Kill stops member i at once: its links are cut first, so it cannot hand
+// over leadership or say goodbye, then its process is stopped. Its clients'
+// connections are closed; their links stay and reconnect after Restart.
+func (c *Cluster) Kill(i int) error {
+	c.opMu.Lock()
+	defer c.opMu.Unlock()
+	m, err := c.member(i)
+	if err != nil {
+		return fmt.Errorf("kill member %d: %w", i, err)
+	}
+	c.mu.Lock()
+	c.slots[i-1].m = nil
+	c.mu.Unlock()
+	c.disconnect(i)
+	m.kill()
+	return nil
+}
+
+// disconnect cuts every link of member i and closes every connection to it.
+// The member must already be marked stopped so nothing reconnects.
+func (c *Cluster) disconnect(i int) {
+	s := c.slots[i-1]
+	c.links.setDown(i, true)
+	s.peer.abortAll()
+	s.peer.transport.CloseIdleConnections()
+	s.front.closeConns()
+	for _, cl := range c.clientsOf(i) {
+		cl.link.closeConns()
+	}
+}
+
+// Restart starts a killed member again with the same name, ID, data dir and
+// URLs. It returns once the member is serving; it may not have caught up yet
+// (use WaitLeader or a request to wait for that).
+func (c *Cluster) Restart(i int) error {
+	c.opMu.Lock()
+	defer c.opMu.Unlock()
+	if i < 1 || i > len(c.slots) {
+		return fmt.Errorf("restart member %d: out of range 1..%d", i, len(c.slots))
+	}
+	c.mu.Lock()
+	closed, running := c.closed, c.slots[i-1].m != nil
+	c.mu.Unlock()
+	switch {
+	case closed:
+		return fmt.Errorf("restart member %d: %w", i, ErrClosed)
+	case running:
+		return fmt.Errorf("restart member %d: already running", i)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), maxWait)
+	defer cancel()
+	s := c.slots[i-1]
+	m, err := c.runner.start(ctx, &s.spec)
+	if err != nil {
+		return fmt.Errorf("restart member %d: %w", i, err)
+	}
+	if m.id() != s.id {
+		m.kill()
+		return fmt.Errorf("restart member %d: id %x, expected %x", i, m.id(), s.id)
+	}
+	c.mu.Lock()
+	s.m = m
+	c.mu.Unlock()
+	c.links.setDown(i, false)
+	return nil
+}
+
+// Partition cuts every link between members of different groups, in both
+// directions, replacing any previous partition (latencies stay). Members not
+// listed form singleton groups, so they are isolated from everyone:
+// Partition([]int{1}) isolates member 1 only if it is the only other group,
+// e.g. on 3 members it isolates each of 2 and 3 too; to isolate member 1
+// from a majority that keeps working, use Partition([]int{1}, []int{2, 3}).
+func (c *Cluster) Partition(groups ...[]int) error {
+	if err := c.links.partition(groups); err != nil {
+		return fmt.Errorf("partition %v: %w", groups, err)
+	}
+	return nil
+}
+
+// CutLink cuts the link between members a and b in both directions, in
+// addition to any partition in place.
+func (c *Cluster) CutLink(a, b int) error {
+	if err := c.links.setCut(a, b, true); err != nil {
+		return fmt.Errorf("cut link: %w", err)
+	}
+	return nil
+}
+
+// CutLinks lists the links currently cut as pairs {a, b} with a < b
+// (links of killed members are not listed).
+func (c *Cluster) CutLinks() [][2]int { return c.links.cutLinks() }
+
+// LinkBytes is the number of peer-traffic bytes delivered so far from member
+// from to member to through the link layer (raft messages and forwarded
+// lease requests; attributed traffic only). It shows which links carry
+// traffic.
+func (c *Cluster) LinkBytes(from, to int) uint64 { return c.links.deliveredBytes(from, to) }
+
+// SetLinkLatency delays every message from member from to member to by d
+// (one way; set both directions for a symmetric delay). Zero removes it.
+func (c *Cluster) SetLinkLatency(from, to int, d time.Duration) error {
+	if err := c.links.setLatency(from, to, d); err != nil {
+		return fmt.Errorf("set link latency: %w", err)
+	}
+	return nil
+}
+
+// Heal removes every partition, cut link and latency between members, and
+// reconnects, resumes and un-delays every client link. Killed members stay
+// down.
+func (c *Cluster) Heal() error {
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return fmt.Errorf("heal: %w", ErrClosed)
+	}
+	c.links.heal()
+	for _, cl := range c.clientsOf(0) {
+		cl.link.heal()
+	}
+	return nil
+}
+
+// Close closes every client, stops every member and proxy and removes the
+// data directory if the cluster created it. It is idempotent and safe on a
+// cluster whose start failed.
+func (c *Cluster) Close() error {
+	c.opMu.Lock()
+	defer c.opMu.Unlock()
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	clients := make([]*Client, 0, len(c.clients))
+	for cl := range c.clients {
+		clients = append(clients, cl)
+	}
+	c.mu.Unlock()
+
+	var errs []error
+	for _, cl := range clients {
+		errs = append(errs, cl.close())
+	}
+	c.stopMembers()
+	for _, s := range c.slots {
+		if s.peer != nil {
+			errs = append(errs, ignoreClosed(s.peer.Close()))
+		}
+		if s.front != nil {
+			errs = append(errs, ignoreClosed(s.front.Close()))
+		}
+	}
+	if c.ownDir && c.dir != "" {
+		if err := os.RemoveAll(c.dir); err != nil {
+			errs = append(errs, fmt.Errorf("remove data dir: %w", err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close cluster: %w", err)
+	}
+	return nil
+}
+
+// stopMembers disconnects and kills every running member, in parallel.
+func (c *Cluster) stopMembers() {
+	var ms []member
+	c.mu.Lock()
+	for _, s := range c.slots {
+		ms = append(ms, s.m)
+		s.m = nil
+	}
+	c.mu.Unlock()
+	for i, m := range ms {
+		if m != nil && c.slots[i].peer != nil {
+			c.disconnect(i + 1)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, m := range ms {
+		if m != nil {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				m.kill()
+			}()
+		}
+	}
+	wg.Wait()
+}
+
+func ignoreClosed(err error) error {
+	if err == nil || strings.Contains(err.Error(), "use of closed network connection") {
+		return nil
+	}
+	return err
+}
+
+// boundCtx gives ctx a deadline of maxWait if it has none.
+func boundCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, maxWait)
+}

@@ -1,0 +1,99 @@
+package harness
+
+import (
+	"fmt"
+	"os"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// Config describes a cluster to start. The zero value is a 3-member cluster
+// with a 50 ms heartbeat and a 500 ms election timeout, quiet logs and data in
+// a fresh temporary directory.
+type Config struct {
+	// Members is the cluster size: 1, 3 or 5 (0 means 3).
+	Members int
+	// TickMs is the heartbeat interval in milliseconds (0 means 50).
+	TickMs uint
+	// ElectionMs is the election timeout in milliseconds (0 means 500). It
+	// must be at least 5 heartbeat intervals.
+	ElectionMs uint
+	// DataDir is the parent directory of the member data directories
+	// (DataDir/m1, DataDir/m2, ...), which must not exist yet; it is kept by
+	// Close. Empty means a fresh temporary directory that Close removes.
+	DataDir string
+	// Verbose makes etcd log at info level instead of error level.
+	Verbose bool
+	// Logger, if set, receives the logs of members and harness clients
+	// (Verbose is then ignored). By default logs go to stderr.
+	Logger *zap.Logger
+}
+
+const (
+	defaultMembers    = 3
+	defaultTickMs     = 50
+	defaultElectionMs = 500
+)
+
+// withDefaults returns cfg with zero fields replaced by their defaults, or an
+// error if cfg is invalid.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.Members == 0 {
+		cfg.Members = defaultMembers
+	}
+	if cfg.TickMs == 0 {
+		cfg.TickMs = defaultTickMs
+	}
+	if cfg.ElectionMs == 0 {
+		cfg.ElectionMs = defaultElectionMs
+	}
+	switch cfg.Members {
+	case 1, 3, 5:
+	default:
+		return cfg, fmt.Errorf("invalid config: members must be 1, 3 or 5, not %d", cfg.Members)
+	}
+	if cfg.ElectionMs < 5*cfg.TickMs {
+		return cfg, fmt.Errorf("invalid config: election timeout %d ms is less than 5 heartbeats of %d ms", cfg.ElectionMs, cfg.TickMs)
+	}
+	return cfg, nil
+}
+
+// logger returns the configured logger or builds the default one: JSON on
+// stderr at error level (info if Verbose).
+func (cfg Config) logger() (*zap.Logger, error) {
+	if cfg.Logger != nil {
+		return cfg.Logger, nil
+	}
+	level := zapcore.ErrorLevel
+	if cfg.Verbose {
+		level = zapcore.InfoLevel
+	}
+	zc := zap.NewProductionConfig()
+	zc.Level = zap.NewAtomicLevelAt(level)
+	zc.OutputPaths = []string{"stderr"}
+	zc.ErrorOutputPaths = []string{"stderr"}
+	zc.DisableStacktrace = true
+	zc.Sampling = nil
+	lg, err := zc.Build()
+	if err != nil {
+		return nil, fmt.Errorf("build logger: %w", err)
+	}
+	return lg, nil
+}
+
+// dataDir returns the parent directory for member data and whether the
+// cluster owns it (and so removes it on Close).
+func (cfg Config) dataDir() (dir string, owned bool, err error) {
+	if cfg.DataDir == "" {
+		dir, err = os.MkdirTemp("", "etcdchaos-")
+		if err != nil {
+			return "", false, fmt.Errorf("create data dir: %w", err)
+		}
+		return dir, true, nil
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return "", false, fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
+	}
+	return cfg.DataDir, false, nil
+}

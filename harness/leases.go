@@ -1,0 +1,70 @@
+package harness
+
+import (
+	"context"
+	"sync"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/server/v3/lease/leasehttp"
+	"go.etcd.io/etcd/server/v3/lease/leasepb"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+)
+
+// leaseTable remembers which member each lease granted by a harness client
+// belongs to: the member that client talks to, which is the member that
+// forwards the lease's keep-alives to the leader.
+type leaseTable struct {
+	mu sync.Mutex
+	m  map[int64]int
+}
+
+func newLeaseTable() *leaseTable { return &leaseTable{m: map[int64]int{}} }
+
+func (t *leaseTable) record(id int64, member int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.m[id] = member
+}
+
+// member returns the member of lease id, or 0 if the lease is unknown.
+func (t *leaseTable) member(id int64) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.m[id]
+}
+
+// grantInterceptor records the lease of every successful LeaseGrant made
+// through a client connected to member.
+func (t *leaseTable) grantInterceptor(member int) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		err := invoker(ctx, method, req, reply, cc, opts...)
+		if err == nil {
+			if resp, ok := reply.(*pb.LeaseGrantResponse); ok && resp.ID != 0 {
+				t.record(resp.ID, member)
+			}
+		}
+		return err
+	}
+}
+
+// forwardedLease decodes the lease ID of a lease request that a follower
+// forwards to the leader's peer URL (keep-alive or time-to-live). ok is false
+// for other paths or undecodable bodies.
+func forwardedLease(path string, body []byte) (id int64, ok bool) {
+	switch path {
+	case leasehttp.LeasePrefix:
+		var req pb.LeaseKeepAliveRequest
+		if proto.Unmarshal(body, &req) != nil {
+			return 0, false
+		}
+		return req.ID, true
+	case leasehttp.LeaseInternalPrefix:
+		var req leasepb.LeaseInternalRequest
+		if proto.Unmarshal(body, &req) != nil || req.LeaseTimeToLiveRequest == nil {
+			return 0, false
+		}
+		return req.LeaseTimeToLiveRequest.ID, true
+	}
+	return 0, false
+}

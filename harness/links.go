@@ -1,0 +1,201 @@
+package harness
+
+import (
+	"fmt"
+	"sync"
+	"time"
+)
+
+// linkTable is the state of every member-to-member link: which links are cut
+// (always symmetric), which members are down (all their links cut) and the
+// one-way latency of each link. Members are numbered 1..n.
+//
+// Proxies consult it for each request and subscribe to be told when links go
+// down, so that live connections crossing a new cut are closed at once.
+type linkTable struct {
+	mu      sync.Mutex
+	n       int
+	cut     [][]bool          // cut[a][b] == cut[b][a]
+	down    []bool            // member is stopped: isolated from everyone
+	latency [][]time.Duration // latency[from][to]
+	bytes   [][]uint64        // bytes[from][to] delivered through proxies
+	subs    []func()          // called (without mu) after links were cut
+}
+
+func newLinkTable(n int) *linkTable {
+	t := &linkTable{n: n, down: make([]bool, n+1)}
+	t.cut = make([][]bool, n+1)
+	t.latency = make([][]time.Duration, n+1)
+	t.bytes = make([][]uint64, n+1)
+	for i := range t.cut {
+		t.cut[i] = make([]bool, n+1)
+		t.latency[i] = make([]time.Duration, n+1)
+		t.bytes[i] = make([]uint64, n+1)
+	}
+	return t
+}
+
+// subscribe registers f to be called whenever some link may have been cut.
+func (t *linkTable) subscribe(f func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.subs = append(t.subs, f)
+}
+
+func (t *linkTable) notify() {
+	t.mu.Lock()
+	subs := append([]func(){}, t.subs...)
+	t.mu.Unlock()
+	for _, f := range subs {
+		f()
+	}
+}
+
+func (t *linkTable) valid(m int) bool { return m >= 1 && m <= t.n }
+
+// connected reports whether traffic may flow between members a and b.
+// A down member is connected to nobody; otherwise out-of-range members
+// (unknown senders) are always connected.
+func (t *linkTable) connected(a, b int) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if (t.valid(a) && t.down[a]) || (t.valid(b) && t.down[b]) {
+		return false
+	}
+	if !t.valid(a) || !t.valid(b) || a == b {
+		return true
+	}
+	return !t.cut[a][b]
+}
+
+// delay returns the current one-way latency from member from to member to.
+func (t *linkTable) delay(from, to int) time.Duration {
+	if !t.valid(from) || !t.valid(to) {
+		return 0
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.latency[from][to]
+}
+
+// delivered records n bytes delivered from member from to member to.
+func (t *linkTable) delivered(from, to, n int) {
+	if !t.valid(from) || !t.valid(to) || n <= 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.bytes[from][to] += uint64(n)
+}
+
+// deliveredBytes is the total delivered from member from to member to.
+func (t *linkTable) deliveredBytes(from, to int) uint64 {
+	if !t.valid(from) || !t.valid(to) {
+		return 0
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.bytes[from][to]
+}
+
+// partition replaces the set of cut links: members in different groups are
+// cut from each other; members not listed form singleton groups.
+func (t *linkTable) partition(groups [][]int) error {
+	group := make([]int, t.n+1)
+	for i, g := range groups {
+		for _, m := range g {
+			if !t.valid(m) {
+				return fmt.Errorf("member %d out of range 1..%d", m, t.n)
+			}
+			if group[m] != 0 {
+				return fmt.Errorf("member %d listed twice", m)
+			}
+			group[m] = i + 1
+		}
+	}
+	next := len(groups) + 1
+	for m := 1; m <= t.n; m++ {
+		if group[m] == 0 {
+			group[m] = next
+			next++
+		}
+	}
+	t.mu.Lock()
+	for a := 1; a <= t.n; a++ {
+		for b := 1; b <= t.n; b++ {
+			t.cut[a][b] = a != b && group[a] != group[b]
+		}
+	}
+	t.mu.Unlock()
+	t.notify()
+	return nil
+}
+
+// setCut cuts (or restores) the link between a and b in both directions.
+func (t *linkTable) setCut(a, b int, cut bool) error {
+	if !t.valid(a) || !t.valid(b) || a == b {
+		return fmt.Errorf("invalid link %d-%d (members 1..%d)", a, b, t.n)
+	}
+	t.mu.Lock()
+	t.cut[a][b], t.cut[b][a] = cut, cut
+	t.mu.Unlock()
+	if cut {
+		t.notify()
+	}
+	return nil
+}
+
+// setLatency sets the one-way latency from member from to member to.
+func (t *linkTable) setLatency(from, to int, d time.Duration) error {
+	if !t.valid(from) || !t.valid(to) || from == to {
+		return fmt.Errorf("invalid link %d->%d (members 1..%d)", from, to, t.n)
+	}
+	if d < 0 {
+		return fmt.Errorf("negative latency %v", d)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.latency[from][to] = d
+	return nil
+}
+
+// setDown marks a member as stopped (all its links cut) or running.
+func (t *linkTable) setDown(m int, down bool) {
+	if !t.valid(m) {
+		return
+	}
+	t.mu.Lock()
+	t.down[m] = down
+	t.mu.Unlock()
+	if down {
+		t.notify()
+	}
+}
+
+// heal restores every cut link and removes every latency; down members stay
+// down.
+func (t *linkTable) heal() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for a := range t.cut {
+		for b := range t.cut[a] {
+			t.cut[a][b] = false
+			t.latency[a][b] = 0
+		}
+	}
+}
+
+// cutLinks lists the cut links as pairs a<b, ignoring down members.
+func (t *linkTable) cutLinks() [][2]int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out [][2]int
+	for a := 1; a <= t.n; a++ {
+		for b := a + 1; b <= t.n; b++ {
+			if t.cut[a][b] {
+				out = append(out, [2]int{a, b})
+			}
+		}
+	}
+	return out
+}

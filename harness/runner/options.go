@@ -1,0 +1,106 @@
+// Package runner runs one chaos scenario end to end: it starts an etcd
+// cluster, drives the scenario's workloads while the nemesis injects faults,
+// heals, checks liveness, checks the recorded history and writes the run
+// directory (history.jsonl, summary.json, junit.xml, index.html).
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/etcdchaos/etcdchaos/faults"
+	"github.com/etcdchaos/etcdchaos/models"
+)
+
+// Backends a run can drive.
+const (
+	BackendGRPC        = "grpc"
+	BackendConcurrency = "concurrency"
+)
+
+// Options tune a run. The zero value runs 30 s on 3 members with seed 0.
+type Options struct {
+	Seed     int64
+	Duration time.Duration // default 30 s
+	Members  int           // 1, 3 or 5; default 3
+	Clients  int           // clients per workload; default 5
+	Names    int           // lock or election names per workload; default 2
+	Backend  string        // grpc or concurrency; default concurrency
+	// Unfenced overrides the scenario's fraction of unfenced writes when set.
+	Unfenced *float64
+	// Out is the run directory; it is created if missing.
+	Out string
+	// Strict makes unsafe-without-fencing findings fail the run.
+	Strict bool
+	// CheckTimeout bounds each checker (default 60 s).
+	CheckTimeout time.Duration
+	// Progress receives a progress line while the run goes on (nil: none).
+	Progress io.Writer
+	// Log receives fault and lifecycle lines (nil: none); Verbose adds etcd's
+	// own logs at info level.
+	Log     io.Writer
+	Verbose bool
+	// Command is the command line that reproduces the run, for the report.
+	Command string
+}
+
+// errBadOptions marks invalid options (a usage error, not a run failure).
+var errBadOptions = errors.New("invalid options")
+
+// IsBadOptions reports whether err came from invalid options.
+func IsBadOptions(err error) bool { return errors.Is(err, errBadOptions) }
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Duration == 0 {
+		o.Duration = 30 * time.Second
+	}
+	if o.Members == 0 {
+		o.Members = 3
+	}
+	if o.Clients == 0 {
+		o.Clients = 5
+	}
+	if o.Names == 0 {
+		o.Names = 2
+	}
+	if o.Backend == "" {
+		o.Backend = BackendConcurrency
+	}
+	if o.CheckTimeout == 0 {
+		o.CheckTimeout = 60 * time.Second
+	}
+	switch {
+	case o.Duration < 0:
+		return o, fmt.Errorf("%w: duration %v must be positive", errBadOptions, o.Duration)
+	case o.Members != 1 && o.Members != 3 && o.Members != 5:
+		return o, fmt.Errorf("%w: members %d (expected 1, 3 or 5)", errBadOptions, o.Members)
+	case o.Clients < 1 || o.Clients > 64:
+		return o, fmt.Errorf("%w: clients %d (expected 1 to 64)", errBadOptions, o.Clients)
+	case o.Names < 1 || o.Names > 64:
+		return o, fmt.Errorf("%w: names %d (expected 1 to 64)", errBadOptions, o.Names)
+	case o.Backend != BackendGRPC && o.Backend != BackendConcurrency:
+		return o, fmt.Errorf("%w: backend %q (expected grpc or concurrency)", errBadOptions, o.Backend)
+	case o.Out == "":
+		return o, fmt.Errorf("%w: an output directory is required", errBadOptions)
+	}
+	return o, nil
+}
+
+// Result is what a run found.
+type Result struct {
+	Dir      string
+	Scenario faults.Scenario
+	Seed     int64
+	// Verdict and ExitCode combine the history checks and liveness.
+	Verdict  models.Verdict
+	ExitCode int
+	Check    models.Result
+	// Liveness is nil when it was not checked (the run was interrupted).
+	Liveness *models.CheckResult
+	Schedule faults.Schedule
+	// Applied counts the faults applied, by injector.
+	Applied     map[string]int
+	Interrupted bool
+}

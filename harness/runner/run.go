@@ -1,0 +1,204 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/version"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/etcdchaos/etcdchaos/faults"
+	"github.com/etcdchaos/etcdchaos/harness"
+	"github.com/etcdchaos/etcdchaos/history"
+	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/reports"
+	"github.com/etcdchaos/etcdchaos/workloads"
+)
+
+// HistoryFile is the name of the history in a run directory.
+const HistoryFile = "history.jsonl"
+
+// run holds one run's resources; each has exactly one owner here.
+type run struct {
+	sc      faults.Scenario
+	opts    Options
+	cluster *harness.Cluster
+	rec     *history.Recorder
+	admin   *clientv3.Client
+	loads   []*workloads.Workload
+	nemesis *faults.Nemesis
+	started time.Time
+}
+
+// Run runs scenario sc with opts and writes the run directory. ctx ending
+// early (Ctrl-C) interrupts the run: faults are healed, what was recorded is
+// checked and the run directory is still written. An error means the run
+// could not be carried out (bad options, a cluster that did not start); a
+// violation is not an error, it is in the Result.
+func Run(ctx context.Context, sc faults.Scenario, opts Options) (Result, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return Result{}, err
+	}
+	r := &run{sc: sc, opts: opts}
+	res := Result{Dir: opts.Out, Scenario: sc, Seed: opts.Seed,
+		Schedule: faults.NewSchedule(sc, opts.Seed, opts.Duration)}
+	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
+		return res, fmt.Errorf("create run directory: %w", err)
+	}
+	defer r.close()
+	if err := r.setUp(ctx, res.Schedule); err != nil {
+		return res, err
+	}
+	runErr := r.drive(ctx)
+	res.Applied = r.nemesis.Applied()
+	res.Interrupted = ctx.Err() != nil
+	if !res.Interrupted {
+		live := r.checkLiveness(ctx)
+		res.Liveness = &live
+	}
+	r.close()
+	if err := r.finish(ctx, &res); err != nil {
+		return res, errors.Join(runErr, err)
+	}
+	return res, runErr
+}
+
+// setUp starts the cluster, the recorder, the workloads and the nemesis.
+func (r *run) setUp(ctx context.Context, sch faults.Schedule) error {
+	var err error
+	r.logf("starting a %d-member cluster", r.opts.Members)
+	r.cluster, err = harness.Start(ctx, harness.Config{Members: r.opts.Members, Verbose: r.opts.Verbose})
+	if err != nil {
+		return fmt.Errorf("start cluster: %w", err)
+	}
+	r.rec, err = history.Create(filepath.Join(r.opts.Out, HistoryFile), r.header())
+	if err != nil {
+		return err
+	}
+	r.admin, err = clientv3.New(clientv3.Config{Endpoints: r.cluster.Endpoints(), DialTimeout: 5 * time.Second,
+		Logger: quietLogger()})
+	if err != nil {
+		return fmt.Errorf("admin client: %w", err)
+	}
+	env := &faults.Env{Cluster: r.cluster, Admin: r.admin, LeaseTTL: r.sc.LeaseTTL}
+	if err := r.startWorkloads(env); err != nil {
+		return err
+	}
+	r.nemesis = faults.NewNemesis(env, r.rec, sch, r.logf)
+	return nil
+}
+
+func (r *run) header() history.Header {
+	return history.Header{
+		Scenario: r.sc.Name, Seed: r.opts.Seed, LeaseTTLMs: r.sc.LeaseTTL.Milliseconds(),
+		Members: r.opts.Members, EtcdVersion: version.Version, Workload: workloadName(r.sc),
+		Backend: r.opts.Backend, Clients: r.opts.Clients, Command: r.opts.Command,
+	}
+}
+
+func workloadName(sc faults.Scenario) string {
+	if len(sc.Workloads) == 1 {
+		return sc.Workloads[0]
+	}
+	return "mixed"
+}
+
+// drive runs the workloads and the nemesis for the run's duration, then heals.
+func (r *run) drive(ctx context.Context) error {
+	runCtx, cancel := context.WithTimeout(ctx, r.opts.Duration)
+	defer cancel()
+	r.started = time.Now()
+	stopProgress := r.startProgress()
+	defer stopProgress()
+	g, gctx := errgroup.WithContext(runCtx)
+	for _, w := range r.loads {
+		g.Go(func() error { return w.Run(gctx) })
+	}
+	g.Go(func() error { return r.nemesis.Run(gctx) })
+	err := g.Wait()
+	return errors.Join(err, r.healEverything())
+}
+
+// healEverything is the unconditional safety net after the nemesis: no
+// partition, latency or paused client survives, and every member runs.
+func (r *run) healEverything() error {
+	err := errors.Join(r.nemesis.HealAll(), r.cluster.Heal())
+	for i := 1; i <= r.cluster.Size(); i++ {
+		if !r.cluster.IsRunning(i) {
+			err = errors.Join(err, r.cluster.Restart(i))
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("heal: %w", err)
+	}
+	return nil
+}
+
+// close releases the cluster and its clients; it is idempotent.
+func (r *run) close() {
+	for _, w := range r.loads {
+		w.Close()
+	}
+	r.loads = nil
+	if r.admin != nil {
+		r.admin.Close()
+		r.admin = nil
+	}
+	if r.rec != nil {
+		if err := r.rec.Close(); err != nil {
+			r.logf("close history: %v", err)
+		}
+	}
+	if r.cluster != nil {
+		if err := r.cluster.Close(); err != nil {
+			r.logf("close cluster: %v", err)
+		}
+		r.cluster = nil
+	}
+}
+
+// finish checks the recorded history and writes the report.
+func (r *run) finish(ctx context.Context, res *Result) error {
+	// Checking runs even when the run was interrupted: what was recorded is
+	// worth a verdict. A second interrupt is the caller's to handle.
+	checkCtx := context.WithoutCancel(ctx)
+	h, err := history.ReadFile(filepath.Join(r.opts.Out, HistoryFile))
+	if err != nil {
+		return fmt.Errorf("read back history: %w", err)
+	}
+	r.logf("checking %d events", len(h.Events))
+	check, err := models.Check(checkCtx, h, models.Options{Timeout: r.opts.CheckTimeout, Strict: r.opts.Strict, Visualize: true})
+	if err != nil {
+		return fmt.Errorf("check history: %w", err)
+	}
+	res.Check = check
+	res.Verdict, res.ExitCode = combine(check, res.Liveness)
+	meta := reports.Meta{Command: r.opts.Command, Duration: time.Since(r.started), Liveness: res.Liveness}
+	if res.Interrupted {
+		meta.Notes = append(meta.Notes, "the run was interrupted; liveness was not checked")
+	}
+	if err := reports.Write(r.opts.Out, h, check, meta); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+// combine folds the liveness verdict into the history's.
+func combine(check models.Result, live *models.CheckResult) (models.Verdict, int) {
+	if live != nil && live.Fails && check.Verdict != models.Violation {
+		return models.Violation, models.ExitViolation
+	}
+	return check.Verdict, check.ExitCode()
+}
+
+func (r *run) logf(format string, args ...any) {
+	if r.opts.Log != nil {
+		fmt.Fprintf(r.opts.Log, format+"\n", args...)
+	}
+}

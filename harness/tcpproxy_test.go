@@ -1,0 +1,171 @@
+package harness
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// echoServer echoes every line back until closed.
+func echoServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, _ = io.Copy(c, c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
+func newTestProxy(t *testing.T, target string) *tcpProxy {
+	t.Helper()
+	p, err := newTCPProxy(func() (string, error) { return target, nil })
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, p.Close()) })
+	return p
+}
+
+func dialProxy(t *testing.T, p *tcpProxy) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", p.ln.Addr().String())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	return c, bufio.NewReader(c)
+}
+
+// roundTrip sends a line and returns the echoed line and how long it took.
+func roundTrip(t *testing.T, c net.Conn, r *bufio.Reader, line string) (string, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	_, err := c.Write([]byte(line + "\n"))
+	require.NoError(t, err)
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+	got, err := r.ReadString('\n')
+	require.NoError(t, err)
+	return got[:len(got)-1], time.Since(start)
+}
+
+func TestTCPProxyLatency(t *testing.T) {
+	t.Parallel()
+	p := newTestProxy(t, echoServer(t))
+	c, r := dialProxy(t, p)
+	got, _ := roundTrip(t, c, r, "hello")
+	assert.Equal(t, "hello", got)
+
+	p.setLatency(50 * time.Millisecond)
+	got, took := roundTrip(t, c, r, "slow")
+	assert.Equal(t, "slow", got)
+	assert.GreaterOrEqual(t, took, 100*time.Millisecond, "50ms each way")
+
+	p.heal()
+	got, _ = roundTrip(t, c, r, "fast")
+	assert.Equal(t, "fast", got)
+}
+
+func TestTCPProxyLatencyKeepsOrder(t *testing.T) {
+	t.Parallel()
+	p := newTestProxy(t, echoServer(t))
+	p.setLatency(20 * time.Millisecond)
+	c, r := dialProxy(t, p)
+	for i := 0; i < 20; i++ {
+		_, err := c.Write([]byte{byte('a' + i), '\n'})
+		require.NoError(t, err)
+	}
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+	for i := 0; i < 20; i++ {
+		line, err := r.ReadString('\n')
+		require.NoError(t, err)
+		assert.Equal(t, string([]byte{byte('a' + i), '\n'}), line)
+	}
+}
+
+func TestTCPProxyPauseHoldsBytes(t *testing.T) {
+	t.Parallel()
+	p := newTestProxy(t, echoServer(t))
+	c, r := dialProxy(t, p)
+	roundTrip(t, c, r, "warm")
+
+	p.gate.pause()
+	_, err := c.Write([]byte("held\n"))
+	require.NoError(t, err)
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(200*time.Millisecond)))
+	_, err = r.ReadString('\n')
+	var ne net.Error
+	require.True(t, errors.As(err, &ne) && ne.Timeout(), "paused link must not deliver: %v", err)
+
+	p.gate.unpause()
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+	line, err := r.ReadString('\n')
+	require.NoError(t, err)
+	assert.Equal(t, "held\n", line, "bytes wait, they are not dropped")
+}
+
+func TestTCPProxyCut(t *testing.T) {
+	t.Parallel()
+	p := newTestProxy(t, echoServer(t))
+	c, r := dialProxy(t, p)
+	roundTrip(t, c, r, "before")
+
+	p.setCut(true)
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+	_, err := r.ReadString('\n')
+	require.Error(t, err, "live connection is closed by the cut")
+
+	c2, r2 := dialProxy(t, p)
+	require.NoError(t, c2.SetReadDeadline(time.Now().Add(5*time.Second)))
+	_, _ = c2.Write([]byte("x\n"))
+	_, err = r2.ReadString('\n')
+	require.Error(t, err, "new connections are refused while cut")
+
+	p.setCut(false)
+	c3, r3 := dialProxy(t, p)
+	got, _ := roundTrip(t, c3, r3, "after")
+	assert.Equal(t, "after", got)
+}
+
+func TestTCPProxyUpstreamDown(t *testing.T) {
+	t.Parallel()
+	p, err := newTCPProxy(func() (string, error) { return "", errors.New("down") })
+	require.NoError(t, err)
+	defer p.Close()
+	c, r := dialProxy(t, p)
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+	_, err = r.ReadString('\n')
+	require.Error(t, err)
+	require.NoError(t, p.Close())
+	require.NoError(t, p.Close(), "Close is idempotent")
+}
