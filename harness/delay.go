@@ -68,10 +68,10 @@ type delayReader struct {
 	// onRead, if set, is told how many bytes each Read hands out.
 	onRead func(n int)
 	ch     chan chunk
-	stop  chan struct{}
-	once  sync.Once
-	cur   []byte
-	err   error
+	stop   chan struct{}
+	once   sync.Once
+	cur    []byte
+	err    error
 }
 
 // newDelayReader starts the pump goroutine, tracked by wg. onRead may be nil.
