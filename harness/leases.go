@@ -6,7 +6,6 @@ import (
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/server/v3/lease/leasehttp"
-	"go.etcd.io/etcd/server/v3/lease/leasepb"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 )
@@ -48,23 +47,17 @@ func (t *leaseTable) grantInterceptor(member int) grpc.UnaryClientInterceptor {
 	}
 }
 
-// forwardedLease decodes the lease ID of a lease request that a follower
-// forwards to the leader's peer URL (keep-alive or time-to-live). ok is false
-// for other paths or undecodable bodies.
-func forwardedLease(path string, body []byte) (id int64, ok bool) {
-	switch path {
-	case leasehttp.LeasePrefix:
-		var req pb.LeaseKeepAliveRequest
-		if proto.Unmarshal(body, &req) != nil {
-			return 0, false
-		}
-		return req.ID, true
-	case leasehttp.LeaseInternalPrefix:
-		var req leasepb.LeaseInternalRequest
-		if proto.Unmarshal(body, &req) != nil || req.LeaseTimeToLiveRequest == nil {
-			return 0, false
-		}
-		return req.LeaseTimeToLiveRequest.ID, true
+// forwardedKeepAlive decodes the lease ID of a keep-alive that a follower
+// forwards to the leader's peer URL. ok is false for other paths (including
+// forwarded time-to-live queries, which any member may send about any lease)
+// and for undecodable bodies.
+func forwardedKeepAlive(path string, body []byte) (id int64, ok bool) {
+	if path != leasehttp.LeasePrefix {
+		return 0, false
 	}
-	return 0, false
+	var req pb.LeaseKeepAliveRequest
+	if proto.Unmarshal(body, &req) != nil {
+		return 0, false
+	}
+	return req.ID, true
 }

@@ -32,9 +32,13 @@ const senderHeader = "X-Server-From"
 // Because every rafthttp connection carries the sender header of its dialer
 // and is checked at the dialed member's proxy, cutting a pair at both
 // members' proxies stops traffic in both directions while other links keep
-// working. Forwarded lease requests (/leases, /leases/internal) have no
-// sender header; they are attributed through the lease table. Requests that
-// cannot be attributed pass.
+// working. Lease keep-alives that a follower forwards to the leader (/leases)
+// have no sender header; they are attributed to the member whose harness
+// client granted the lease (see leaseTable). Requests that cannot be
+// attributed pass: version and probing requests, forwarded LeaseTimeToLive
+// queries (/leases/internal, sent by the member of the asking client, which
+// the body does not tell), and keep-alives of leases no harness client
+// granted.
 type peerProxy struct {
 	member int
 	links  *linkTable
@@ -169,7 +173,7 @@ func (p *peerProxy) senderOf(r *http.Request, body []byte) int {
 		}
 		return p.sender[id]
 	}
-	if id, ok := forwardedLease(r.URL.Path, body); ok {
+	if id, ok := forwardedKeepAlive(r.URL.Path, body); ok {
 		return p.leases.member(id)
 	}
 	return 0
