@@ -64,6 +64,9 @@ type CheckResult struct {
 	// not run porcupine).
 	Model *porcupine.Model            `json:"-"`
 	Info  *porcupine.LinearizationInfo `json:"-"`
+
+	ops  []porcupine.Operation // what porcupine checked, for visualizations
+	part *partition
 }
 
 // Hazard quantifies the lock hazard: unfenced writes made while another
@@ -92,4 +95,27 @@ type Options struct {
 	Strict bool
 	// Visualize keeps porcupine's linearization info for visualizations.
 	Visualize bool
+}
+
+// ExitCode is the process exit code for the result: ExitViolation when a
+// check fails the run with a finding (a violation, or unsafe-without-fencing
+// under Strict or unexplained), ExitUnknown when a check could not decide or
+// there was nothing to check, ExitOk otherwise (ok, or unsafe-without-fencing
+// that does not fail the run).
+func (r Result) ExitCode() int {
+	unknown, any := false, false
+	for _, c := range r.Checks {
+		switch {
+		case c.Fails && (c.Verdict == Violation || c.Verdict == UnsafeWithoutFencing):
+			return ExitViolation
+		case c.Verdict == Unknown:
+			unknown = true
+		case c.Verdict == Ok || c.Verdict == UnsafeWithoutFencing:
+			any = true
+		}
+	}
+	if unknown || !any {
+		return ExitUnknown
+	}
+	return ExitOk
 }

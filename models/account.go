@@ -1,0 +1,189 @@
+package models
+
+import (
+	"fmt"
+
+	"github.com/anishathalye/porcupine"
+
+	"github.com/etcdchaos/etcdchaos/history"
+)
+
+// explain writes the plain-language account of a violation: it takes
+// porcupine's longest partial linearization, finds the operation that could
+// not follow it (the earliest-returning operation left out), replays the
+// linearization to learn who held what since when, and says why that
+// operation was impossible. It returns the account, the ids of the
+// operations involved and the time of the offending moment.
+func (p *partition) explain(check string, ops []porcupine.Operation, info *porcupine.LinearizationInfo) (string, []int64, int64) {
+	lin, failing := longestAndFailing(ops, info)
+	if failing == nil {
+		return fmt.Sprintf("no linearization of %s exists (the conflicting operations could not be singled out in time)", p.name), nil, 0
+	}
+	var account string
+	var evidence []int64
+	if p.family == familyElection {
+		t := newElectionTrace(p)
+		for _, m := range lin {
+			t.apply(m)
+		}
+		account, evidence = t.explain(failing)
+	} else {
+		t := newLockTrace(p)
+		for _, m := range lin {
+			t.apply(m)
+		}
+		account, evidence = t.explain(failing, check)
+	}
+	return account, evidence, at(failing)
+}
+
+// longestAndFailing returns the longest partial linearization and the
+// operation that could not be appended to it.
+func longestAndFailing(ops []porcupine.Operation, info *porcupine.LinearizationInfo) ([]*mop, *mop) {
+	if info == nil {
+		return nil, nil
+	}
+	parts := info.PartialLinearizationsOperations()
+	if len(parts) == 0 {
+		return nil, nil
+	}
+	var longest []porcupine.Operation
+	for _, l := range parts[0] {
+		if len(l) > len(longest) {
+			longest = l
+		}
+	}
+	lin := make([]*mop, len(longest))
+	done := make(map[*mop]bool, len(longest))
+	for i, o := range longest {
+		lin[i] = o.Input.(*mop)
+		done[lin[i]] = true
+	}
+	var failing *mop
+	for _, o := range ops {
+		m := o.Input.(*mop)
+		if done[m] {
+			continue
+		}
+		if failing == nil || m.ret < failing.ret || (m.ret == failing.ret && m.call < failing.call) {
+			failing = m
+		}
+	}
+	return lin, failing
+}
+
+// at is when an operation is known to have taken effect: its return, or its
+// invoke when it never returned.
+func at(m *mop) int64 {
+	if m.op.Return == history.Never || m.kind == opDeath {
+		return m.ret
+	}
+	return m.op.Return
+}
+
+// since is when an operation's effect began at the latest: the return of
+// an operation that completed, else its invoke.
+func since(m *mop) int64 {
+	if m.certain() {
+		return m.op.Return
+	}
+	return m.op.Call
+}
+
+// heldSince describes who held (or led) since when, from the op that made
+// them holder.
+func heldSince(m *mop, verb string) string {
+	if m == nil {
+		return "someone " + verb + " it"
+	}
+	if m.certain() {
+		return fmt.Sprintf("client %d %s it since %s (op %d)", m.op.Client, verb, secs(since(m)), m.op.ID)
+	}
+	return fmt.Sprintf("client %d may have %s it since %s (op %d, outcome %s)", m.op.Client, pastParticiple(verb), secs(since(m)), m.op.ID, m.out)
+}
+
+func pastParticiple(verb string) string {
+	if verb == "led" {
+		return "led"
+	}
+	return "held"
+}
+
+// deathDesc describes how a lease ended.
+func deathDesc(m *mop) string {
+	if m == nil {
+		return "it was gone"
+	}
+	if m.op.F == history.FLeaseLost {
+		return fmt.Sprintf("client %d saw it lost at %s, last alive at %s (op %d)", m.op.Client, secs(m.op.Completed), secs(m.call), m.op.ID)
+	}
+	return fmt.Sprintf("client %d revoked it at %s (op %d)", m.op.Client, secs(m.op.Call), m.op.ID)
+}
+
+// aliveUntil is the latest time the lease of holder h certainly existed,
+// from the operations that prove it: the invoke of a successful grant,
+// guarded write, campaign, proclaim or leader read naming its key, and
+// last_alive of a lease-lost.
+func (p *partition) aliveUntil(h int32) int64 {
+	var t int64 = -1
+	for _, m := range p.mops {
+		if m.holder != h || !m.certain() {
+			continue
+		}
+		switch {
+		case m.kind == opDeath && m.op.F == history.FLeaseLost:
+			t = max(t, m.call)
+		case m.kind == opWrite && m.fenced, m.kind == opLock, m.kind == opCampaign, m.kind == opProclaim, m.kind == opLeader:
+			t = max(t, m.op.Call)
+		}
+	}
+	return t
+}
+
+// aliveClause says until when the holder that made op m its own was alive,
+// when that is after from.
+func (p *partition) aliveClause(m *mop, from int64) string {
+	if m == nil {
+		return ""
+	}
+	if t := p.aliveUntil(m.holder); t >= from && t > since(m) {
+		return fmt.Sprintf("; client %d's lease was alive until %s", m.op.Client, secs(t))
+	}
+	return ""
+}
+
+// describeOp describes an operation for visualizations.
+func (p *partition) describeOp(m *mop) string {
+	op := m.op
+	s := fmt.Sprintf("%s(", op.F)
+	switch m.kind {
+	case opLock, opDeath:
+		s += p.holderName(m.holder)
+	case opCampaign:
+		s += fmt.Sprintf("%q, %s", p.valueOf[m.value], p.holderName(m.holder))
+	case opUnlock, opWrite, opProclaim, opResign:
+		s += op.Input.Key
+		if m.rev != 0 {
+			s += fmt.Sprintf("@%d", m.rev)
+		}
+		if m.kind == opProclaim {
+			s += fmt.Sprintf(", %q", p.valueOf[m.value])
+		}
+	}
+	s += ") -> " + string(m.out)
+	if !m.certain() {
+		return s
+	}
+	switch m.kind {
+	case opLock, opCampaign:
+		s += fmt.Sprintf(" %s rev %d", op.Output.Key, m.rev)
+	case opWrite:
+		s += fmt.Sprintf(" rev %d", m.wrev)
+	case opLeader:
+		if m.none {
+			return s + " none"
+		}
+		s += fmt.Sprintf(" %s rev %d %q", op.Output.Key, m.rev, p.valueOf[m.value])
+	}
+	return s
+}

@@ -1,0 +1,290 @@
+package models
+
+import (
+	"sort"
+
+	"github.com/anishathalye/porcupine"
+
+	"github.com/etcdchaos/etcdchaos/history"
+)
+
+// opKind is what a model operation does.
+type opKind uint8
+
+const (
+	opLock opKind = iota + 1
+	opUnlock
+	opWrite
+	opDeath // a lease ended: lease-lost (expiry observed) or revoke
+	opCampaign
+	opProclaim
+	opResign
+	opLeader
+	opObserve
+)
+
+// Partition families: lock names and election names are checked apart.
+const (
+	familyLock     = "lock"
+	familyElection = "election"
+)
+
+// mop is one history operation as the models see it: the lease it concerns
+// as a small holder index, interned values, and the interval porcupine uses.
+type mop struct {
+	kind   opKind
+	out    history.Outcome
+	holder int32 // index into partition.leaseOf; 0 when unknown
+	rev    int64 // create revision: granted, read or guarded on
+	wrev   int64 // write: the write's revision; observe: mod_rev
+	value  int32 // campaign, proclaim, leader, observe: interned value
+	none   bool  // leader: no leader
+	fenced bool  // write
+	call   int64
+	ret    int64
+	op     *history.Operation
+}
+
+func (m *mop) certain() bool { return m.out == history.Ok }
+func (m *mop) failed() bool  { return m.out == history.Fail }
+func (m *mop) unknown() bool { return m.out.Unknown() }
+
+// partition is every operation on one lock or election name, plus the lease
+// deaths that concern its leases.
+type partition struct {
+	family  string
+	name    string
+	mops    []*mop
+	holders map[int64]int32  // lease -> holder index
+	keys    map[string]int32 // keys whose lease is unknown -> holder index
+	leaseOf []int64          // holder index -> lease (0 for key-only holders)
+	values  map[string]int32
+	valueOf []string
+}
+
+func newPartition(family, name string) *partition {
+	return &partition{family: family, name: name, holders: map[int64]int32{},
+		keys: map[string]int32{}, leaseOf: []int64{0}, values: map[string]int32{}, valueOf: []string{""}}
+}
+
+func familyOf(f string) string {
+	switch f {
+	case history.FLock, history.FUnlock, history.FWrite:
+		return familyLock
+	case history.FCampaign, history.FProclaim, history.FResign, history.FLeader, history.FObserve:
+		return familyElection
+	}
+	return ""
+}
+
+// buildPartitions groups operations by family and name, converts them and
+// broadcasts lease deaths into every partition that uses the lease.
+func buildPartitions(ops []history.Operation) []*partition {
+	byName := map[string]*partition{}
+	var parts []*partition
+	var deaths []*history.Operation
+	for i := range ops {
+		op := &ops[i]
+		if op.F == history.FLeaseLost || op.F == history.FRevoke {
+			deaths = append(deaths, op)
+			continue
+		}
+		fam := familyOf(op.F)
+		if fam == "" {
+			continue
+		}
+		p := byName[fam+"\x00"+op.Name]
+		if p == nil {
+			p = newPartition(fam, op.Name)
+			byName[fam+"\x00"+op.Name] = p
+			parts = append(parts, p)
+		}
+		p.mops = append(p.mops, &mop{op: op})
+	}
+	for _, p := range parts {
+		p.convert()
+	}
+	addDeaths(parts, deaths)
+	for _, p := range parts {
+		p.capUnknown()
+	}
+	sort.Slice(parts, func(i, j int) bool {
+		if parts[i].family != parts[j].family {
+			return parts[i].family > parts[j].family // lock before election
+		}
+		return parts[i].name < parts[j].name
+	})
+	return parts
+}
+
+// convert fills every mop from its history operation.
+func (p *partition) convert() {
+	learned := map[string]int64{} // key -> lease, from results that name both
+	for _, m := range p.mops {
+		if o := m.op.Output; o.Key != "" && o.Lease != 0 {
+			learned[o.Key] = o.Lease
+		}
+	}
+	for _, m := range p.mops {
+		p.fill(m, learned)
+	}
+}
+
+func (p *partition) fill(m *mop, learned map[string]int64) {
+	op := m.op
+	in, out := &op.Input, &op.Output
+	m.out, m.call, m.ret = op.Outcome, op.Call, op.Return
+	switch op.F {
+	case history.FLock:
+		m.kind, m.rev = opLock, out.Rev
+		m.holder = p.holder(firstLease(out.Lease, out.Key, in.Lease, learned), out.Key)
+	case history.FUnlock:
+		m.kind = opUnlock
+		m.holder = p.holder(firstLease(in.Lease, in.Key, 0, learned), in.Key)
+	case history.FWrite:
+		m.kind, m.rev, m.wrev, m.fenced = opWrite, in.Rev, out.Rev, in.IsFenced()
+		m.holder = p.holder(firstLease(in.Lease, in.Key, 0, learned), in.Key)
+	case history.FCampaign:
+		m.kind, m.rev, m.value = opCampaign, out.Rev, p.value(in.Value)
+		m.holder = p.holder(firstLease(out.Lease, out.Key, in.Lease, learned), out.Key)
+	case history.FProclaim, history.FResign:
+		m.kind, m.rev, m.value = opProclaim, in.Rev, p.value(in.Value)
+		if op.F == history.FResign {
+			m.kind = opResign
+		}
+		m.holder = p.holder(firstLease(in.Lease, in.Key, 0, learned), in.Key)
+	case history.FLeader, history.FObserve:
+		m.kind, m.rev, m.wrev, m.none = opLeader, out.Rev, out.ModRev, out.None
+		if op.F == history.FObserve {
+			m.kind = opObserve
+		}
+		m.value = p.value(out.Value)
+		if !out.None && op.Outcome == history.Ok {
+			m.holder = p.holder(firstLease(out.Lease, out.Key, 0, learned), out.Key)
+		}
+	}
+}
+
+// firstLease prefers an explicit lease, then the lease encoded in the key,
+// then one learned from another result naming the same key, then fallback.
+func firstLease(explicit int64, key string, fallback int64, learned map[string]int64) int64 {
+	if explicit != 0 {
+		return explicit
+	}
+	if l, ok := leaseFromKey(key); ok {
+		return l
+	}
+	if l := learned[key]; l != 0 {
+		return l
+	}
+	return fallback
+}
+
+// holder returns the holder index of a lease, or of a key whose lease is
+// unknown; 0 when neither is known.
+func (p *partition) holder(lease int64, key string) int32 {
+	if lease != 0 {
+		if h, ok := p.holders[lease]; ok {
+			return h
+		}
+		h := int32(len(p.leaseOf))
+		p.holders[lease] = h
+		p.leaseOf = append(p.leaseOf, lease)
+		return h
+	}
+	if key == "" {
+		return 0
+	}
+	if h, ok := p.keys[key]; ok {
+		return h
+	}
+	h := int32(len(p.leaseOf))
+	p.keys[key] = h
+	p.leaseOf = append(p.leaseOf, 0)
+	return h
+}
+
+func (p *partition) value(v string) int32 {
+	if id, ok := p.values[v]; ok {
+		return id
+	}
+	id := int32(len(p.valueOf))
+	p.values[v] = id
+	p.valueOf = append(p.valueOf, v)
+	return id
+}
+
+// addDeaths turns lease-lost and revoke operations into opDeath mops in
+// every partition that knows the lease. A lease-lost's interval is the
+// window in which the lease ended: [last_alive, observed].
+func addDeaths(parts []*partition, deaths []*history.Operation) {
+	for _, op := range deaths {
+		if op.Outcome == history.Fail || op.Input.Lease == 0 {
+			continue
+		}
+		call := op.Call
+		if op.F == history.FLeaseLost {
+			call = 0 // no proof of life given: the lease may have ended any time
+			if la := op.Input.LastAlive; la != nil {
+				call = min(*la, op.Call)
+			}
+		}
+		for _, p := range parts {
+			h, ok := p.holders[op.Input.Lease]
+			if !ok {
+				continue
+			}
+			p.mops = append(p.mops, &mop{kind: opDeath, out: op.Outcome, holder: h,
+				call: call, ret: op.Return, op: op})
+		}
+	}
+	for _, p := range parts {
+		sort.SliceStable(p.mops, func(i, j int) bool { return p.mops[i].call < p.mops[j].call })
+	}
+}
+
+// capUnknown bounds the return time of operations with an unknown outcome
+// on a lease that certainly died: none of them can take effect after the
+// lease is gone (its keys are deleted and it cannot make new ones), so they
+// may be linearized, as no-ops, right after the death. This keeps them from
+// lingering until the end of the history and keeps the search small.
+func (p *partition) capUnknown() {
+	deadBy := map[int32]int64{}
+	for _, m := range p.mops {
+		if m.kind == opDeath && m.certain() {
+			if t, ok := deadBy[m.holder]; !ok || m.ret < t {
+				deadBy[m.holder] = m.ret
+			}
+		}
+	}
+	for _, m := range p.mops {
+		if !m.unknown() || m.holder == 0 || p.leaseOf[m.holder] == 0 {
+			continue
+		}
+		if t, ok := deadBy[m.holder]; ok {
+			m.ret = max(m.call, t)
+		}
+	}
+}
+
+// porcupineOps returns the mops that keep returns true for, as porcupine
+// operations whose input is the *mop.
+func (p *partition) porcupineOps(keep func(*mop) bool) []porcupine.Operation {
+	var ops []porcupine.Operation
+	for _, m := range p.mops {
+		if keep(m) {
+			ops = append(ops, porcupine.Operation{ClientId: m.op.Client, Input: m, Call: m.call, Return: m.ret})
+		}
+	}
+	return ops
+}
+
+// has reports whether any mop satisfies f.
+func (p *partition) has(f func(*mop) bool) bool {
+	for _, m := range p.mops {
+		if f(m) {
+			return true
+		}
+	}
+	return false
+}
