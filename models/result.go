@@ -62,7 +62,7 @@ type CheckResult struct {
 
 	// Model and Info feed porcupine's visualization (nil when the check did
 	// not run porcupine).
-	Model *porcupine.Model            `json:"-"`
+	Model *porcupine.Model             `json:"-"`
 	Info  *porcupine.LinearizationInfo `json:"-"`
 
 	ops  []porcupine.Operation // what porcupine checked, for visualizations
