@@ -1,0 +1,223 @@
+package reports
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/etcdchaos/etcdchaos/history"
+	"github.com/etcdchaos/etcdchaos/models"
+)
+
+// SummaryFormat is the value of summary.json's "format" field.
+const SummaryFormat = "etcdchaos-summary/1"
+
+// Meta is what a run knows beyond the history (all optional).
+type Meta struct {
+	// Command is the command line that reproduces the run; the history
+	// header's command is used when empty.
+	Command string
+	// Duration is the run's wall-clock duration; the history's last event
+	// time is used when zero.
+	Duration time.Duration
+	// Liveness is the liveness check's result, nil if it was not checked.
+	Liveness *models.CheckResult
+	// Notes are free-form remarks shown on the report.
+	Notes []string
+}
+
+// Summary is the schema of summary.json, the machine-readable verdict.
+type Summary struct {
+	Format      string         `json:"format"`
+	Verdict     models.Verdict `json:"verdict"`
+	ExitCode    int            `json:"exit_code"`
+	Scenario    string         `json:"scenario"`
+	Seed        int64          `json:"seed"`
+	Workload    string         `json:"workload,omitempty"`
+	Backend     string         `json:"backend,omitempty"`
+	Mutant      string         `json:"mutant,omitempty"`
+	Members     int            `json:"members"`
+	Clients     int            `json:"clients,omitempty"`
+	EtcdVersion string         `json:"etcd_version"`
+	LeaseTTLMs  int64          `json:"lease_ttl_ms,omitempty"`
+	StartUnixNs int64          `json:"start_unix_ns,omitempty"`
+	Command     string         `json:"command,omitempty"`
+	// Duration is a Go duration string ("1m30s"); DurationNs the same in ns.
+	Duration   string              `json:"duration"`
+	DurationNs int64               `json:"duration_ns"`
+	Ops        OpCounts            `json:"ops"`
+	Faults     []FaultSummary      `json:"faults"`
+	Checks     []CheckSummary      `json:"checks"`
+	Liveness   *models.CheckResult `json:"liveness,omitempty"`
+	Hazard     models.Hazard       `json:"hazard"`
+	Warnings   []string            `json:"warnings"`
+	Notes      []string            `json:"notes,omitempty"`
+}
+
+// OpCounts counts operations by outcome and by function and outcome.
+// Outcomes are ok, fail, info and pending (no completion recorded).
+type OpCounts struct {
+	Total     int                       `json:"total"`
+	ByOutcome map[string]int            `json:"by_outcome"`
+	ByF       map[string]map[string]int `json:"by_f"`
+}
+
+// FaultSummary is one fault interval. EndNs is null for a fault still
+// active at the end of the history; a one-shot fault has EndNs == StartNs.
+type FaultSummary struct {
+	Kind    string `json:"kind"`
+	Detail  string `json:"detail,omitempty"`
+	Member  int    `json:"member,omitempty"`
+	Target  int    `json:"target,omitempty"`
+	Lease   int64  `json:"lease,omitempty"`
+	StartNs int64  `json:"start_ns"`
+	EndNs   *int64 `json:"end_ns"`
+	Ended   bool   `json:"ended"`
+}
+
+// CheckSummary is one check on one lock or election name.
+type CheckSummary struct {
+	Check     string         `json:"check"`
+	Name      string         `json:"name"`
+	Verdict   models.Verdict `json:"verdict"`
+	Fails     bool           `json:"fails"`
+	Ops       int            `json:"ops"`
+	Account   string         `json:"account,omitempty"`
+	Evidence  []int64        `json:"evidence,omitempty"`
+	AtNs      int64          `json:"at_ns,omitempty"`
+	ElapsedNs int64          `json:"elapsed_ns"`
+	// Visualization is the path of the Porcupine visualization relative to
+	// the run directory, empty when there is none.
+	Visualization string `json:"visualization,omitempty"`
+}
+
+// BuildSummary computes the machine-readable verdict of a run.
+func BuildSummary(h *history.History, res models.Result, meta Meta) Summary {
+	return buildSummary(h, res, meta, vizPaths(res.Checks))
+}
+
+func buildSummary(h *history.History, res models.Result, meta Meta, viz []string) Summary {
+	hd := h.Header
+	s := Summary{
+		Format: SummaryFormat, Scenario: hd.Scenario, Seed: hd.Seed,
+		Workload: hd.Workload, Backend: hd.Backend, Mutant: hd.Mutant,
+		Members: hd.Members, Clients: hd.Clients, EtcdVersion: hd.EtcdVersion,
+		LeaseTTLMs: hd.LeaseTTLMs, StartUnixNs: hd.StartUnixNs,
+		Command: meta.Command, Ops: countOps(h.Operations()), Faults: summarizeFaults(h.Faults()),
+		Liveness: meta.Liveness, Hazard: res.Hazard,
+		Warnings: append([]string{}, h.Warnings...), Notes: meta.Notes,
+	}
+	if s.Command == "" {
+		s.Command = hd.Command
+	}
+	d := meta.Duration
+	if d == 0 {
+		d = time.Duration(h.EndTime())
+	}
+	s.Duration, s.DurationNs = d.String(), int64(d)
+	s.Checks = make([]CheckSummary, 0, len(res.Checks)+1)
+	for i, c := range res.Checks {
+		s.Checks = append(s.Checks, summarizeCheck(c, viz[i]))
+	}
+	if meta.Liveness != nil {
+		s.Checks = append(s.Checks, summarizeCheck(*meta.Liveness, ""))
+	}
+	s.Verdict = overallVerdict(res, meta.Liveness)
+	s.ExitCode = exitCode(res, meta.Liveness)
+	return s
+}
+
+func summarizeCheck(c models.CheckResult, viz string) CheckSummary {
+	return CheckSummary{
+		Check: c.Check, Name: c.Name, Verdict: c.Verdict, Fails: c.Fails, Ops: c.Ops,
+		Account: c.Account, Evidence: c.Evidence, AtNs: c.At, ElapsedNs: int64(c.Elapsed),
+		Visualization: viz,
+	}
+}
+
+func countOps(ops []history.Operation) OpCounts {
+	c := OpCounts{Total: len(ops), ByOutcome: map[string]int{}, ByF: map[string]map[string]int{}}
+	for _, op := range ops {
+		o := string(op.Outcome)
+		c.ByOutcome[o]++
+		if c.ByF[op.F] == nil {
+			c.ByF[op.F] = map[string]int{}
+		}
+		c.ByF[op.F][o]++
+	}
+	return c
+}
+
+func summarizeFaults(faults []history.Fault) []FaultSummary {
+	out := make([]FaultSummary, 0, len(faults))
+	for _, f := range faults {
+		fs := FaultSummary{Kind: f.Kind, Detail: f.Detail, Member: f.Member, Target: f.Target,
+			Lease: f.Lease, StartNs: f.Start, Ended: f.Ended}
+		if f.End != history.Never {
+			end := f.End
+			fs.EndNs = &end
+		}
+		out = append(out, fs)
+	}
+	return out
+}
+
+// verdictRank orders verdicts from best to worst, as models documents.
+var verdictRank = map[models.Verdict]int{
+	models.Ok: 0, models.Empty: 1, models.UnsafeWithoutFencing: 2, models.Unknown: 3, models.Violation: 4,
+}
+
+// overallVerdict is the history's verdict, made worse by a failing
+// liveness check.
+func overallVerdict(res models.Result, liveness *models.CheckResult) models.Verdict {
+	v := res.Verdict
+	if v == "" {
+		v = models.Empty
+	}
+	if liveness != nil && liveness.Fails && verdictRank[liveness.Verdict] > verdictRank[v] {
+		v = liveness.Verdict
+	}
+	return v
+}
+
+// exitCode is the exit code shared by check and run: the result's (see
+// models.Result.ExitCode), made worse by a failing liveness check. A
+// violation (1) beats an undecided check (3), which beats ok (0).
+func exitCode(res models.Result, liveness *models.CheckResult) int {
+	codes := []int{res.ExitCode()}
+	if liveness != nil {
+		codes = append(codes, models.Result{Checks: []models.CheckResult{*liveness}}.ExitCode())
+	}
+	code := models.ExitOk
+	for _, c := range codes {
+		switch c {
+		case models.ExitViolation:
+			return c
+		case models.ExitUnknown:
+			code = c
+		}
+	}
+	return code
+}
+
+// ReadMeta recovers the meta of an earlier report from dir/summary.json, so
+// that a regenerated report keeps what only the run knew (command line,
+// duration, liveness, notes). A missing file yields an empty Meta.
+func ReadMeta(dir string) (Meta, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return Meta{}, nil
+	}
+	if err != nil {
+		return Meta{}, fmt.Errorf("read summary: %w", err)
+	}
+	var s Summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		return Meta{}, fmt.Errorf("parse %s: %w", filepath.Join(dir, "summary.json"), err)
+	}
+	return Meta{Command: s.Command, Duration: time.Duration(s.DurationNs), Liveness: s.Liveness, Notes: s.Notes}, nil
+}
