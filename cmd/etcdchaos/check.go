@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/etcdchaos/etcdchaos/history"
+	"github.com/etcdchaos/etcdchaos/models"
+)
+
+func init() {
+	register("check", command{summary: "check a recorded history against the lock and election models", run: runCheck})
+}
+
+// checkFlags are the check command's options.
+type checkFlags struct {
+	path    string
+	timeout time.Duration
+	out     string
+	strict  bool
+}
+
+// runCheck implements `etcdchaos check HISTORY [--timeout 60s] [--out DIR]
+// [--strict]`: exit 0 ok, 1 violation, 2 bad input, 3 unknown.
+func runCheck(args []string, stdout, stderr io.Writer) int {
+	cf, err := parseCheckFlags(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "etcdchaos check: %v\n", err)
+		return exitUsage
+	}
+	h, err := history.ReadFile(cf.path)
+	if err != nil {
+		fmt.Fprintf(stderr, "etcdchaos check: %v\n", err)
+		return models.ExitBadInput
+	}
+	for _, w := range h.Warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	res, err := models.Check(ctx, h, models.Options{Timeout: cf.timeout, Strict: cf.strict, Visualize: cf.out != ""})
+	if err != nil {
+		fmt.Fprintf(stderr, "etcdchaos check: %v\n", err)
+		return models.ExitUnknown
+	}
+	printResult(stdout, res)
+	if cf.out != "" {
+		if err := writeVisualizations(cf.out, res, h.Faults()); err != nil {
+			fmt.Fprintf(stderr, "etcdchaos check: %v\n", err)
+		}
+	}
+	return res.ExitCode()
+}
+
+// parseCheckFlags accepts flags before and after the history path.
+func parseCheckFlags(args []string, stderr io.Writer) (checkFlags, error) {
+	var cf checkFlags
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.DurationVar(&cf.timeout, "timeout", models.DefaultTimeout, "bound on each model check; an undecided check is unknown (exit 3)")
+	fs.StringVar(&cf.out, "out", "", "write porcupine visualizations, DIR/<check>-<name>.html")
+	fs.BoolVar(&cf.strict, "strict", false, "make unsafe-without-fencing fail the run")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: etcdchaos check HISTORY [--timeout 60s] [--out DIR] [--strict]")
+		fs.PrintDefaults()
+	}
+	var paths []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return cf, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		paths = append(paths, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(paths) != 1 {
+		fs.Usage()
+		return cf, fmt.Errorf("expected one history file, got %d", len(paths))
+	}
+	if cf.timeout <= 0 {
+		return cf, fmt.Errorf("--timeout must be positive, got %v", cf.timeout)
+	}
+	cf.path = paths[0]
+	return cf, nil
+}
+
+// printResult prints one line per check and name, then the verdict.
+func printResult(w io.Writer, res models.Result) {
+	for _, c := range res.Checks {
+		switch c.Verdict {
+		case models.Ok, models.Empty:
+			fmt.Fprintf(w, "%s %s: %s (%d ops)\n", c.Check, c.Name, c.Verdict, c.Ops)
+		default:
+			fmt.Fprintf(w, "%s %s: %s: %s\n", c.Check, c.Name, c.Verdict, c.Account)
+		}
+	}
+	hz := res.Hazard
+	if hz.UnfencedWrites > 0 {
+		fmt.Fprintf(w, "unfenced writes while another client held the lock: %d of %d (longest overlap %.2f s)\n",
+			hz.UnfencedOverlapping, hz.UnfencedWrites, float64(hz.LongestOverlapNs)/1e9)
+	}
+	if hz.FencedWrites > 0 {
+		fmt.Fprintf(w, "fenced writes rejected by their guard: %d of %d\n", hz.FencedRejected, hz.FencedWrites)
+	}
+	fmt.Fprintf(w, "verdict: %s\n", res.Verdict)
+}
+
+// writeVisualizations writes DIR/<check>-<name>.html for every check that
+// ran porcupine.
+func writeVisualizations(dir string, res models.Result, faults []history.Fault) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("visualizations: %w", err)
+	}
+	var errs []error
+	for _, c := range res.Checks {
+		if c.Model == nil || c.Verdict == models.Empty {
+			continue
+		}
+		path := filepath.Join(dir, fileName(c.Check+"-"+c.Name)+".html")
+		if err := writeVisualization(path, c, faults); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func writeVisualization(path string, c models.CheckResult, faults []history.Fault) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("visualization: %w", err)
+	}
+	if err := models.WriteVisualization(f, c, faults); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("visualization %s: %w", path, err)
+	}
+	return nil
+}
+
+// fileName makes a lock or election name safe as a file name.
+func fileName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r == ':' || r < ' ' {
+			return '_'
+		}
+		return r
+	}, s)
+}
