@@ -84,6 +84,7 @@ func Read(r io.Reader, name string) (*History, error) {
 		}
 		if err != nil {
 			if errors.Is(err, ErrLineTooLong) {
+				p.line++
 				return nil, p.errorf(ErrLineTooLong, "longer than %d bytes", maxLineBytes)
 			}
 			return nil, fmt.Errorf("read %s: %w", name, err)
@@ -107,7 +108,11 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 			continue
 		}
 		if long != nil {
-			return append(long, chunk...), err
+			long = append(long, chunk...)
+			if len(long) > maxLineBytes {
+				return nil, ErrLineTooLong
+			}
+			return long, err
 		}
 		return chunk, err
 	}

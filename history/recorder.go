@@ -107,21 +107,29 @@ func (r *Recorder) SetMember(client, member int) {
 
 // Invoke records the start of an operation and returns its id.
 func (r *Recorder) Invoke(client int, f, name string, in *Value) (int64, error) {
+	op, _, err := r.Begin(client, f, name, in)
+	return op, err
+}
+
+// Begin is Invoke that also returns the time written on the invoke line, for
+// callers that need it later (a lease-lost's last_alive is the invoke time of
+// the last operation that proved the lease alive).
+func (r *Recorder) Begin(client int, f, name string, in *Value) (op, at int64, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if op, busy := r.inflight[client]; busy {
-		return 0, fmt.Errorf("invoke %s by client %d: %w (op %d)", f, client, ErrInFlight, op)
+	if busy, ok := r.inflight[client]; ok {
+		return 0, 0, fmt.Errorf("invoke %s by client %d: %w (op %d)", f, client, ErrInFlight, busy)
 	}
-	r.nextOp++
-	op := r.nextOp
+	op = r.nextOp + 1
 	e := Event{Type: TypeInvoke, Op: op, Client: client, F: f, Name: name, Value: in, Member: r.members[client]}
 	if err := r.writeLocked(&e); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
+	r.nextOp = op
 	r.inflight[client] = op
 	r.clientOf[op] = client
 	r.invoked.Add(1)
-	return op, nil
+	return op, e.Time, nil
 }
 
 // Ok records that op took effect, with its result.
