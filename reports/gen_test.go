@@ -79,7 +79,8 @@ func genHistory(n int, seed int64) *history.History { return genHistoryOpt(n, se
 // do not exclude each other is a violation.
 func genHistoryOpt(n int, seed int64, clients, names int) *history.History {
 	r := rand.New(rand.NewPCG(uint64(seed), 7))
-	span := int64(n/clients/25+10) * int64(time.Second)
+	// About 45 ms per operation and client, faults included.
+	span := int64(n/clients)*int64(45*time.Millisecond) + int64(10*time.Second)
 	faults := genSchedule(r, span, clients)
 	var evs []genEvent
 	seq, op := 0, int64(0)

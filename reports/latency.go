@@ -240,7 +240,8 @@ func latencyPlot(ops []history.Operation, faults []history.Fault, ta timeAxis) (
 		note = fmt.Sprintf("%d operations drawn as %d points: operations closer than a pixel in the same series are merged.", len(ops), drawn)
 	}
 	var s svgBuilder
-	s.open("plot-latency", "latency of every operation over time", latHeight)
+	s.openWithLegend("plot-latency", "latency of every operation over time", latHeight, 2,
+		append(outcomeLegend(ops), shapeLegend(fs)...), faultLegend(kinds, colors))
 	s.drawFaultShading(ta, faults, colors, latTop, latAreaBot)
 	s.printf(`<rect x="%s" y="%s" width="%s" height="%s" fill="#fff7e6" fill-opacity="0.6"/>`,
 		num(plotLeft), num(latTop), num(plotRight-plotLeft), num(infoBand))
@@ -255,9 +256,7 @@ func latencyPlot(ops []history.Operation, faults []history.Fault, ta timeAxis) (
 		}
 	}
 	s.printf(`</g>`)
-	s.legend(plotLeft, 13, outcomeLegend(ops))
-	s.legend(plotLeft, 13+legendRow, append(shapeLegend(fs), faultLegend(kinds, colors)...))
-	s.close()
+	s.closeShifted()
 	return s.String(), note
 }
 

@@ -107,3 +107,22 @@ func TestTicksHaveNoNegativeZero(t *testing.T) {
 	vals, step := ticks(0, 27, 12)
 	assert.Equal(t, "0", formatTick(vals[0], step))
 }
+
+func TestLegendWrapsAndPushesThePlotDown(t *testing.T) {
+	var many []legendItem
+	for i := 0; i < 30; i++ {
+		many = append(many, legendItem{key: "f", val: "x", label: "a-long-legend-label", swatch: lineSwatch("#000")})
+	}
+	_, rows := legendMarkup(many[:2])
+	assert.Equal(t, 1, rows)
+	_, rows = legendMarkup(many[:2], many[:2])
+	assert.Equal(t, 2, rows, "each block starts a row")
+	_, rows = legendMarkup(many)
+	assert.Greater(t, rows, 4, "a long block wraps")
+
+	var s svgBuilder
+	s.openWithLegend("p", "p", 100, 1, many)
+	s.closeShifted()
+	assert.Contains(t, s.String(), `<g transform="translate(0 `+num(float64(rows-1)*legendRow)+`)">`)
+	assert.NotContains(t, s.String(), `viewBox="0 0 1100 100"`, "the plot grew")
+}

@@ -223,22 +223,53 @@ func (s *svgBuilder) drawFaultShading(a timeAxis, faults []history.Fault, colors
 	s.printf(`</g>`)
 }
 
-// legend lays out clickable legend items left to right from x at baseline
-// y; each item toggles the plot elements whose data attribute matches.
+// legendItem is one clickable legend entry; it toggles the plot elements
+// whose data attribute (data-<key>) has its value.
 type legendItem struct {
 	key, val, label string
 	swatch          func(s *svgBuilder, x, y float64)
 }
 
-func (s *svgBuilder) legend(x, y float64, items []legendItem) {
-	for _, it := range items {
-		s.printf(`<g class="lg" data-k="%s" data-v="%s" role="button" tabindex="0">`, esc(it.key), esc(it.val))
-		it.swatch(s, x+6, y-4)
-		s.text(x+16, y, "start", "legend", it.label)
-		s.printf(`</g>`)
-		x += 16 + float64(len(it.label))*charWidth + 18
+// legendMarkup lays out blocks of legend items above a plot: each block
+// starts a new row and wraps at the plot's right edge. It returns the
+// markup and the number of rows used (at least one).
+func legendMarkup(blocks ...[]legendItem) (string, int) {
+	var s svgBuilder
+	rows := 0
+	for _, items := range blocks {
+		if len(items) == 0 {
+			continue
+		}
+		rows++
+		x := plotLeft
+		for _, it := range items {
+			w := 16 + float64(len(it.label))*charWidth
+			if x > plotLeft && x+w > plotRight {
+				x = plotLeft
+				rows++
+			}
+			y := 13 + float64(rows-1)*legendRow
+			s.printf(`<g class="lg" data-k="%s" data-v="%s" role="button" tabindex="0">`, esc(it.key), esc(it.val))
+			it.swatch(&s, x+6, y-4)
+			s.text(x+16, y, "start", "legend", it.label)
+			s.printf(`</g>`)
+			x += w + 18
+		}
 	}
+	return s.String(), max(rows, 1)
 }
+
+// openWithLegend opens a plot whose layout assumes baseRows legend rows;
+// extra rows push the plot down. Close the returned group with closeShifted.
+func (s *svgBuilder) openWithLegend(id, label string, height float64, baseRows int, blocks ...[]legendItem) {
+	leg, rows := legendMarkup(blocks...)
+	dy := float64(max(rows-baseRows, 0)) * legendRow
+	s.open(id, label, height+dy)
+	s.WriteString(leg)
+	s.printf(`<g transform="translate(0 %s)">`, num(dy))
+}
+
+func (s *svgBuilder) closeShifted() { s.WriteString("</g></svg>") }
 
 func rectSwatch(color string, opacity float64) func(s *svgBuilder, x, y float64) {
 	return func(s *svgBuilder, x, y float64) {

@@ -94,8 +94,13 @@ func throughputPlot(ops []history.Operation, faults []history.Fault, ta timeAxis
 	y := func(v float64) float64 { return tpAreaBot - (tpAreaBot-tpTop)*v/top }
 	kinds, colors := faultPalette(faults)
 
+	items := make([]legendItem, 0, len(outcomeOrder)+len(kinds))
+	for _, o := range outcomeOrder {
+		items = append(items, legendItem{key: "o", val: string(o), label: string(o), swatch: lineSwatch(outcomeColors[o])})
+	}
 	var s svgBuilder
-	s.open("plot-throughput", "completed operations per second over time", tpHeight)
+	s.openWithLegend("plot-throughput", "completed operations per second over time", tpHeight, 1,
+		append(items, faultLegend(kinds, colors)...))
 	s.drawFaultShading(ta, faults, colors, tpTop, tpAreaBot)
 	s.printf(`<g class="grid">`)
 	for _, v := range yvals {
@@ -126,12 +131,7 @@ func throughputPlot(ops []history.Operation, faults []history.Fault, ta timeAxis
 			esc(string(o)), outcomeColors[o], b)
 	}
 	s.printf(`</g>`)
-	items := make([]legendItem, 0, len(outcomeOrder)+len(kinds))
-	for _, o := range outcomeOrder {
-		items = append(items, legendItem{key: "o", val: string(o), label: string(o), swatch: lineSwatch(outcomeColors[o])})
-	}
-	s.legend(plotLeft, 13, append(items, faultLegend(kinds, colors)...))
-	s.close()
+	s.closeShifted()
 	return s.String()
 }
 
