@@ -100,7 +100,7 @@ func verdictClass(v models.Verdict) string {
 	}
 }
 
-func writeIndex(f *os.File, h *history.History, res models.Result, s Summary) error {
+func writeIndex(f *os.File, h *history.History, s Summary) error {
 	w := bufferedWriter(f)
 	if err := renderIndex(w, h, s); err != nil {
 		return err
