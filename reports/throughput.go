@@ -188,6 +188,7 @@ func timelinePlot(faults []history.Fault, ta timeAxis) string {
 	s.open("plot-faults", "fault timeline", bottom+42)
 	s.drawTimeAxis(ta, tlTop, bottom, true)
 	if len(lanes) == 0 {
+		s.printf(`<rect x="%s" y="%s" width="%s" height="%s" fill="#f5f6f8"/>`, num(plotLeft), num(tlTop+laneGap/2), num(plotRight-plotLeft), num(laneHeight))
 		s.text((plotLeft+plotRight)/2, tlTop+laneHeight-4, "middle", "empty", "no faults were injected")
 	}
 	for i, l := range lanes {
