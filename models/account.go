@@ -2,55 +2,56 @@ package models
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/anishathalye/porcupine"
 
 	"github.com/etcdchaos/etcdchaos/history"
 )
 
-// explain writes the plain-language account of a violation: it takes
-// porcupine's longest partial linearization, finds the operation that could
-// not follow it (the earliest-returning operation left out), replays the
-// linearization to learn who held what since when, and says why that
-// operation was impossible. It returns the account, the ids of the
-// operations involved and the time of the offending moment.
+// explain writes the plain-language account of a violation. It replays
+// porcupine's longest partial linearization, then keeps going in return
+// order (a real-time respecting order) until an operation cannot be applied,
+// and says why that operation was impossible given who held what since when.
+// It returns the account, the ids of the operations involved and the time of
+// the offending moment.
 func (p *partition) explain(check string, ops []porcupine.Operation, info *porcupine.LinearizationInfo) (string, []int64, int64) {
-	lin, failing := longestAndFailing(ops, info)
-	if failing == nil {
-		return fmt.Sprintf("no linearization of %s exists (the conflicting operations could not be singled out in time)", p.name), nil, 0
-	}
-	var account string
-	var evidence []int64
+	var t tracer = newLockTrace(p, check)
 	if p.family == familyElection {
-		t := newElectionTrace(p)
-		for _, m := range lin {
-			t.apply(m)
-		}
-		account, evidence = t.explain(failing)
-	} else {
-		t := newLockTrace(p)
-		for _, m := range lin {
-			t.apply(m)
-		}
-		account, evidence = t.explain(failing, check)
+		t = newElectionTrace(p)
 	}
-	return account, evidence, at(failing)
+	lin, rest := longestAndRest(ops, info)
+	for _, m := range lin {
+		t.apply(m)
+	}
+	for _, f := range rest {
+		if !t.apply(f) {
+			account, evidence := t.explain(f)
+			return account, evidence, at(f)
+		}
+	}
+	return fmt.Sprintf("no linearization of %s exists (the conflicting operations could not be singled out in time)", p.name), nil, 0
 }
 
-// longestAndFailing returns the longest partial linearization and the
-// operation that could not be appended to it.
-func longestAndFailing(ops []porcupine.Operation, info *porcupine.LinearizationInfo) ([]*mop, *mop) {
-	if info == nil {
-		return nil, nil
-	}
-	parts := info.PartialLinearizationsOperations()
-	if len(parts) == 0 {
-		return nil, nil
-	}
+// tracer replays operations through a model, remembering which operation
+// caused what, and explains an operation the model refuses.
+type tracer interface {
+	apply(m *mop) bool
+	explain(f *mop) (string, []int64)
+}
+
+// longestAndRest returns porcupine's longest partial linearization and the
+// other operations in return order. Without info, the linearization is
+// empty.
+func longestAndRest(ops []porcupine.Operation, info *porcupine.LinearizationInfo) ([]*mop, []*mop) {
 	var longest []porcupine.Operation
-	for _, l := range parts[0] {
-		if len(l) > len(longest) {
-			longest = l
+	if info != nil {
+		if parts := info.PartialLinearizationsOperations(); len(parts) > 0 {
+			for _, l := range parts[0] {
+				if len(l) > len(longest) {
+					longest = l
+				}
+			}
 		}
 	}
 	lin := make([]*mop, len(longest))
@@ -59,17 +60,16 @@ func longestAndFailing(ops []porcupine.Operation, info *porcupine.LinearizationI
 		lin[i] = o.Input.(*mop)
 		done[lin[i]] = true
 	}
-	var failing *mop
+	rest := make([]*mop, 0, len(ops)-len(lin))
 	for _, o := range ops {
-		m := o.Input.(*mop)
-		if done[m] {
-			continue
-		}
-		if failing == nil || m.ret < failing.ret || (m.ret == failing.ret && m.call < failing.call) {
-			failing = m
+		if m := o.Input.(*mop); !done[m] {
+			rest = append(rest, m)
 		}
 	}
-	return lin, failing
+	sort.SliceStable(rest, func(i, j int) bool {
+		return rest[i].ret < rest[j].ret || (rest[i].ret == rest[j].ret && rest[i].call < rest[j].call)
+	})
+	return lin, rest
 }
 
 // at is when an operation is known to have taken effect: its return, or its
@@ -114,10 +114,13 @@ func deathDesc(m *mop) string {
 	if m == nil {
 		return "it was gone"
 	}
-	if m.op.F == history.FLeaseLost {
+	switch m.op.F {
+	case history.FLeaseLost:
 		return fmt.Sprintf("client %d saw it lost at %s, last alive at %s (op %d)", m.op.Client, secs(m.op.Completed), secs(m.call), m.op.ID)
+	case history.FRevoke:
+		return fmt.Sprintf("client %d revoked it at %s (op %d)", m.op.Client, secs(m.op.Call), m.op.ID)
 	}
-	return fmt.Sprintf("client %d revoked it at %s (op %d)", m.op.Client, secs(m.op.Call), m.op.ID)
+	return fmt.Sprintf("a %s fault on client %d at %s may have ended it", m.op.F, m.op.Client, secs(m.op.Call))
 }
 
 // aliveUntil is the latest time the lease of holder h certainly existed,

@@ -24,7 +24,7 @@ func Check(ctx context.Context, h *history.History, opts Options) (Result, error
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
-	parts := buildPartitions(h.Operations())
+	parts := buildPartitions(h.Operations(), h.Faults())
 	c := &checker{h: h, opts: opts}
 	stopWatch := context.AfterFunc(ctx, func() { c.stop.Store(true) })
 	defer stopWatch()

@@ -31,6 +31,8 @@ var handWritten = []struct {
 	{"legal-lock-unlock-waiter", CheckFenced, Ok, "the next owner's key is older than the previous owner's last write"},
 	{"legal-fenced-writes", CheckFenced, Ok, "a write rejected by its guard after the lease expired is legal"},
 	{"legal-unfenced-writes", CheckUnfenced, Ok, "unfenced writes only by the owner"},
+	{"legal-lock-revoke-fault-unnoticed", CheckLock, Ok, "a revoke-lease fault may end the owner's lease though its client never noticed"},
+	{"illegal-lock-grant-before-revoke-fault", CheckLock, Violation, "a revoke-lease fault cannot explain a grant made before it"},
 	{"illegal-lock-overlap", CheckLock, Violation, "a grant while another live lease holds the lock"},
 	{"illegal-lock-lower-rev", CheckLock, Violation, "a later owner's key cannot be older than an earlier owner's"},
 	{"illegal-lock-owner-after-lease-lost", CheckLock, Violation, "a lease that is gone cannot be granted the lock"},

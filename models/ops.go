@@ -78,8 +78,9 @@ func familyOf(f string) string {
 }
 
 // buildPartitions groups operations by family and name, converts them and
-// broadcasts lease deaths into every partition that uses the lease.
-func buildPartitions(ops []history.Operation) []*partition {
+// broadcasts lease deaths (and lease faults, see faultDeaths) into every
+// partition that uses the lease.
+func buildPartitions(ops []history.Operation, faults []history.Fault) []*partition {
 	byName := map[string]*partition{}
 	var parts []*partition
 	var deaths []*history.Operation
@@ -104,7 +105,7 @@ func buildPartitions(ops []history.Operation) []*partition {
 	for _, p := range parts {
 		p.convert()
 	}
-	addDeaths(parts, deaths)
+	addDeaths(parts, append(deaths, faultDeaths(faults)...))
 	for _, p := range parts {
 		p.capUnknown()
 	}
@@ -241,6 +242,26 @@ func addDeaths(parts []*partition, deaths []*history.Operation) {
 	for _, p := range parts {
 		sort.SliceStable(p.mops, func(i, j int) bool { return p.mops[i].call < p.mops[j].call })
 	}
+}
+
+// Fault kinds that may end the targeted lease: revoking it, stopping its
+// keep-alives, or pausing its client past its TTL.
+var leaseFaults = map[string]bool{"revoke-lease": true, "expire-lease": true, "pause-client": true}
+
+// faultDeaths turns lease faults into lease deaths of unknown outcome from
+// the fault's start: the lease may have ended any time after it (or never,
+// if the fault failed or the pause was short). This explains what a client
+// that never noticed its loss could not record, and never excuses more than
+// a real lease loss would.
+func faultDeaths(faults []history.Fault) []*history.Operation {
+	var ops []*history.Operation
+	for _, f := range faults {
+		if leaseFaults[f.Kind] && f.Lease != 0 {
+			ops = append(ops, &history.Operation{Client: f.Target, F: f.Kind, Call: f.Start,
+				Return: history.Never, Outcome: history.Info, Input: history.Value{Lease: f.Lease}})
+		}
+	}
+	return ops
 }
 
 // capUnknown bounds the return time of operations with an unknown outcome

@@ -9,6 +9,7 @@ import (
 // which operation caused what, to explain the next operation's failure.
 type lockTrace struct {
 	p       *partition
+	check   string
 	s       *lockState
 	ownerOp *mop           // made the current owner the owner
 	grantOp *mop           // granted the highest revision
@@ -17,14 +18,14 @@ type lockTrace struct {
 	deathOf map[int32]*mop
 }
 
-func newLockTrace(p *partition) *lockTrace {
-	return &lockTrace{p: p, s: &lockState{}, endedBy: map[int32]*mop{}, deathOf: map[int32]*mop{}}
+func newLockTrace(p *partition, check string) *lockTrace {
+	return &lockTrace{p: p, check: check, s: &lockState{}, endedBy: map[int32]*mop{}, deathOf: map[int32]*mop{}}
 }
 
-func (t *lockTrace) apply(m *mop) {
+func (t *lockTrace) apply(m *mop) bool {
 	ok, n := lockStep(t.s, m)
 	if !ok {
-		return
+		return false
 	}
 	if n.owner != t.s.owner {
 		if t.s.owner != 0 {
@@ -44,14 +45,15 @@ func (t *lockTrace) apply(m *mop) {
 		t.deathOf[m.holder] = m
 	}
 	t.s = n
+	return true
 }
 
-func (t *lockTrace) explain(f *mop, check string) (string, []int64) {
+func (t *lockTrace) explain(f *mop) (string, []int64) {
 	switch f.kind {
 	case opLock:
 		return t.explainGrant(f)
 	case opWrite:
-		return t.explainWrite(f, check)
+		return t.explainWrite(f, t.check)
 	}
 	return fmt.Sprintf("client %d's %s on %s at %s (op %d) cannot follow the operations before it (state: %s)",
 		f.op.Client, f.op.F, t.p.name, secs(at(f)), f.op.ID, t.p.describeLockState(t.s)), []int64{f.op.ID}
@@ -67,12 +69,11 @@ func (t *lockTrace) explainGrant(f *mop) (string, []int64) {
 	case s.owner != 0 && s.owner != f.holder:
 		return head + " while " + heldSince(t.ownerOp, "held") + p.aliveClause(t.ownerOp, at(f)), ids(f, t.ownerOp)
 	case s.owner == f.holder:
-		return fmt.Sprintf("%s with revision %d, but its lease's key already held it at revision %d (op %d)",
-			head, f.rev, s.ownerRev, t.ownerOp.op.ID), ids(f, t.ownerOp)
+		return fmt.Sprintf("%s with revision %d, but its lease's key already held it at revision %d%s",
+			head, f.rev, s.ownerRev, by(t.ownerOp)), ids(f, t.ownerOp)
 	}
-	g := t.grantOp
-	return fmt.Sprintf("%s with revision %d, not above revision %d granted earlier to client %d (op %d)",
-		head, f.rev, s.lastRev, g.op.Client, g.op.ID), ids(f, g)
+	return fmt.Sprintf("%s with revision %d, not above revision %d granted earlier%s",
+		head, f.rev, s.lastRev, to(t.grantOp)), ids(f, t.grantOp)
 }
 
 func (t *lockTrace) explainWrite(f *mop, check string) (string, []int64) {
@@ -96,24 +97,39 @@ func (t *lockTrace) explainWrite(f *mop, check string) (string, []int64) {
 	case s.owner != f.holder:
 		return head + " took effect while " + heldSince(t.ownerOp, "held") + p.aliveClause(t.ownerOp, at(f)), ids(f, t.ownerOp)
 	case f.rev != 0 && s.ownerRev != 0 && f.rev != s.ownerRev:
-		return fmt.Sprintf("%s was guarded on lock revision %d, but the lock was held at revision %d (op %d)",
-			head, f.rev, s.ownerRev, t.ownerOp.op.ID), ids(f, t.ownerOp)
+		return fmt.Sprintf("%s was guarded on lock revision %d, but the lock was held at revision %d%s",
+			head, f.rev, s.ownerRev, by(t.ownerOp)), ids(f, t.ownerOp)
 	case f.wrev <= f.rev:
 		return fmt.Sprintf("%s has revision %d, not above its lock key's revision %d", head, f.wrev, f.rev), ids(f)
-	case t.writeOp != nil && f.wrev <= s.lastWrite:
-		w := t.writeOp
-		return fmt.Sprintf("%s has revision %d, not above revision %d of client %d's earlier write (op %d)",
-			head, f.wrev, s.lastWrite, w.op.Client, w.op.ID), ids(f, w)
+	case f.wrev <= s.lastWrite:
+		return fmt.Sprintf("%s has revision %d, not above revision %d of an earlier write%s",
+			head, f.wrev, s.lastWrite, by(t.writeOp)), ids(f, t.writeOp)
 	}
 	return fmt.Sprintf("%s cannot follow the operations before it in the %s check (state: %s)",
 		head, check, p.describeLockState(s)), ids(f)
+}
+
+// by names the operation that did something: " (op 7, client 3)".
+func by(m *mop) string {
+	if m == nil || m.op.ID == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (op %d, client %d)", m.op.ID, m.op.Client)
+}
+
+// to names the client an operation concerned: " to client 3 (op 7)".
+func to(m *mop) string {
+	if m == nil || m.op.ID == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" to client %d (op %d)", m.op.Client, m.op.ID)
 }
 
 // ids lists the ids of the distinct non-nil operations.
 func ids(ms ...*mop) []int64 {
 	var out []int64
 	for i, m := range ms {
-		if m != nil && !slices.Contains(ms[:i], m) {
+		if m != nil && m.op.ID != 0 && !slices.Contains(ms[:i], m) {
 			out = append(out, m.op.ID)
 		}
 	}
@@ -135,10 +151,10 @@ func newElectionTrace(p *partition) *electionTrace {
 	return &electionTrace{p: p, s: &electionState{}, endedBy: map[int32]*mop{}, deathOf: map[int32]*mop{}}
 }
 
-func (t *electionTrace) apply(m *mop) {
+func (t *electionTrace) apply(m *mop) bool {
 	ok, n := electionStep(t.s, m)
 	if !ok {
-		return
+		return false
 	}
 	if n.leader != t.s.leader {
 		if t.s.leader != 0 {
@@ -158,6 +174,7 @@ func (t *electionTrace) apply(m *mop) {
 		t.deathOf[m.holder] = m
 	}
 	t.s = n
+	return true
 }
 
 func (t *electionTrace) explain(f *mop) (string, []int64) {
@@ -183,12 +200,11 @@ func (t *electionTrace) explainCampaign(f *mop) (string, []int64) {
 	case s.leader != 0 && s.leader != f.holder:
 		return "two leaders: " + head + " while " + heldSince(t.leaderOp, "led") + p.aliveClause(t.leaderOp, at(f)), ids(f, t.leaderOp)
 	case s.leader == f.holder:
-		return fmt.Sprintf("%s with revision %d, but its lease's key already led at revision %d (op %d)",
-			head, f.rev, s.leaderRev, t.leaderOp.op.ID), ids(f, t.leaderOp)
+		return fmt.Sprintf("%s with revision %d, but its lease's key already led at revision %d%s",
+			head, f.rev, s.leaderRev, by(t.leaderOp)), ids(f, t.leaderOp)
 	}
-	r := t.revOp
-	return fmt.Sprintf("%s with revision %d, not above revision %d of an earlier leader, client %d (op %d)",
-		head, f.rev, s.lastRev, r.op.Client, r.op.ID), ids(f, r)
+	return fmt.Sprintf("%s with revision %d, not above revision %d of an earlier leader%s",
+		head, f.rev, s.lastRev, to(t.revOp)), ids(f, t.revOp)
 }
 
 func (t *electionTrace) explainProclaim(f *mop) (string, []int64) {
