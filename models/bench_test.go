@@ -120,3 +120,16 @@ func BenchmarkLock10kOneName(b *testing.B) {
 func BenchmarkElection10kWithObserve(b *testing.B) {
 	benchmarkCheck(b, genConfig{seed: 3, names: 1, clients: 5, ops: 10_000, election: true})
 }
+
+// BenchmarkCheckOnlyLock100k is BenchmarkLock100kOver20Names without the
+// parse, to show where the time goes.
+func BenchmarkCheckOnlyLock100k(b *testing.B) {
+	data := generate(genConfig{seed: 1, names: 20, clients: 5, ops: 100_000})
+	h, err := history.Read(bytes.NewReader(data), "generated")
+	require.NoError(b, err)
+	for b.Loop() {
+		if res, err := Check(context.Background(), h, Options{}); err != nil || res.Verdict != Ok {
+			b.Fatalf("verdict %s, err %v", res.Verdict, err)
+		}
+	}
+}

@@ -84,6 +84,7 @@ func buildPartitions(ops []history.Operation, faults []history.Fault) []*partiti
 	byName := map[string]*partition{}
 	var parts []*partition
 	var deaths []*history.Operation
+	slab := make([]mop, len(ops)) // one allocation for every mop
 	for i := range ops {
 		op := &ops[i]
 		if op.F == history.FLeaseLost || op.F == history.FRevoke {
@@ -100,7 +101,8 @@ func buildPartitions(ops []history.Operation, faults []history.Fault) []*partiti
 			byName[fam+"\x00"+op.Name] = p
 			parts = append(parts, p)
 		}
-		p.mops = append(p.mops, &mop{op: op})
+		slab[i].op = op
+		p.mops = append(p.mops, &slab[i])
 	}
 	for _, p := range parts {
 		p.convert()
@@ -291,7 +293,7 @@ func (p *partition) capUnknown() {
 // porcupineOps returns the mops that keep returns true for, as porcupine
 // operations whose input is the *mop.
 func (p *partition) porcupineOps(keep func(*mop) bool) []porcupine.Operation {
-	var ops []porcupine.Operation
+	ops := make([]porcupine.Operation, 0, len(p.mops))
 	for _, m := range p.mops {
 		if keep(m) {
 			ops = append(ops, porcupine.Operation{ClientId: m.op.Client, Input: m, Call: m.call, Return: m.ret})
