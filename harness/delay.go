@@ -65,8 +65,9 @@ type delayReader struct {
 	src   io.ReadCloser
 	delay func() time.Duration
 	gate  *gate
-	// onRead, if set, is told how many bytes each Read hands out.
-	onRead func(n int)
+	// deliver, if set, is asked before each Read hands out n bytes; if it
+	// refuses, the reader fails with errLinkClosed.
+	deliver func(n int) bool
 	ch     chan chunk
 	stop   chan struct{}
 	once   sync.Once
@@ -74,13 +75,14 @@ type delayReader struct {
 	err    error
 }
 
-// newDelayReader starts the pump goroutine, tracked by wg. onRead may be nil.
-func newDelayReader(src io.ReadCloser, delay func() time.Duration, g *gate, onRead func(int), wg *sync.WaitGroup) *delayReader {
+// newDelayReader starts the pump goroutine, tracked by wg. g and deliver may
+// be nil.
+func newDelayReader(src io.ReadCloser, delay func() time.Duration, g *gate, deliver func(int) bool, wg *sync.WaitGroup) *delayReader {
 	r := &delayReader{
 		src:    src,
 		delay:  delay,
 		gate:   g,
-		onRead: onRead,
+		deliver: deliver,
 		ch:     make(chan chunk, 64),
 		stop:   make(chan struct{}),
 	}
@@ -131,11 +133,12 @@ func (r *delayReader) Read(p []byte) (int, error) {
 			return 0, r.err
 		}
 	}
+	if r.deliver != nil && !r.deliver(min(len(p), len(r.cur))) {
+		r.cur, r.err = nil, errLinkClosed
+		return 0, r.err
+	}
 	n := copy(p, r.cur)
 	r.cur = r.cur[n:]
-	if r.onRead != nil {
-		r.onRead(n)
-	}
 	return n, nil
 }
 

@@ -59,6 +59,10 @@ func (t *linkTable) valid(m int) bool { return m >= 1 && m <= t.n }
 func (t *linkTable) connected(a, b int) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.connectedLocked(a, b)
+}
+
+func (t *linkTable) connectedLocked(a, b int) bool {
 	if (t.valid(a) && t.down[a]) || (t.valid(b) && t.down[b]) {
 		return false
 	}
@@ -78,14 +82,19 @@ func (t *linkTable) delay(from, to int) time.Duration {
 	return t.latency[from][to]
 }
 
-// delivered records n bytes delivered from member from to member to.
-func (t *linkTable) delivered(from, to, n int) {
-	if !t.valid(from) || !t.valid(to) || n <= 0 {
-		return
-	}
+// deliver reports whether n bytes may pass from member from to member to
+// now, and counts them if so. Checking and counting under one lock means no
+// byte is counted on a link after the call that cut it returned.
+func (t *linkTable) deliver(from, to, n int) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.bytes[from][to] += uint64(n)
+	if !t.connectedLocked(from, to) {
+		return false
+	}
+	if t.valid(from) && t.valid(to) && n > 0 {
+		t.bytes[from][to] += uint64(n)
+	}
+	return true
 }
 
 // deliveredBytes is the total delivered from member from to member to.

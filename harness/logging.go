@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"strings"
 	"sync/atomic"
 
 	"go.uber.org/zap"
@@ -14,7 +15,19 @@ var shutdownNoise = map[string]bool{
 	"setting up serving from embedded etcd failed.": true,
 }
 
-// quietCore drops known shutdown noise once stopping is set.
+// benignErrors lists error-level messages that etcd logs in a normal run for
+// a transient condition it retries by itself, with the error text that marks
+// the benign case. They are logged at warn level instead.
+//
+// "failed to update storage version": right after bootstrap the cluster
+// version can be set before the backend has committed the raft term, so the
+// storage version monitor cannot detect the schema yet; it retries later.
+var benignErrors = map[string]string{
+	"failed to update storage version": "missing term information",
+}
+
+// quietCore drops known shutdown noise once stopping is set, and downgrades
+// benign errors to warnings.
 type quietCore struct {
 	zapcore.Core
 	stopping *atomic.Bool
@@ -35,5 +48,33 @@ func (q *quietCore) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.
 	if q.stopping.Load() && shutdownNoise[ent.Message] {
 		return ce
 	}
+	if _, ok := benignErrors[ent.Message]; ok {
+		// Decided in Write, which sees the fields.
+		if q.Enabled(zapcore.WarnLevel) {
+			return ce.AddCore(ent, q)
+		}
+		return ce
+	}
 	return q.Core.Check(ent, ce)
+}
+
+// Write is only reached for entries listed in benignErrors.
+func (q *quietCore) Write(ent zapcore.Entry, fields []zapcore.Field) error {
+	if marker, ok := benignErrors[ent.Message]; ok && hasErrorText(fields, marker) && ent.Level > zapcore.WarnLevel {
+		ent.Level = zapcore.WarnLevel
+	}
+	if !q.Enabled(ent.Level) {
+		return nil
+	}
+	return q.Core.Write(ent, fields)
+}
+
+// hasErrorText reports whether an error field's message contains text.
+func hasErrorText(fields []zapcore.Field, text string) bool {
+	for _, f := range fields {
+		if err, ok := f.Interface.(error); ok && f.Type == zapcore.ErrorType && strings.Contains(err.Error(), text) {
+			return true
+		}
+	}
+	return false
 }

@@ -126,8 +126,8 @@ func (p *peerProxy) modifyResponse(resp *http.Response) error {
 	sender, _ := resp.Request.Context().Value(senderKey{}).(int)
 	member := p.member
 	delay := func() time.Duration { return p.links.delay(member, sender) }
-	count := func(n int) { p.links.delivered(member, sender, n) }
-	resp.Body = newDelayReader(resp.Body, delay, nil, count, &p.pumps)
+	deliver := func(n int) bool { return p.links.deliver(member, sender, n) }
+	resp.Body = newDelayReader(resp.Body, delay, nil, deliver, &p.pumps)
 	return nil
 }
 
@@ -144,12 +144,11 @@ func (p *peerProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer p.release(lr)
 	if body != nil {
-		if !sleepCtx(ctx, p.links.delay(sender, p.member)) {
+		if !sleepCtx(ctx, p.links.delay(sender, p.member)) || !p.links.deliver(sender, p.member, len(body)) {
 			panic(http.ErrAbortHandler)
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
-		p.links.delivered(sender, p.member, len(body))
 	}
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(ctx, senderKey{}, sender)))
 }

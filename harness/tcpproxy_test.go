@@ -145,11 +145,7 @@ func TestTCPProxyCut(t *testing.T) {
 	_, err := r.ReadString('\n')
 	require.Error(t, err, "live connection is closed by the cut")
 
-	c2, r2 := dialProxy(t, p)
-	require.NoError(t, c2.SetReadDeadline(time.Now().Add(5*time.Second)))
-	_, _ = c2.Write([]byte("x\n"))
-	_, err = r2.ReadString('\n')
-	require.Error(t, err, "new connections are refused while cut")
+	requireRefused(t, p)
 
 	p.setCut(false)
 	c3, r3 := dialProxy(t, p)
@@ -162,10 +158,24 @@ func TestTCPProxyUpstreamDown(t *testing.T) {
 	p, err := newTCPProxy(func() (string, error) { return "", errors.New("down") })
 	require.NoError(t, err)
 	defer p.Close()
-	c, r := dialProxy(t, p)
-	require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
-	_, err = r.ReadString('\n')
-	require.Error(t, err)
+	requireRefused(t, p)
 	require.NoError(t, p.Close())
 	require.NoError(t, p.Close(), "Close is idempotent")
+}
+
+// requireRefused checks that a connection through p fails: the proxy resets
+// it right away, which the dial or the first read reports.
+func requireRefused(t *testing.T, p *tcpProxy) {
+	t.Helper()
+	c, err := net.Dial("tcp", p.ln.Addr().String())
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+	_, _ = c.Write([]byte("x\n"))
+	_, err = bufio.NewReader(c).ReadString('\n')
+	var ne net.Error
+	require.Error(t, err, "connection must be refused")
+	require.False(t, errors.As(err, &ne) && ne.Timeout(), "refused, not hanging: %v", err)
 }
