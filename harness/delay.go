@@ -68,23 +68,23 @@ type delayReader struct {
 	// deliver, if set, is asked before each Read hands out n bytes; if it
 	// refuses, the reader fails with errLinkClosed.
 	deliver func(n int) bool
-	ch     chan chunk
-	stop   chan struct{}
-	once   sync.Once
-	cur    []byte
-	err    error
+	ch      chan chunk
+	stop    chan struct{}
+	once    sync.Once
+	cur     []byte
+	err     error
 }
 
 // newDelayReader starts the pump goroutine, tracked by wg. g and deliver may
 // be nil.
 func newDelayReader(src io.ReadCloser, delay func() time.Duration, g *gate, deliver func(int) bool, wg *sync.WaitGroup) *delayReader {
 	r := &delayReader{
-		src:    src,
-		delay:  delay,
-		gate:   g,
+		src:     src,
+		delay:   delay,
+		gate:    g,
 		deliver: deliver,
-		ch:     make(chan chunk, 64),
-		stop:   make(chan struct{}),
+		ch:      make(chan chunk, 64),
+		stop:    make(chan struct{}),
 	}
 	wg.Add(1)
 	go func() {
