@@ -1,0 +1,182 @@
+package workloads
+
+import (
+	"fmt"
+	"time"
+)
+
+// Kind is what a workload exercises.
+type Kind string
+
+// Workload kinds.
+const (
+	KindLock     Kind = "lock"
+	KindElection Kind = "election"
+)
+
+// Backend selects the built-in lock or election implementation.
+type Backend string
+
+// Built-in backends.
+const (
+	// BackendGRPC uses etcd's v3lock and v3election gRPC services.
+	BackendGRPC Backend = "grpc"
+	// BackendConcurrency uses clientv3/concurrency's Mutex and Election.
+	BackendConcurrency Backend = "concurrency"
+)
+
+// Config describes a workload. Zero fields take the defaults shown; for
+// Writes, MaxThink, Unfenced, TryLock and Observers a negative value means
+// none.
+type Config struct {
+	Kind    Kind
+	Backend Backend // default grpc; ignored where Locker or Elector is set
+	// Clients is the number of lock or election clients (default 5); for
+	// elections, the last third of them (rounded up) only read the leader.
+	Clients int
+	// Names is the number of lock names (l0, l1, ...) or election names
+	// (e0, e1, ...); default 2.
+	Names int
+	// LeaseTTL is each client's lease TTL, rounded up to whole seconds
+	// (default 2s). etcd raises it to its minimum, 1.5 election timeouts.
+	LeaseTTL time.Duration
+	// Seed makes every client's choices reproducible (see Intent).
+	Seed int64
+	// MaxThink bounds the random think time before each operation
+	// (default 50ms).
+	MaxThink time.Duration
+	// OpTimeout bounds each operation (default 2s) but lock and campaign.
+	OpTimeout time.Duration
+	// WaitTimeout bounds lock and campaign, which wait for the holder
+	// (default 3 * LeaseTTL).
+	WaitTimeout time.Duration
+	// Writes is the number of writes per critical section, and of proclaims
+	// per term in elections (default 3).
+	Writes int
+	// Unfenced is the fraction of writes that are plain puts (default 0.5).
+	Unfenced float64
+	// TryLock is the fraction of lock operations that use TryLock when the
+	// Locker implements TryLocker (default 0.25).
+	TryLock float64
+	// Observers is the number of long-lived Observe streams per election
+	// name, each its own client (default 1).
+	Observers int
+	// MaxOps bounds the operations of a run (default 1,000,000): clients
+	// stop after the cycle in which the budget is spent.
+	MaxOps int64
+	// Prefix is the etcd key prefix of locks, elections and resource keys
+	// (default "/etcdchaos").
+	Prefix string
+	// Locker and Elector, if set, replace the backend's implementation.
+	Locker  LockerFactory
+	Elector ElectorFactory
+}
+
+// Defaults.
+const (
+	DefaultClients   = 5
+	DefaultNames     = 2
+	DefaultLeaseTTL  = 2 * time.Second
+	DefaultMaxThink  = 50 * time.Millisecond
+	DefaultOpTimeout = 2 * time.Second
+	DefaultWrites    = 3
+	DefaultUnfenced  = 0.5
+	DefaultTryLock   = 0.25
+	DefaultMaxOps    = 1_000_000
+	DefaultPrefix    = "/etcdchaos"
+)
+
+// withDefaults fills zero fields and validates the result.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.Kind != KindLock && cfg.Kind != KindElection {
+		return cfg, fmt.Errorf("workload config: kind %q is not lock or election", cfg.Kind)
+	}
+	if cfg.Backend == "" {
+		cfg.Backend = BackendGRPC
+	}
+	if cfg.Backend != BackendGRPC && cfg.Backend != BackendConcurrency {
+		return cfg, fmt.Errorf("workload config: backend %q is not grpc or concurrency", cfg.Backend)
+	}
+	intDefault(&cfg.Clients, DefaultClients)
+	intDefault(&cfg.Names, DefaultNames)
+	intDefault(&cfg.Writes, DefaultWrites)
+	intDefault(&cfg.Observers, 1)
+	if cfg.Clients < 0 || cfg.Names < 0 || cfg.LeaseTTL < 0 || cfg.OpTimeout < 0 || cfg.WaitTimeout < 0 || cfg.MaxOps < 0 {
+		return cfg, fmt.Errorf("workload config: negative clients, names, TTL, timeout or budget")
+	}
+	durDefault(&cfg.LeaseTTL, DefaultLeaseTTL)
+	cfg.LeaseTTL = (cfg.LeaseTTL + time.Second - 1).Truncate(time.Second)
+	durDefault(&cfg.MaxThink, DefaultMaxThink)
+	durDefault(&cfg.OpTimeout, DefaultOpTimeout)
+	durDefault(&cfg.WaitTimeout, 3*cfg.LeaseTTL)
+	floatDefault(&cfg.Unfenced, DefaultUnfenced)
+	floatDefault(&cfg.TryLock, DefaultTryLock)
+	if cfg.Unfenced > 1 || cfg.TryLock > 1 {
+		return cfg, fmt.Errorf("workload config: fractions must be at most 1")
+	}
+	if cfg.MaxOps == 0 {
+		cfg.MaxOps = DefaultMaxOps
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = DefaultPrefix
+	}
+	return cfg, nil
+}
+
+func intDefault(v *int, d int) {
+	switch {
+	case *v == 0:
+		*v = d
+	case *v < 0:
+		*v = 0
+	}
+}
+
+func durDefault(v *time.Duration, d time.Duration) {
+	switch {
+	case *v == 0:
+		*v = d
+	case *v < 0:
+		*v = 0
+	}
+}
+
+func floatDefault(v *float64, d float64) {
+	switch {
+	case *v == 0:
+		*v = d
+	case *v < 0:
+		*v = 0
+	}
+}
+
+// readers is how many election clients only read the leader.
+func (cfg Config) readers() int {
+	if cfg.Kind != KindElection {
+		return 0
+	}
+	return (cfg.Clients + 2) / 3
+}
+
+// names returns the history names of the locks or elections.
+func (cfg Config) names() []string {
+	letter := "l"
+	if cfg.Kind == KindElection {
+		letter = "e"
+	}
+	out := make([]string, cfg.Names)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s%d", letter, i)
+	}
+	return out
+}
+
+// etcdName is the etcd key prefix of a lock or election name.
+func (cfg Config) etcdName(name string) string {
+	return cfg.Prefix + "/" + string(cfg.Kind) + "/" + name
+}
+
+// resourceKey is the key the critical sections of lock name write.
+func (cfg Config) resourceKey(name string) string {
+	return cfg.Prefix + "/res/" + name
+}

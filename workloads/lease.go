@@ -1,0 +1,126 @@
+package workloads
+
+import (
+	"context"
+	"time"
+
+	"github.com/etcdchaos/etcdchaos/history"
+)
+
+// ensureLease grants a lease and starts keeping it alive if the client has
+// none. The grant is the first proof that the lease exists: its proof time
+// is taken just before the request. It reports whether the client has a
+// lease.
+func (c *Client) ensureLease(ctx context.Context) bool {
+	if c.lease != nil {
+		return true
+	}
+	at := c.w.rec.Now()
+	gctx, cancel := c.opCtx(ctx, false)
+	resp, err := c.conn.Grant(gctx, int64(c.w.cfg.LeaseTTL/time.Second))
+	cancel()
+	if err != nil {
+		return false // an orphaned grant expires unused
+	}
+	alive, stop := context.WithCancel(context.Background())
+	ka, err := c.conn.KeepAlive(alive, resp.ID)
+	if err != nil {
+		stop()
+		return false
+	}
+	l := &clientLease{id: resp.ID, alive: alive, stop: stop, kaDone: make(chan struct{}), proof: at, lastCheck: time.Now()}
+	c.bg.Go(func() {
+		for range ka { // renewals prove nothing; only the stream's end matters
+		}
+		close(l.kaDone)
+	})
+	c.lease = l
+	c.mu.Lock()
+	c.leaseID, c.stopKA = int64(resp.ID), stop
+	c.mu.Unlock()
+	return true
+}
+
+// backendLease is the client's lease as backends see it.
+func (c *Client) backendLease() Lease { return Lease{ID: c.lease.id, Alive: c.lease.alive} }
+
+// proved records that an operation invoked at time at proved the lease alive.
+func (c *Client) proved(at int64) {
+	if c.lease != nil && at > c.lease.proof {
+		c.lease.proof = at
+	}
+}
+
+// checkLease asks the cluster whether the lease still exists once its
+// keep-alive stream has ended (at most every TTL/8), or now if force. If the
+// lease is gone it records lease-lost and drops it.
+func (c *Client) checkLease(ctx context.Context, force bool) {
+	l := c.lease
+	if l == nil || ctx.Err() != nil {
+		return
+	}
+	if !force {
+		select {
+		case <-l.kaDone:
+		default:
+			return
+		}
+		if time.Since(l.lastCheck) < c.w.cfg.LeaseTTL/8 {
+			return
+		}
+	}
+	l.lastCheck = time.Now()
+	tctx, cancel := c.opCtx(ctx, false)
+	resp, err := c.conn.TimeToLive(tctx, l.id)
+	cancel()
+	// TTL -1: the lease is not found, so its revoke (or expiry) has been
+	// applied and its keys are deleted. A TTL of 0 may still be pending.
+	if (err == nil && resp.TTL == -1) || leaseNotFound(err) {
+		c.leaseLost()
+	}
+}
+
+// leaseLost records that the client learned its lease is gone and drops it.
+func (c *Client) leaseLost() {
+	l := c.lease
+	in := &history.Value{Lease: int64(l.id), LastAlive: history.Int64(l.proof)}
+	if err := c.w.rec.Record(c.id, history.FLeaseLost, c.recent, in, &history.Value{}); err != nil {
+		c.fail(err)
+	}
+	c.w.spent.Add(1)
+	c.dropLease()
+}
+
+// dropLease stops renewing the lease and forgets it and what it held.
+func (c *Client) dropLease() {
+	c.lease.stop()
+	c.lease = nil
+	c.mu.Lock()
+	c.leaseID, c.holding, c.stopKA = 0, "", nil
+	c.mu.Unlock()
+}
+
+// abandonLease gives up a lease whose keys may be in an unknown state (after
+// an indeterminate lock, unlock, campaign or resign): it stops renewing it
+// and revokes it, best effort, recording the revoke. A revoke that finds no
+// lease proves it gone: that is recorded as a lease-lost too.
+func (c *Client) abandonLease(ctx context.Context, name string, timeout time.Duration) {
+	l := c.lease
+	if l == nil {
+		return
+	}
+	l.stop()
+	op, _, ok := c.begin(history.FRevoke, name, &history.Value{Lease: int64(l.id)})
+	if !ok {
+		c.dropLease()
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	_, err := c.conn.Revoke(rctx, l.id)
+	cancel()
+	if c.complete(op, err, &history.Value{}) == history.Fail {
+		c.leaseLost()
+		return
+	}
+	c.dropLease()
+}

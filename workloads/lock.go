@@ -1,0 +1,131 @@
+package workloads
+
+import (
+	"context"
+	"errors"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/etcdchaos/etcdchaos/history"
+)
+
+// errGuardFalse is the error of a fenced write whose guard was false.
+var errGuardFalse = errors.New("guard false: the lock key is gone or was recreated")
+
+// lockCycle runs one intent of a lock client: lock (or TryLock), the writes
+// of the critical section, unlock.
+func (c *Client) lockCycle(ctx context.Context, in Intent) {
+	name := c.w.names[in.Name]
+	c.recent = name
+	if !c.step(ctx, in.Think[0]) || !c.ensureLease(ctx) {
+		return
+	}
+	held, ok := c.lock(ctx, name, in.Try)
+	if !ok {
+		return
+	}
+	for i, fenced := range in.Fenced {
+		if !c.step(ctx, in.Think[1+i]) {
+			return // keep the lock: the run is over or the lease is lost
+		}
+		if c.lease == nil {
+			return
+		}
+		if !c.write(ctx, name, held, fenced) {
+			break
+		}
+	}
+	if !c.step(ctx, in.Think[len(in.Think)-1]) || c.lease == nil {
+		return
+	}
+	c.unlock(ctx, name, held)
+}
+
+// lock records one lock (or TryLock) operation; ok means the lock is held.
+func (c *Client) lock(ctx context.Context, name string, try bool) (Held, bool) {
+	lease := c.backendLease()
+	op, at, ok := c.begin(history.FLock, name, &history.Value{Lease: int64(lease.ID)})
+	if !ok {
+		return Held{}, false
+	}
+	lctx, cancel := c.opCtx(ctx, !try)
+	var held Held
+	var err error
+	if tl, can := c.locker.(TryLocker); try && can {
+		held, err = tl.TryLock(lctx, c.w.cfg.etcdName(name), lease)
+	} else {
+		held, err = c.locker.Lock(lctx, c.w.cfg.etcdName(name), lease)
+	}
+	cancel()
+	out := &history.Value{Key: held.Key, Rev: held.Rev, Lease: int64(lease.ID)}
+	switch c.complete(op, err, out) {
+	case history.Ok:
+		c.proved(at)
+		c.setHolding(name)
+		return held, true
+	case history.Fail:
+		if leaseNotFound(err) {
+			c.checkLease(ctx, true)
+		}
+	default:
+		c.abandonLease(ctx, name, c.w.cfg.OpTimeout)
+	}
+	return Held{}, false
+}
+
+// write records one write of the critical section: a txn guarded by the
+// lock key's create revision if fenced, a plain put otherwise. It returns
+// false when the critical section should end (a false guard means the lock
+// is lost).
+func (c *Client) write(ctx context.Context, name string, held Held, fenced bool) bool {
+	data := c.nextValue()
+	in := &history.Value{Key: held.Key, Rev: held.Rev, Fenced: history.Bool(fenced), Data: data}
+	op, at, ok := c.begin(history.FWrite, name, in)
+	if !ok {
+		return false
+	}
+	wctx, cancel := c.opCtx(ctx, false)
+	defer cancel()
+	key := c.w.cfg.resourceKey(name)
+	var rev int64
+	var err error
+	if fenced {
+		var resp *clientv3.TxnResponse
+		resp, err = c.conn.Txn(wctx).
+			If(clientv3.Compare(clientv3.CreateRevision(held.Key), "=", held.Rev)).
+			Then(clientv3.OpPut(key, data)).Commit()
+		if err == nil {
+			rev = resp.Header.Revision
+			if !resp.Succeeded {
+				c.record(op, history.Fail, nil, errGuardFalse.Error())
+				c.checkLease(ctx, true)
+				return false
+			}
+		}
+	} else {
+		var resp *clientv3.PutResponse
+		if resp, err = c.conn.Put(wctx, key, data); err == nil {
+			rev = resp.Header.Revision
+		}
+	}
+	if c.complete(op, err, &history.Value{Rev: rev}) == history.Ok && fenced {
+		c.proved(at)
+	}
+	return true
+}
+
+// unlock records the release of a held lock; after an unknown outcome the
+// lease is abandoned so that a lock key left behind cannot stall the others.
+func (c *Client) unlock(ctx context.Context, name string, held Held) {
+	op, _, ok := c.begin(history.FUnlock, name, &history.Value{Key: held.Key})
+	if !ok {
+		return
+	}
+	uctx, cancel := c.opCtx(ctx, false)
+	err := c.locker.Unlock(uctx, c.w.cfg.etcdName(name), held)
+	cancel()
+	c.setHolding("")
+	if c.complete(op, err, &history.Value{}) != history.Ok {
+		c.abandonLease(ctx, name, c.w.cfg.OpTimeout)
+	}
+}
