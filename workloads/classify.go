@@ -3,8 +3,8 @@ package workloads
 import (
 	"errors"
 
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"github.com/etcdchaos/etcdchaos/history"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"google.golang.org/grpc/status"
 )
 
