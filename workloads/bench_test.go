@@ -1,0 +1,142 @@
+package workloads
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.etcd.io/etcd/client/v3/concurrency"
+
+	"github.com/etcdchaos/etcdchaos/harness"
+	"github.com/etcdchaos/etcdchaos/history"
+)
+
+// pairsPerIteration is how many lock/unlock pairs one benchmark iteration
+// performs, so that even -benchtime 5x measures a meaningful run.
+const pairsPerIteration = 200
+
+// BenchmarkLockOverhead compares lock/unlock pairs per second through the
+// workload and recorder (concurrency backend, no writes, no think time, no
+// TryLock) with a bare concurrency.Mutex loop driving the same number of
+// clients over the same names on the same cluster.
+func BenchmarkLockOverhead(b *testing.B) {
+	c := cluster(b)
+	var bare, workload float64
+	b.Run("bare", func(b *testing.B) { bare = benchBare(b, c) })
+	b.Run("workload", func(b *testing.B) { workload = benchWorkload(b, c) })
+	if bare > 0 && workload > 0 {
+		b.Logf("bare %.0f pairs/s, workload %.0f pairs/s: overhead %.1f%%", bare, workload, 100*(1-workload/bare))
+	}
+}
+
+var benchRun atomic.Int64
+
+func benchWorkload(b *testing.B, c *harness.Cluster) float64 {
+	target := int64(b.N * pairsPerIteration)
+	cfg := Config{Kind: KindLock, Backend: BackendConcurrency, Writes: -1, MaxThink: -1, TryLock: -1,
+		MaxOps: 2 * target, Prefix: fmt.Sprintf("/bench-w%d", benchRun.Add(1))}
+	path := filepath.Join(b.TempDir(), "history.jsonl")
+	rec, err := history.Create(path, history.Header{Scenario: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, err := New(c, rec, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	b.ResetTimer()
+	start := time.Now()
+	err = w.Run(ctx)
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := rec.Close(); err != nil {
+		b.Fatal(err)
+	}
+	h, err := history.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Like the bare loop's, the measured window leaves out setting up and
+	// tearing down sessions: it runs from the first lock invoke to the last
+	// unlock completion.
+	pairs, first, last := 0, int64(history.Never), int64(0)
+	for _, op := range h.Operations() {
+		if op.F == history.FLock {
+			first = min(first, op.Call)
+		}
+		if op.F == history.FUnlock && op.Outcome == history.Ok {
+			pairs++
+			last = max(last, op.Completed)
+		}
+	}
+	if pairs == 0 || last <= first || time.Duration(last-first) > elapsed {
+		b.Fatalf("no measurable run: %d pairs in [%d, %d]", pairs, first, last)
+	}
+	rate := float64(pairs) / time.Duration(last-first).Seconds()
+	b.ReportMetric(rate, "pairs/s")
+	return rate
+}
+
+func benchBare(b *testing.B, c *harness.Cluster) float64 {
+	target := int64(b.N * pairsPerIteration)
+	prefix := fmt.Sprintf("/bench-b%d", benchRun.Add(1))
+	names := Config{Kind: KindLock, Names: DefaultNames}.names()
+	var sessions []*concurrency.Session
+	for i := 1; i <= DefaultClients; i++ {
+		conn, err := c.NewClient((i-1)%c.Size() + 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer conn.Close()
+		s, err := concurrency.NewSession(conn.Client, concurrency.WithTTL(int(DefaultLeaseTTL/time.Second)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		sessions = append(sessions, s)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var done atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, len(sessions))
+	b.ResetTimer()
+	start := time.Now()
+	for i, s := range sessions {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(1, uint64(i)))
+			for done.Load() < target {
+				m := concurrency.NewMutex(s, prefix+"/lock/"+names[rng.IntN(len(names))])
+				if err := m.Lock(ctx); err != nil {
+					errs <- err
+					return
+				}
+				if err := m.Unlock(ctx); err != nil {
+					errs <- err
+					return
+				}
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	rate := float64(done.Load()) / elapsed.Seconds()
+	b.ReportMetric(rate, "pairs/s")
+	return rate
+}
