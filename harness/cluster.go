@@ -338,7 +338,9 @@ func (c *Cluster) leaderTerm() (leader int, term uint64) {
 }
 
 // WaitLeader waits until a leader is acknowledged by a quorum of members (in
-// its term) and returns it.
+// its term) and returns it. Right after a partition the old leader may still
+// be acknowledged until the members notice; wait for a specific side with
+// Leader if that matters.
 func (c *Cluster) WaitLeader(ctx context.Context) (int, error) {
 	ctx, cancel := boundCtx(ctx)
 	defer cancel()
@@ -464,11 +466,11 @@ func (c *Cluster) Restart(i int) error {
 }
 
 // Partition cuts every link between members of different groups, in both
-// directions, replacing any previous partition (latencies stay). Members not
-// listed form singleton groups, so they are isolated from everyone:
-// Partition([]int{1}) isolates member 1 only if it is the only other group,
-// e.g. on 3 members it isolates each of 2 and 3 too; to isolate member 1
-// from a majority that keeps working, use Partition([]int{1}, []int{2, 3}).
+// directions, replacing any previous partition or cut link (latencies stay).
+// Members not listed form singleton groups, isolated from everyone: on 3
+// members Partition([]int{1}) isolates all three, while
+// Partition([]int{1}, []int{2, 3}) isolates member 1 from a working majority.
+// Live connections crossing a new cut are closed before Partition returns.
 func (c *Cluster) Partition(groups ...[]int) error {
 	if err := c.links.partition(groups); err != nil {
 		return fmt.Errorf("partition %v: %w", groups, err)

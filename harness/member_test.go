@@ -1,0 +1,38 @@
+package harness
+
+import (
+	"errors"
+	"net"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+)
+
+// TestPortClashIsDetected checks that a member whose picked port was taken
+// meanwhile fails with EADDRINUSE, which the runner retries with new ports.
+func TestPortClashIsDetected(t *testing.T) {
+	t.Parallel()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer taken.Close()
+	free, err := freePorts(1)
+	require.NoError(t, err)
+	spec := &memberSpec{
+		index:          1,
+		name:           "m1",
+		dir:            filepath.Join(t.TempDir(), "m1"),
+		peerURL:        "http://" + taken.Addr().String(),
+		clientURL:      "http://" + free[0],
+		initialCluster: "m1=http://" + taken.Addr().String(),
+		token:          "clash",
+		tickMs:         defaultTickMs,
+		electionMs:     defaultElectionMs,
+		logger:         zap.NewNop(),
+	}
+	_, err = startEmbedded(spec, taken.Addr().String(), free[0])
+	require.Error(t, err)
+	require.True(t, errors.Is(err, syscall.EADDRINUSE), "got %v", err)
+}
