@@ -13,6 +13,27 @@
 // (advertised peer and client URLs, client links) belongs to a harness
 // listener held for the cluster's lifetime, so a restarted member keeps its
 // identity and URLs. Members are numbered 1..N, clients 1, 2, ...
+//
+// # Peer links
+//
+// rafthttp streams carry messages in the direction opposite to the dial, so
+// blocking a member's port cannot cut one link alone. Instead each request
+// reaching a member's peer proxy is attributed to its sender (rafthttp's
+// X-Server-From header) and refused if the pair is cut; live requests are
+// aborted when their pair is cut. Both directions of a pair pass through one
+// of the two members' proxies, so a pair is cut both ways while all other
+// pairs keep working. Lease keep-alives that a follower forwards to the
+// leader carry no sender header: they are attributed to the member whose
+// harness client granted the lease (a gRPC interceptor on every Client
+// records LeaseGrant responses). Unattributed requests pass (see peerProxy).
+//
+// # Known limits
+//
+//   - Leases granted by other clients (e.g. Dial) are not attributed, so
+//     their forwarded keep-alives cross partitions; so do forwarded
+//     LeaseTimeToLive queries.
+//   - Members run with unsafe-no-fsync: a killed member loses nothing because
+//     the process (and its page cache) survives, not because of fsync.
 package harness
 
 import (
