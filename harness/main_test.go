@@ -1,8 +1,19 @@
 package harness
 
-import "go.uber.org/goleak"
+import (
+	"testing"
 
-// goleakOptions lists goroutines that outlive a closed cluster on purpose.
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package if any test leaves goroutines behind.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleakOptions()...)
+}
+
+// goleakOptions lists goroutines allowed to outlive a closed cluster. None
+// are needed: Close waits for every goroutine of members, proxies and
+// clients.
 func goleakOptions() []goleak.Option {
 	return nil
 }
