@@ -17,7 +17,8 @@ import (
 // and its own seeded choices. Its methods are safe to call from a fault
 // injector while the workload runs.
 type Client struct {
-	id       int
+	id       int    // history client id: Config.ClientBase + local
+	local    int    // 1-based index in the workload; seeds the client's choices
 	observer string // the election name an observer client watches; "" for workers
 	conn     *harness.Client
 	w        *Workload

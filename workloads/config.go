@@ -67,6 +67,11 @@ type Config struct {
 	// Prefix is the etcd key prefix of locks, elections and resource keys
 	// (default "/etcdchaos").
 	Prefix string
+	// ClientBase is added to the workload's client ids (1, 2, ...) in the
+	// history, so that several workloads can share one recorder. Choices are
+	// seeded by the workload-local id, so a seed reproduces them whatever
+	// the base.
+	ClientBase int
 	// Locker and Elector, if set, replace the backend's implementation.
 	Locker  LockerFactory
 	Elector ElectorFactory
@@ -101,7 +106,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	intDefault(&cfg.Names, DefaultNames)
 	intDefault(&cfg.Writes, DefaultWrites)
 	intDefault(&cfg.Observers, 1)
-	if cfg.Clients < 0 || cfg.Names < 0 || cfg.LeaseTTL < 0 || cfg.OpTimeout < 0 || cfg.WaitTimeout < 0 || cfg.MaxOps < 0 {
+	if cfg.ClientBase < 0 || cfg.Clients < 0 || cfg.Names < 0 || cfg.LeaseTTL < 0 || cfg.OpTimeout < 0 || cfg.WaitTimeout < 0 || cfg.MaxOps < 0 {
 		return cfg, fmt.Errorf("workload config: negative clients, names, TTL, timeout or budget")
 	}
 	durDefault(&cfg.LeaseTTL, DefaultLeaseTTL)
@@ -171,8 +176,8 @@ func (cfg Config) names() []string {
 	return out
 }
 
-// etcdName is the etcd key prefix of a lock or election name.
-func (cfg Config) etcdName(name string) string {
+// EtcdName is the etcd key prefix of a lock or election name.
+func (cfg Config) EtcdName(name string) string {
 	return cfg.Prefix + "/" + string(cfg.Kind) + "/" + name
 }
 

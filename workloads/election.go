@@ -42,7 +42,7 @@ func (c *Client) campaign(ctx context.Context, name string) (Leadership, bool) {
 		return Leadership{}, false
 	}
 	cctx, cancel := c.opCtx(ctx, true)
-	l, err := c.elector.Campaign(cctx, c.w.cfg.etcdName(name), lease, value)
+	l, err := c.elector.Campaign(cctx, c.w.cfg.EtcdName(name), lease, value)
 	cancel()
 	switch c.complete(op, err, &history.Value{Key: l.Key, Rev: l.Rev, Lease: int64(l.Lease)}) {
 	case history.Ok:
@@ -65,7 +65,7 @@ func (c *Client) proclaim(ctx context.Context, name string, l Leadership) bool {
 		return false
 	}
 	pctx, cancel := c.opCtx(ctx, false)
-	err := c.elector.Proclaim(pctx, c.w.cfg.etcdName(name), l, value)
+	err := c.elector.Proclaim(pctx, c.w.cfg.EtcdName(name), l, value)
 	cancel()
 	switch c.complete(op, err, &history.Value{}) {
 	case history.Ok:
@@ -85,7 +85,7 @@ func (c *Client) resign(ctx context.Context, name string, l Leadership) {
 		return
 	}
 	rctx, cancel := c.opCtx(ctx, false)
-	err := c.elector.Resign(rctx, c.w.cfg.etcdName(name), l)
+	err := c.elector.Resign(rctx, c.w.cfg.EtcdName(name), l)
 	cancel()
 	c.setHolding("")
 	if c.complete(op, err, &history.Value{}) != history.Ok {
@@ -105,7 +105,7 @@ func (c *Client) readCycle(ctx context.Context, in Intent) {
 		return
 	}
 	rctx, cancel := c.opCtx(ctx, false)
-	info, found, err := c.elector.Leader(rctx, c.w.cfg.etcdName(name))
+	info, found, err := c.elector.Leader(rctx, c.w.cfg.EtcdName(name))
 	cancel()
 	out := &history.Value{None: true}
 	if found {
@@ -147,7 +147,7 @@ func (c *Client) observeStream(ctx context.Context, name string) {
 	if !ok {
 		return
 	}
-	ch, err := c.elector.Observe(sctx, c.w.cfg.etcdName(name))
+	ch, err := c.elector.Observe(sctx, c.w.cfg.EtcdName(name))
 	for err == nil {
 		select {
 		case info, open := <-ch:

@@ -52,9 +52,9 @@ func (c *Client) lock(ctx context.Context, name string, try bool) (Held, bool) {
 	var held Held
 	var err error
 	if tl, can := c.locker.(TryLocker); try && can {
-		held, err = tl.TryLock(lctx, c.w.cfg.etcdName(name), lease)
+		held, err = tl.TryLock(lctx, c.w.cfg.EtcdName(name), lease)
 	} else {
-		held, err = c.locker.Lock(lctx, c.w.cfg.etcdName(name), lease)
+		held, err = c.locker.Lock(lctx, c.w.cfg.EtcdName(name), lease)
 	}
 	cancel()
 	out := &history.Value{Key: held.Key, Rev: held.Rev, Lease: int64(lease.ID)}
@@ -122,7 +122,7 @@ func (c *Client) unlock(ctx context.Context, name string, held Held) {
 		return
 	}
 	uctx, cancel := c.opCtx(ctx, false)
-	err := c.locker.Unlock(uctx, c.w.cfg.etcdName(name), held)
+	err := c.locker.Unlock(uctx, c.w.cfg.EtcdName(name), held)
 	cancel()
 	c.setHolding("")
 	if c.complete(op, err, &history.Value{}) != history.Ok {

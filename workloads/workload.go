@@ -45,8 +45,8 @@ func New(cluster *harness.Cluster, rec *history.Recorder, cfg Config) (*Workload
 	if cfg.Kind == KindElection {
 		total += cfg.Observers * cfg.Names
 	}
-	for id := 1; id <= total; id++ {
-		c, err := w.newClient(cluster, id)
+	for local := 1; local <= total; local++ {
+		c, err := w.newClient(cluster, local)
 		if err != nil {
 			return nil, errors.Join(fmt.Errorf("new workload: %w", err), w.Close())
 		}
@@ -55,18 +55,19 @@ func New(cluster *harness.Cluster, rec *history.Recorder, cfg Config) (*Workload
 	return w, nil
 }
 
-func (w *Workload) newClient(cluster *harness.Cluster, id int) (*Client, error) {
-	member := (id-1)%cluster.Size() + 1
+func (w *Workload) newClient(cluster *harness.Cluster, local int) (*Client, error) {
+	id := w.cfg.ClientBase + local
+	member := (local-1)%cluster.Size() + 1
 	conn, err := cluster.NewClient(member)
 	if err != nil {
 		return nil, fmt.Errorf("client %d: %w", id, err)
 	}
-	c := &Client{id: id, conn: conn, w: w, choose: newChooser(w.cfg, id)}
+	c := &Client{id: id, local: local, conn: conn, w: w, choose: newChooser(w.cfg, local)}
 	if w.cfg.Kind == KindLock {
 		c.locker = w.lockerFactory()(conn.Client)
 	} else {
 		c.elector = w.electorFactory()(conn.Client)
-		if extra := id - w.cfg.Clients; extra > 0 {
+		if extra := local - w.cfg.Clients; extra > 0 {
 			c.observer = w.names[(extra-1)%w.cfg.Names]
 		}
 	}
@@ -98,7 +99,8 @@ func (w *Workload) electorFactory() ElectorFactory {
 func (w *Workload) Config() Config { return w.cfg }
 
 // Clients returns the workload's clients, for fault injection: the lock or
-// election clients first (ids 1..Clients), then the observers.
+// election clients first (ids ClientBase+1..ClientBase+Clients), then the
+// observers.
 func (w *Workload) Clients() []*Client { return append([]*Client(nil), w.clients...) }
 
 // Names returns the lock or election names used in the history.
@@ -167,7 +169,7 @@ func (c *Client) run(ctx context.Context) {
 	cycle := c.lockCycle
 	if c.w.cfg.Kind == KindElection {
 		cycle = c.termCycle
-		if c.id > c.w.cfg.Clients-c.w.cfg.readers() {
+		if c.local > c.w.cfg.Clients-c.w.cfg.readers() {
 			cycle = c.readCycle
 		}
 	}
