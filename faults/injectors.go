@@ -49,13 +49,14 @@ type Client interface {
 	Conn() *harness.Client
 	// Lease is the client's current lease (0 if it has none).
 	Lease() int64
-	// Holding reports whether the client believes it holds a lock or leads.
-	Holding() bool
+	// Holding reports which lock or election the client believes it holds
+	// or leads, if any.
+	Holding() (name string, ok bool)
 	// Pause stops the client at its next step; Resume lets it go on.
 	Pause()
 	Resume()
-	// StopKeepAlive stops renewing the client's current lease.
-	StopKeepAlive()
+	// StopKeepAlive stops renewing the client's current lease and returns it.
+	StopKeepAlive() int64
 }
 
 // Env is what injectors act on.
@@ -263,7 +264,7 @@ func pick(env *Env, choice uint64, preferHolding bool) (Client, error) {
 	if preferHolding {
 		var holding []Client
 		for _, c := range env.Clients {
-			if c.Holding() {
+			if _, ok := c.Holding(); ok {
 				holding = append(holding, c)
 			}
 		}
@@ -322,8 +323,13 @@ func expireLease(_ context.Context, env *Env, choice uint64) (*injection, error)
 	return &injection{
 		event: history.FaultEvent{Fault: KindExpireLease, Target: c.ID(), Lease: lease,
 			Detail: fmt.Sprintf("keep-alives of lease %x of client %d stopped", lease, c.ID())},
-		apply: func(context.Context) error { c.StopKeepAlive(); return nil },
-		heal:  func(context.Context) error { return nil },
+		apply: func(context.Context) error {
+			if c.StopKeepAlive() != lease {
+				return fmt.Errorf("client %d changed lease before its keep-alives stopped", c.ID())
+			}
+			return nil
+		},
+		heal: func(context.Context) error { return nil },
 	}, nil
 }
 
@@ -334,9 +340,13 @@ func pauseClient(_ context.Context, env *Env, choice uint64) (*injection, error)
 	if err != nil {
 		return nil, err
 	}
+	held, _ := c.Holding()
+	if held == "" {
+		held = "nothing"
+	}
 	return &injection{
 		event: history.FaultEvent{Fault: KindPauseClient, Target: c.ID(), Lease: c.Lease(), Member: c.Member(),
-			Detail: fmt.Sprintf("client %d paused (holding: %v)", c.ID(), c.Holding())},
+			Detail: fmt.Sprintf("client %d paused holding %s", c.ID(), held)},
 		apply: func(context.Context) error {
 			c.Pause()
 			if err := env.Cluster.PauseClient(c.Conn()); err != nil {
