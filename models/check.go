@@ -227,7 +227,7 @@ func (c *checker) classifyUnfenced(u, lock, fenced CheckResult) CheckResult {
 	}
 	why, ok := explanation(c.h, u.At)
 	if !ok {
-		u.Account += "; nothing in the history (no lease-lost, lease fault or client pause) explains it"
+		u.Account += "; nothing in the history (no lease-lost, lease fault, client pause, partition or kill) explains it"
 		return u
 	}
 	u.Verdict, u.Fails = UnsafeWithoutFencing, c.opts.Strict
@@ -235,8 +235,17 @@ func (c *checker) classifyUnfenced(u, lock, fenced CheckResult) CheckResult {
 	return u
 }
 
+// leaseLapseFaults are the fault kinds that can make a lease lapse while its
+// client still believes it holds the lock: lease faults, a pause, and faults
+// that cut a client's keep-alives from the leader.
+var leaseLapseFaults = map[string]bool{
+	"revoke-lease": true, "expire-lease": true, "pause-client": true,
+	"partition": true, "isolate-client": true, "kill-member": true,
+}
+
 // explanation finds an event at or before at that can make a client keep
-// writing after its lease lapsed: a lease-lost, a lease fault or a pause.
+// writing after its lease lapsed: a lease-lost, a lease fault, a pause or a
+// fault that cut keep-alives.
 func explanation(h *history.History, at int64) (string, bool) {
 	for _, e := range h.Events {
 		switch {
@@ -249,8 +258,7 @@ func explanation(h *history.History, at int64) (string, bool) {
 				return fmt.Sprintf("client %d's lease lost after %s (op %d)", e.Client, secs(la), e.Op), true
 			}
 		case e.Type == history.TypeFault && e.Phase == history.PhaseStart &&
-			(e.Fault == "revoke-lease" || e.Fault == "expire-lease" || e.Fault == "pause-client") &&
-			(at == 0 || e.Time <= at):
+			leaseLapseFaults[e.Fault] && (at == 0 || e.Time <= at):
 			return fmt.Sprintf("a %s fault at %s", e.Fault, secs(e.Time)), true
 		}
 	}
