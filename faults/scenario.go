@@ -59,7 +59,7 @@ var catalog = []Scenario{
 		Workloads: []string{WorkloadElection},
 		Injectors: []string{KillMember, KillLeader, MoveLeader}},
 	{Name: "mixed", Description: "lock and election workloads under every kind of fault (the default)",
-		Workloads: []string{WorkloadLock, WorkloadElection},
+		Workloads: []string{WorkloadLock, WorkloadElection}, Unfenced: 0.25,
 		Injectors: []string{IsolateLeader, IsolateMember, Split, Bridge, Latency, IsolateClient,
 			RevokeLease, ExpireLease, PauseClient, KillMember, KillLeader, MoveLeader}},
 }

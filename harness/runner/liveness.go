@@ -58,11 +58,12 @@ func (r *run) tryLiveness(ctx context.Context, done *[]string) error {
 	}
 	defer sess.Close()
 	for _, w := range r.loads {
+		cfg := w.Config()
 		for _, name := range w.Names() {
-			if err := acquire(ctx, sess, w.Kind(), w.Prefix(name)); err != nil {
-				return fmt.Errorf("%s %s could not be acquired: %w", w.Kind(), name, err)
+			if err := acquire(ctx, sess, cfg.Kind, cfg.EtcdName(name)); err != nil {
+				return fmt.Errorf("%s %s could not be acquired: %w", cfg.Kind, name, err)
 			}
-			*done = append(*done, fmt.Sprintf("%s %s", w.Kind(), name))
+			*done = append(*done, fmt.Sprintf("%s %s", cfg.Kind, name))
 		}
 	}
 	return nil

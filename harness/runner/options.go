@@ -12,6 +12,7 @@ import (
 
 	"github.com/etcdchaos/etcdchaos/faults"
 	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/workloads"
 )
 
 // Backends a run can drive.
@@ -101,6 +102,9 @@ type Result struct {
 	Liveness *models.CheckResult
 	Schedule faults.Schedule
 	// Applied counts the faults applied, by injector.
-	Applied     map[string]int
+	Applied map[string]int
+	// Intents are each client's seeded choices, in order, by client id: the
+	// same seed gives the same sequences (their lengths depend on timing).
+	Intents     map[int][]workloads.Intent
 	Interrupted bool
 }

@@ -57,6 +57,7 @@ func Run(ctx context.Context, sc faults.Scenario, opts Options) (Result, error) 
 	}
 	runErr := r.drive(ctx)
 	res.Applied = r.nemesis.Applied()
+	res.Intents = r.intents()
 	res.Interrupted = ctx.Err() != nil
 	if !res.Interrupted {
 		live := r.checkLiveness(ctx)
@@ -109,20 +110,33 @@ func workloadName(sc faults.Scenario) string {
 	return "mixed"
 }
 
-// drive runs the workloads and the nemesis for the run's duration, then heals.
+// drive runs the workloads and the nemesis for the run's duration (or until
+// ctx ends), heals, and only then stops the workloads, so that every client
+// can settle its lease (and record a lease lost to a fault) on a healed
+// cluster.
 func (r *run) drive(ctx context.Context) error {
 	runCtx, cancel := context.WithTimeout(ctx, r.opts.Duration)
 	defer cancel()
+	loadCtx, stopLoads := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLoads()
 	r.started = time.Now()
 	stopProgress := r.startProgress()
 	defer stopProgress()
-	g, gctx := errgroup.WithContext(runCtx)
+	var loads errgroup.Group
 	for _, w := range r.loads {
-		g.Go(func() error { return w.Run(gctx) })
+		loads.Go(func() error {
+			err := w.Run(loadCtx)
+			if err != nil {
+				cancel() // a recorder failure ends the run early
+			}
+			return err
+		})
 	}
-	g.Go(func() error { return r.nemesis.Run(gctx) })
-	err := g.Wait()
-	return errors.Join(err, r.healEverything())
+	err := r.nemesis.Run(runCtx)
+	<-runCtx.Done()
+	err = errors.Join(err, r.healEverything())
+	stopLoads()
+	return errors.Join(err, loads.Wait())
 }
 
 // healEverything is the unconditional safety net after the nemesis: no

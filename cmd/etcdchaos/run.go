@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/etcdchaos/etcdchaos/faults"
+	"github.com/etcdchaos/etcdchaos/harness/runner"
+	"github.com/etcdchaos/etcdchaos/models"
+)
+
+func init() {
+	register("run", command{summary: "run a chaos scenario and check it", run: runRun})
+	register("scenarios", command{summary: "list the scenarios", run: runScenarios})
+}
+
+type runFlags struct {
+	scenario, backend, out string
+	seed                   int64
+	duration, timeout      time.Duration
+	members, clients       int
+	unfenced               float64
+	strict, verbose        bool
+	etcdLogs               bool
+}
+
+func parseRunFlags(args []string, stderr io.Writer) (*runFlags, *flag.FlagSet, error) {
+	f := &runFlags{}
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.scenario, "scenario", faults.DefaultScenario, "scenario to run (see 'etcdchaos scenarios')")
+	fs.Int64Var(&f.seed, "seed", 0, "seed of the fault schedule and the clients' choices (random when not given)")
+	fs.DurationVar(&f.duration, "duration", 30*time.Second, "how long the workloads and faults run")
+	fs.IntVar(&f.members, "members", 3, "cluster size: 1, 3 or 5")
+	fs.IntVar(&f.clients, "clients", 5, "clients per workload")
+	fs.StringVar(&f.backend, "backend", runner.BackendConcurrency, "client implementation: grpc (v3lock/v3election services) or concurrency (clientv3/concurrency)")
+	fs.StringVar(&f.out, "out", "", "run directory (default runs/<scenario>-<seed>)")
+	fs.Float64Var(&f.unfenced, "unfenced", -1, "fraction of critical-section writes that are unfenced (default: the scenario's)")
+	fs.BoolVar(&f.strict, "strict", false, "fail the run on unsafe-without-fencing findings")
+	fs.DurationVar(&f.timeout, "timeout", 60*time.Second, "checker timeout per check")
+	fs.BoolVar(&f.verbose, "v", false, "verbose: print each fault and lifecycle step")
+	fs.BoolVar(&f.etcdLogs, "etcd-logs", false, "print etcd's own logs at info level (very verbose)")
+	if err := fs.Parse(args); err != nil {
+		return nil, fs, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fs, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	seedGiven := false
+	fs.Visit(func(fl *flag.Flag) { seedGiven = seedGiven || fl.Name == "seed" })
+	if !seedGiven {
+		f.seed = rand.Int64N(1 << 31)
+	}
+	if f.out == "" {
+		f.out = filepath.Join("runs", fmt.Sprintf("%s-%d", f.scenario, f.seed))
+	}
+	return f, fs, nil
+}
+
+// reproCommand is the command line that runs the same scenario and seed.
+func (f *runFlags) reproCommand() string {
+	parts := []string{"etcdchaos", "run", "--scenario", f.scenario, "--seed", fmt.Sprint(f.seed),
+		"--duration", f.duration.String(), "--members", fmt.Sprint(f.members),
+		"--clients", fmt.Sprint(f.clients), "--backend", f.backend}
+	if f.unfenced >= 0 {
+		parts = append(parts, "--unfenced", fmt.Sprint(f.unfenced))
+	}
+	if f.strict {
+		parts = append(parts, "--strict")
+	}
+	return strings.Join(parts, " ")
+}
+
+func (f *runFlags) options(stderr io.Writer) runner.Options {
+	o := runner.Options{Seed: f.seed, Duration: f.duration, Members: f.members, Clients: f.clients,
+		Backend: f.backend, Out: f.out, Strict: f.strict, CheckTimeout: f.timeout,
+		Progress: stderr, Verbose: f.etcdLogs, Command: f.reproCommand()}
+	if f.unfenced >= 0 {
+		o.Unfenced = &f.unfenced
+	}
+	if f.verbose {
+		o.Log = stderr
+	}
+	return o
+}
+
+func runRun(args []string, stdout, stderr io.Writer) int {
+	f, _, err := parseRunFlags(args, stderr)
+	if err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		fmt.Fprintf(stderr, "etcdchaos run: %v\n", err)
+		return exitUsage
+	}
+	sc, err := faults.Lookup(f.scenario)
+	if err != nil {
+		fmt.Fprintf(stderr, "etcdchaos run: --scenario: %v\n", err)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fmt.Fprintf(stderr, "scenario %s, seed %d, %v on %d members; reproduce with:\n  %s\n",
+		sc.Name, f.seed, f.duration, f.members, f.reproCommand())
+	res, err := runner.Run(ctx, sc, f.options(stderr))
+	if err != nil {
+		fmt.Fprintf(stderr, "etcdchaos run: %v\n", err)
+		if runner.IsBadOptions(err) {
+			return exitUsage
+		}
+		if res.ExitCode == 0 {
+			return models.ExitUnknown
+		}
+	}
+	printRunResult(stdout, res)
+	return res.ExitCode
+}
+
+func printRunResult(w io.Writer, res runner.Result) {
+	if res.Interrupted {
+		fmt.Fprintln(w, "interrupted: faults healed, what was recorded is checked")
+	}
+	for _, c := range res.Check.Checks {
+		printCheckLine(w, c)
+	}
+	if res.Liveness != nil {
+		printCheckLine(w, *res.Liveness)
+	}
+	h := res.Check.Hazard
+	if h.UnfencedWrites+h.FencedWrites > 0 {
+		fmt.Fprintf(w, "lock hazard: %d of %d unfenced writes took effect while another client held the lock (longest overlap %.2fs); the fence rejected %d of %d fenced writes\n",
+			h.UnfencedOverlapping, h.UnfencedWrites, time.Duration(h.LongestOverlapNs).Seconds(), h.FencedRejected, h.FencedWrites)
+	}
+	fmt.Fprintf(w, "verdict: %s (run directory %s)\n", res.Verdict, res.Dir)
+}
+
+func printCheckLine(w io.Writer, c models.CheckResult) {
+	line := fmt.Sprintf("%s %s: %s (%d ops)", c.Check, c.Name, c.Verdict, c.Ops)
+	if c.Account != "" {
+		line += ": " + c.Account
+	}
+	fmt.Fprintln(w, line)
+}
+
+func runScenarios(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintf(stderr, "etcdchaos scenarios: unexpected argument %q\n", args[0])
+		return exitUsage
+	}
+	for _, sc := range faults.Scenarios() {
+		fmt.Fprintf(stdout, "%-20s %s\n", sc.Name, sc.Description)
+	}
+	return 0
+}

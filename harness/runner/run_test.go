@@ -1,0 +1,226 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/etcdchaos/etcdchaos/faults"
+	"github.com/etcdchaos/etcdchaos/history"
+	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/reports"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// runScenario runs a scenario for a short time on 3 members.
+func runScenario(t *testing.T, name string, seed int64, d time.Duration, tweak func(*Options)) (Result, *history.History) {
+	t.Helper()
+	sc, err := faults.Lookup(name)
+	require.NoError(t, err)
+	opts := Options{Seed: seed, Duration: d, Members: 3, Out: t.TempDir(), CheckTimeout: 30 * time.Second}
+	if tweak != nil {
+		tweak(&opts)
+	}
+	res, err := Run(context.Background(), sc, opts)
+	require.NoError(t, err)
+	h, err := history.ReadFile(filepath.Join(res.Dir, HistoryFile))
+	require.NoError(t, err)
+	return res, h
+}
+
+// requireNoFalseAlarm: on unmodified etcd, mutual exclusion, fenced writes,
+// elections, observe order and liveness all hold.
+func requireNoFalseAlarm(t *testing.T, res Result) {
+	t.Helper()
+	for _, c := range res.Check.Checks {
+		if c.Check == models.CheckUnfenced {
+			require.NotEqual(t, models.Violation, c.Verdict, "%s %s: %s", c.Check, c.Name, c.Account)
+			continue
+		}
+		require.False(t, c.Fails, "%s %s: %s: %s", c.Check, c.Name, c.Verdict, c.Account)
+	}
+	require.NotNil(t, res.Liveness)
+	require.Equal(t, models.Ok, res.Liveness.Verdict, res.Liveness.Account)
+}
+
+// requireHealed: every fault that lasts was ended in the history.
+func requireHealed(t *testing.T, h *history.History) {
+	t.Helper()
+	for _, f := range h.Faults() {
+		require.True(t, f.Ended || f.End == f.Start, "fault %s (%s) at %d was never healed", f.Kind, f.Detail, f.Start)
+	}
+}
+
+// writes are the operations that need a quorum to take effect.
+var writes = map[string]bool{history.FLock: true, history.FWrite: true, history.FUnlock: true,
+	history.FCampaign: true, history.FProclaim: true, history.FResign: true}
+
+// requirePartitionsReal: no write through a member cut off from the majority
+// completed ok while the partition lasted.
+func requirePartitionsReal(t *testing.T, h *history.History) int {
+	t.Helper()
+	ops := h.Operations()
+	checked := 0
+	for _, f := range h.Faults() {
+		if f.Kind != faults.KindPartition || strings.Contains(f.Detail, "bridged") {
+			continue
+		}
+		minority := minoritySide(t, f.Detail, h.Header.Members)
+		for _, op := range ops {
+			if !writes[op.F] || !minority[op.Member] || op.Call <= f.Start || op.Outcome != history.Ok || op.Return >= f.End {
+				continue
+			}
+			require.Failf(t, "write committed on the minority side",
+				"op %d (%s %s by client %d via member %d) completed ok during partition %s", op.ID, op.F, op.Name, op.Client, op.Member, f.Detail)
+		}
+		checked++
+	}
+	return checked
+}
+
+// minoritySide parses "{1} | {2,3}" into the members outside the majority.
+func minoritySide(t *testing.T, detail string, members int) map[int]bool {
+	minority := map[int]bool{}
+	for _, g := range strings.Split(detail, "|") {
+		g = strings.Trim(strings.TrimSpace(g), "{}")
+		var side []int
+		for _, m := range strings.Split(g, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(m))
+			require.NoError(t, err, detail)
+			side = append(side, n)
+		}
+		if 2*len(side) <= members {
+			for _, m := range side {
+				minority[m] = true
+			}
+		}
+	}
+	return minority
+}
+
+// requirePausedLeasesExpired: the lease of every client paused longer than
+// its TTL is recorded as lost after the pause started.
+func requirePausedLeasesExpired(t *testing.T, h *history.History) int {
+	t.Helper()
+	lost := map[int64]int64{}
+	for _, op := range h.Operations() {
+		if op.F == history.FLeaseLost {
+			lost[op.Input.Lease] = op.Call
+		}
+	}
+	checked := 0
+	for _, f := range h.Faults() {
+		if f.Kind != faults.KindPauseClient || f.Lease == 0 || !f.Ended {
+			continue
+		}
+		at, ok := lost[f.Lease]
+		require.True(t, ok, "client %d was paused %v with lease %x, which never expired", f.Target, time.Duration(f.End-f.Start), f.Lease)
+		require.Greater(t, at, f.Start)
+		checked++
+	}
+	return checked
+}
+
+func TestEveryScenario(t *testing.T) {
+	for i, sc := range faults.Scenarios() {
+		t.Run(sc.Name, func(t *testing.T) {
+			t.Parallel()
+			res, h := runScenario(t, sc.Name, int64(100+i), 12*time.Second, nil)
+			requireNoFalseAlarm(t, res)
+			requireHealed(t, h)
+			require.NotEmpty(t, h.Operations())
+			if len(sc.Injectors) > 0 {
+				require.NotEmpty(t, res.Applied, "no fault was applied")
+				require.NotEmpty(t, h.Faults())
+			} else {
+				require.Empty(t, h.Faults())
+			}
+			requirePartitionsReal(t, h)
+			requirePausedLeasesExpired(t, h)
+			for _, f := range []string{reports.IndexFile, reports.SummaryFile, reports.JUnitFile, HistoryFile} {
+				require.FileExists(t, filepath.Join(res.Dir, f))
+			}
+		})
+	}
+}
+
+// TestLockPauseReproducesJepsen runs lock-pause with unfenced writes over
+// several seeds: a paused holder's unfenced write lands while another
+// client holds the lock (unsafe without fencing), while fenced writes never
+// do.
+func TestLockPauseReproducesJepsen(t *testing.T) {
+	found := 0
+	pauses := 0
+	for seed := int64(1); seed <= 5; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			t.Parallel()
+			res, h := runScenario(t, "lock-pause", seed, 10*time.Second, func(o *Options) { o.Unfenced = ptr(0.5) })
+			requireNoFalseAlarm(t, res)
+			pauses += requirePausedLeasesExpired(t, h)
+			for _, c := range res.Check.Checks {
+				if c.Verdict == models.UnsafeWithoutFencing {
+					require.NotEmpty(t, c.Evidence)
+					found++
+				}
+			}
+			require.LessOrEqual(t, res.Check.Hazard.UnfencedOverlapping, res.Check.Hazard.UnfencedWrites)
+		})
+	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			require.Positive(t, pauses, "no client was paused")
+			require.Positive(t, found, "no seed found a write that was unsafe without fencing")
+		}
+	})
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestSameSeedSameChoices(t *testing.T) {
+	a, _ := runScenario(t, "mixed", 77, 9*time.Second, nil)
+	b, _ := runScenario(t, "mixed", 77, 9*time.Second, nil)
+	require.Equal(t, a.Schedule, b.Schedule)
+	require.NotEmpty(t, a.Schedule)
+	require.Equal(t, len(a.Intents), len(b.Intents))
+	compared := 0
+	for id, ia := range a.Intents {
+		ib := b.Intents[id]
+		n := min(len(ia), len(ib))
+		require.Equal(t, ia[:n], ib[:n], "client %d chose differently", id)
+		compared += n
+	}
+	require.Positive(t, compared)
+}
+
+func TestInterruptedRunStillWritesItsDirectory(t *testing.T) {
+	sc, err := faults.Lookup("mixed")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(4*time.Second, cancel)
+	res, err := Run(ctx, sc, Options{Seed: 5, Duration: time.Minute, Out: t.TempDir()})
+	require.NoError(t, err)
+	require.True(t, res.Interrupted)
+	require.Nil(t, res.Liveness)
+	sum, err := os.ReadFile(filepath.Join(res.Dir, reports.SummaryFile))
+	require.NoError(t, err)
+	require.Contains(t, string(sum), `"verdict"`)
+	require.NotEqual(t, models.Violation, res.Verdict)
+}
+
+func TestBadOptions(t *testing.T) {
+	sc, err := faults.Lookup("smoke")
+	require.NoError(t, err)
+	for _, o := range []Options{{Members: 4, Out: "x"}, {Backend: "zk", Out: "x"}, {}} {
+		_, err := Run(context.Background(), sc, o)
+		require.True(t, IsBadOptions(err), "%+v: %v", o, err)
+	}
+}
