@@ -59,12 +59,32 @@ func ReadFile(path string) (*History, error) {
 		return nil, fmt.Errorf("open history: %w", err)
 	}
 	defer f.Close()
-	return Read(f, path)
+	var size int64
+	if st, err := f.Stat(); err == nil {
+		size = st.Size()
+	}
+	return read(f, path, size)
 }
 
 // Read parses and validates a history; name is used in error messages.
 func Read(r io.Reader, name string) (*History, error) {
+	var size int64
+	if b, ok := r.(interface{ Len() int }); ok {
+		size = int64(b.Len())
+	}
+	return read(r, name, size)
+}
+
+// bytesPerEvent is a low estimate of a recorded line's length, to size the
+// event slice once instead of growing it.
+const bytesPerEvent = 64
+
+func read(r io.Reader, name string, size int64) (*History, error) {
 	p := parser{file: name, inflight: map[int]int64{}, ops: map[int64]opState{}}
+	if n := size / bytesPerEvent; n > 0 && n < 1<<24 {
+		p.h.Events = make([]Event, 0, n)
+		p.ops = make(map[int64]opState, n/2)
+	}
 	br := bufio.NewReaderSize(r, 64<<10)
 	for {
 		line, err := readLine(br)
@@ -141,7 +161,7 @@ func (p *parser) parseLine(line []byte, atEOF bool) error {
 		return p.parseHeader(line, atEOF)
 	}
 	var e Event
-	if err := json.Unmarshal(line, &e); err != nil {
+	if err := decodeEvent(line, &e); err != nil {
 		if atEOF {
 			return errTruncatedAtEOF
 		}
