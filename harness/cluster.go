@@ -85,11 +85,30 @@ type slot struct {
 	peer  *peerProxy
 	front *tcpProxy
 	m     member // nil while stopped; guarded by Cluster.mu
+	// paused is set while the member's process is stopped by PauseMember;
+	// guarded by Cluster.mu.
+	paused bool
 }
 
 // Start starts a cluster and returns once a leader is elected and every
 // member serves linearizable reads. On error everything started is released.
+// In ModeExternal it starts nothing but client links: it returns once every
+// endpoint answers.
 func Start(ctx context.Context, cfg Config) (*Cluster, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	switch cfg.Mode {
+	case ModeProcess:
+		bin, err := etcdBin(cfg.EtcdBin)
+		if err != nil {
+			return nil, err
+		}
+		return startWith(ctx, cfg, &processRunner{bin: bin, verbose: cfg.Verbose})
+	case ModeExternal:
+		return startExternal(ctx, cfg)
+	}
 	return startWith(ctx, cfg, embeddedRunner{})
 }
 
@@ -165,6 +184,7 @@ func (c *Cluster) makeSlots() error {
 		s.spec = memberSpec{
 			index:          i + 1,
 			name:           name,
+			id:             s.id,
 			dir:            filepath.Join(c.dir, name),
 			peerURL:        s.peer.URL(),
 			clientURL:      s.front.URL(),
@@ -271,8 +291,11 @@ func (c *Cluster) running(i int) member {
 	return c.slots[i-1].m
 }
 
-// Size is the number of members.
+// Size is the number of members (of endpoints in ModeExternal).
 func (c *Cluster) Size() int { return c.cfg.Members }
+
+// Mode is how the members run: ModeEmbedded, ModeProcess or ModeExternal.
+func (c *Cluster) Mode() string { return c.cfg.Mode }
 
 // Endpoints are the client URLs of the members (index 0 is member 1). They
 // reach the members through pass-through links that faults never touch,
@@ -339,8 +362,14 @@ func (c *Cluster) memberOf(id uint64) int {
 }
 
 // Leader is the current leader: among running members that consider
-// themselves leader, the one with the highest term; 0 if there is none.
+// themselves leader, the one with the highest term; 0 if there is none. In
+// ModeExternal it is the endpoint of the leader that the endpoints report
+// (by Status), 0 if the leader is none of the endpoints.
 func (c *Cluster) Leader() int {
+	if c.cfg.Mode == ModeExternal {
+		leader, _ := c.externalLeader()
+		return leader
+	}
 	leader, _ := c.leaderTerm()
 	return leader
 }
@@ -361,13 +390,18 @@ func (c *Cluster) leaderTerm() (leader int, term uint64) {
 // WaitLeader waits until a leader is acknowledged by a quorum of members (in
 // its term) and returns it. Right after a partition the old leader may still
 // be acknowledged until the members notice; wait for a specific side with
-// Leader if that matters.
+// Leader if that matters. In ModeExternal it waits until an endpoint knows
+// a leader and returns it as Leader does (possibly 0).
 func (c *Cluster) WaitLeader(ctx context.Context) (int, error) {
 	ctx, cancel := boundCtx(ctx)
 	defer cancel()
 	tick := time.Duration(c.cfg.TickMs) * time.Millisecond
 	for {
-		if l := c.quorumLeader(); l != 0 {
+		if c.cfg.Mode == ModeExternal {
+			if l, ok := c.externalLeader(); ok {
+				return l, nil
+			}
+		} else if l := c.quorumLeader(); l != 0 {
 			return l, nil
 		}
 		if !sleepCtx(ctx, tick/2) {
@@ -397,6 +431,9 @@ func (c *Cluster) quorumLeader() int {
 // MoveLeader transfers leadership to member to and waits until the old
 // leader sees it done.
 func (c *Cluster) MoveLeader(ctx context.Context, to int) error {
+	if err := c.notSupported("move leader"); err != nil {
+		return err
+	}
 	if _, err := c.member(to); err != nil {
 		return fmt.Errorf("move leader to %d: %w", to, err)
 	}
@@ -422,7 +459,13 @@ func (c *Cluster) MoveLeader(ctx context.Context, to int) error {
 // Kill stops member i at once: its links are cut first, so it cannot hand
 // over leadership or say goodbye, then its process is stopped. Its clients'
 // connections are closed; their links stay and reconnect after Restart.
+//
+// A member run as a process is killed with SIGKILL (kill -9), also while
+// paused.
 func (c *Cluster) Kill(i int) error {
+	if err := c.notSupported("kill"); err != nil {
+		return err
+	}
 	c.opMu.Lock()
 	defer c.opMu.Unlock()
 	m, err := c.member(i)
@@ -431,6 +474,7 @@ func (c *Cluster) Kill(i int) error {
 	}
 	c.mu.Lock()
 	c.slots[i-1].m = nil
+	c.slots[i-1].paused = false
 	c.mu.Unlock()
 	c.disconnect(i)
 	m.kill()
@@ -454,6 +498,9 @@ func (c *Cluster) disconnect(i int) {
 // URLs. It returns once the member is serving; it may not have caught up yet
 // (use WaitLeader or a request to wait for that).
 func (c *Cluster) Restart(i int) error {
+	if err := c.notSupported("restart"); err != nil {
+		return err
+	}
 	c.opMu.Lock()
 	defer c.opMu.Unlock()
 	if i < 1 || i > len(c.slots) {
@@ -493,6 +540,9 @@ func (c *Cluster) Restart(i int) error {
 // Partition([]int{1}, []int{2, 3}) isolates member 1 from a working majority.
 // Live connections crossing a new cut are closed before Partition returns.
 func (c *Cluster) Partition(groups ...[]int) error {
+	if err := c.notSupported("partition"); err != nil {
+		return err
+	}
 	if err := c.links.partition(groups); err != nil {
 		return fmt.Errorf("partition %v: %w", groups, err)
 	}
@@ -502,6 +552,9 @@ func (c *Cluster) Partition(groups ...[]int) error {
 // CutLink cuts the link between members a and b in both directions, in
 // addition to any partition in place.
 func (c *Cluster) CutLink(a, b int) error {
+	if err := c.notSupported("cut link"); err != nil {
+		return err
+	}
 	if err := c.links.setCut(a, b, true); err != nil {
 		return fmt.Errorf("cut link: %w", err)
 	}
@@ -521,15 +574,18 @@ func (c *Cluster) LinkBytes(from, to int) uint64 { return c.links.deliveredBytes
 // SetLinkLatency delays every message from member from to member to by d
 // (one way; set both directions for a symmetric delay). Zero removes it.
 func (c *Cluster) SetLinkLatency(from, to int, d time.Duration) error {
+	if err := c.notSupported("set link latency"); err != nil {
+		return err
+	}
 	if err := c.links.setLatency(from, to, d); err != nil {
 		return fmt.Errorf("set link latency: %w", err)
 	}
 	return nil
 }
 
-// Heal removes every partition, cut link and latency between members, and
-// reconnects, resumes and un-delays every client link. Killed members stay
-// down.
+// Heal removes every partition, cut link and latency between members,
+// resumes paused members, and reconnects, resumes and un-delays every client
+// link. Killed members stay down.
 func (c *Cluster) Heal() error {
 	c.mu.Lock()
 	closed := c.closed
@@ -540,6 +596,15 @@ func (c *Cluster) Heal() error {
 	c.links.heal()
 	for _, cl := range c.clientsOf(0) {
 		cl.link.heal()
+	}
+	var errs []error
+	for i := range c.slots {
+		if c.IsPaused(i + 1) {
+			errs = append(errs, c.ResumeMember(i+1))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("heal: %w", err)
 	}
 	return nil
 }

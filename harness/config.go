@@ -26,9 +26,34 @@ type Config struct {
 	// Verbose makes etcd log at info level instead of error level.
 	Verbose bool
 	// Logger, if set, receives the logs of members and harness clients
-	// (Verbose is then ignored). By default logs go to stderr.
+	// (Verbose is then ignored). By default logs go to stderr. Members run
+	// as processes log to DataDir/mN/etcd.log instead (and to stderr too if
+	// Verbose).
 	Logger *zap.Logger
+	// Mode selects how members run: ModeEmbedded (the default), ModeProcess
+	// or ModeExternal.
+	Mode string
+	// EtcdBin is the etcd binary that ModeProcess runs; empty means
+	// FindEtcd's choice.
+	EtcdBin string
+	// Endpoints are the client URLs (http://host:port or host:port) of an
+	// existing cluster, one per member the harness may talk to; ModeExternal
+	// only. Members is then len(Endpoints).
+	Endpoints []string
 }
+
+// Cluster modes.
+const (
+	// ModeEmbedded runs every member inside this process (go.etcd.io/etcd
+	// embed).
+	ModeEmbedded = "embedded"
+	// ModeProcess runs every member as an etcd process of its own, which
+	// also allows pausing (SIGSTOP) and kill -9.
+	ModeProcess = "process"
+	// ModeExternal drives a cluster the harness did not start: only client
+	// links are the harness's, so only client-side faults work.
+	ModeExternal = "external"
+)
 
 const (
 	defaultMembers    = 3
@@ -39,6 +64,19 @@ const (
 // withDefaults returns cfg with zero fields replaced by their defaults, or an
 // error if cfg is invalid.
 func (cfg Config) withDefaults() (Config, error) {
+	switch cfg.Mode {
+	case "":
+		cfg.Mode = ModeEmbedded
+	case ModeEmbedded, ModeProcess, ModeExternal:
+	default:
+		return cfg, fmt.Errorf("invalid config: mode %q (expected %s, %s or %s)", cfg.Mode, ModeEmbedded, ModeProcess, ModeExternal)
+	}
+	if cfg.Mode == ModeExternal {
+		return cfg.externalDefaults()
+	}
+	if len(cfg.Endpoints) > 0 {
+		return cfg, fmt.Errorf("invalid config: endpoints are for %s mode, not %s", ModeExternal, cfg.Mode)
+	}
 	if cfg.Members == 0 {
 		cfg.Members = defaultMembers
 	}

@@ -21,6 +21,7 @@ import (
 type memberSpec struct {
 	index          int
 	name           string
+	id             uint64 // the member ID etcd derives from name, URL and token
 	dir            string
 	peerURL        string // advertised peer URL: the member's peer proxy
 	clientURL      string // advertised client URL: the member's front door
@@ -56,6 +57,13 @@ type member interface {
 	moveLeader(ctx context.Context, to uint64) error
 	// kill stops the member at once: no leadership transfer, no goodbye.
 	kill()
+}
+
+// pauser is a member that can be frozen and thawed (a process: SIGSTOP and
+// SIGCONT).
+type pauser interface {
+	pause() error
+	resume() error
 }
 
 // embeddedRunner runs members with go.etcd.io/etcd/server/v3/embed.
