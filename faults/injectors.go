@@ -28,6 +28,7 @@ const (
 	KillMember    = "kill-member"
 	KillLeader    = "kill-leader"
 	MoveLeader    = "move-leader"
+	PauseMember   = "pause-member"
 )
 
 // Fault kinds as recorded in a history's fault events.
@@ -40,6 +41,7 @@ const (
 	KindExpireLease   = "expire-lease"
 	KindKillMember    = "kill-member"
 	KindMoveLeader    = "move-leader"
+	KindPauseMember   = "pause-member"
 )
 
 // Client is what the nemesis needs of a workload client.
@@ -98,7 +100,17 @@ var injectors = map[string]injectFunc{
 	KillMember:    killMember,
 	KillLeader:    killLeader,
 	MoveLeader:    moveLeader,
+	PauseMember:   pauseMember,
 }
+
+// clientSide lists the injectors that act only on clients and their links,
+// so they also work on a cluster the harness did not start.
+var clientSide = map[string]bool{IsolateClient: true, PauseClient: true, RevokeLease: true, ExpireLease: true}
+
+// ClientSide reports whether injector name acts only on clients and their
+// links (isolate-client, pause-client, revoke-lease, expire-lease); the
+// others need a cluster whose members the harness runs.
+func ClientSide(name string) bool { return clientSide[name] }
 
 // Injectors lists every injector name.
 func Injectors() []string {
@@ -404,5 +416,19 @@ func moveLeader(ctx context.Context, env *Env, choice uint64) (*injection, error
 			}
 			return nil
 		},
+	}, nil
+}
+
+// pauseMember freezes a member's process (SIGSTOP) for the fault's
+// duration; only members run as processes can be paused.
+func pauseMember(_ context.Context, env *Env, choice uint64) (*injection, error) {
+	if env.Cluster.Mode() != harness.ModeProcess {
+		return nil, errNotApplicable
+	}
+	m := 1 + int(choice%uint64(env.Cluster.Size()))
+	return &injection{
+		event: history.FaultEvent{Fault: KindPauseMember, Member: m, Detail: fmt.Sprintf("member %d paused (SIGSTOP)", m)},
+		apply: func(context.Context) error { return env.Cluster.PauseMember(m) },
+		heal:  func(context.Context) error { return env.Cluster.ResumeMember(m) },
 	}, nil
 }
