@@ -240,7 +240,7 @@ func (c *checker) classifyUnfenced(u, lock, fenced CheckResult) CheckResult {
 // that cut a client's keep-alives from the leader.
 var leaseLapseFaults = map[string]bool{
 	"revoke-lease": true, "expire-lease": true, "pause-client": true,
-	"partition": true, "isolate-client": true, "kill-member": true,
+	"partition": true, "isolate-client": true, "kill-member": true, "pause-member": true,
 }
 
 // explanation finds an event at or before at that can make a client keep
