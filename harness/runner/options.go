@@ -31,6 +31,17 @@ type Options struct {
 	Backend  string        // grpc or concurrency; default concurrency
 	// Unfenced overrides the scenario's fraction of unfenced writes when set.
 	Unfenced *float64
+	// Mode is how members run: harness.ModeEmbedded (default) or
+	// harness.ModeProcess, whose etcd binary is EtcdBin (default: found by
+	// harness.FindEtcd).
+	Mode    string
+	EtcdBin string
+	// Endpoints, if set, run against an existing cluster at these client
+	// URLs instead of starting one: only client-side faults can run and
+	// Members is the number of endpoints.
+	Endpoints []string
+	// keyPrefix isolates a run's keys on a shared (external) cluster.
+	keyPrefix string
 	// Out is the run directory; it is created if missing.
 	Out string
 	// Strict makes unsafe-without-fencing findings fail the run.

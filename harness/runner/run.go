@@ -45,6 +45,9 @@ func Run(ctx context.Context, sc faults.Scenario, opts Options) (Result, error) 
 	if err != nil {
 		return Result{}, err
 	}
+	if opts, err = opts.clusterOptions(sc); err != nil {
+		return Result{}, err
+	}
 	r := &run{sc: sc, opts: opts}
 	res := Result{Dir: opts.Out, Scenario: sc, Seed: opts.Seed,
 		Schedule: faults.NewSchedule(sc, opts.Seed, opts.Duration)}
@@ -74,7 +77,7 @@ func Run(ctx context.Context, sc faults.Scenario, opts Options) (Result, error) 
 func (r *run) setUp(ctx context.Context, sch faults.Schedule) error {
 	var err error
 	r.logf("starting a %d-member cluster", r.opts.Members)
-	r.cluster, err = harness.Start(ctx, harness.Config{Members: r.opts.Members, Verbose: r.opts.Verbose})
+	r.cluster, err = harness.Start(ctx, r.clusterConfig())
 	if err != nil {
 		return fmt.Errorf("start cluster: %w", err)
 	}

@@ -18,6 +18,7 @@ func (r *run) startWorkloads(env *faults.Env) error {
 			Clients:    r.opts.Clients,
 			Names:      r.opts.Names,
 			LeaseTTL:   r.sc.LeaseTTL,
+			Prefix:     r.opts.keyPrefix,
 			Seed:       r.opts.Seed,
 			Unfenced:   r.unfenced(),
 			ClientBase: base,
