@@ -31,6 +31,7 @@ type runFlags struct {
 	unfenced               float64
 	strict, verbose        bool
 	etcdLogs               bool
+	cluster                clusterFlags
 }
 
 func parseRunFlags(args []string, stderr io.Writer) (*runFlags, *flag.FlagSet, error) {
@@ -49,11 +50,15 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, *flag.FlagSet, e
 	fs.DurationVar(&f.timeout, "timeout", 60*time.Second, "checker timeout per check")
 	fs.BoolVar(&f.verbose, "v", false, "verbose: print each fault and lifecycle step")
 	fs.BoolVar(&f.etcdLogs, "etcd-logs", false, "print etcd's own logs at info level (very verbose)")
+	f.cluster.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, fs, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fs, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := f.cluster.validate(); err != nil {
+		return nil, fs, err
 	}
 	seedGiven := false
 	fs.Visit(func(fl *flag.Flag) { seedGiven = seedGiven || fl.Name == "seed" })
@@ -77,6 +82,7 @@ func (f *runFlags) reproCommand() string {
 	if f.strict {
 		parts = append(parts, "--strict")
 	}
+	parts = append(parts, f.cluster.args()...)
 	return strings.Join(parts, " ")
 }
 
@@ -84,6 +90,7 @@ func (f *runFlags) options(stderr io.Writer) runner.Options {
 	o := runner.Options{Seed: f.seed, Duration: f.duration, Members: f.members, Clients: f.clients,
 		Backend: f.backend, Out: f.out, Strict: f.strict, CheckTimeout: f.timeout,
 		Progress: stderr, Verbose: f.etcdLogs, Command: f.reproCommand()}
+	f.cluster.apply(&o)
 	if f.unfenced >= 0 {
 		o.Unfenced = &f.unfenced
 	}

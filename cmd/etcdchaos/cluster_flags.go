@@ -1,0 +1,71 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/etcdchaos/etcdchaos/harness"
+	"github.com/etcdchaos/etcdchaos/harness/runner"
+)
+
+// clusterFlags choose the cluster a run drives: embedded members, etcd
+// processes, or an existing cluster given by its endpoints.
+type clusterFlags struct {
+	mode, etcdBin, endpoints string
+}
+
+func (c *clusterFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.mode, "mode", harness.ModeEmbedded,
+		"how members run: embedded (inside this process) or process (etcd processes: adds pause-member, kills are kill -9)")
+	fs.StringVar(&c.etcdBin, "etcd-bin", "",
+		"etcd binary for --mode process (default: bin/etcd built by 'make etcd', else etcd on the PATH)")
+	fs.StringVar(&c.endpoints, "endpoints", "",
+		"comma-separated client URLs of an existing cluster to test instead of starting one; only client-side faults "+
+			"(isolate-client, pause-client, revoke-lease, expire-lease) can run there, e.g. --scenario client-faults")
+}
+
+// validate checks that the flags go together.
+func (c *clusterFlags) validate() error {
+	switch {
+	case c.mode != harness.ModeEmbedded && c.mode != harness.ModeProcess:
+		return fmt.Errorf("--mode %q: expected %s or %s", c.mode, harness.ModeEmbedded, harness.ModeProcess)
+	case c.endpoints != "" && c.mode == harness.ModeProcess:
+		return fmt.Errorf("--endpoints tests an existing cluster; it does not go with --mode process")
+	case c.etcdBin != "" && c.mode != harness.ModeProcess:
+		return fmt.Errorf("--etcd-bin needs --mode process")
+	}
+	return nil
+}
+
+func (c *clusterFlags) list() []string {
+	if c.endpoints == "" {
+		return nil
+	}
+	var eps []string
+	for _, ep := range strings.Split(c.endpoints, ",") {
+		if ep = strings.TrimSpace(ep); ep != "" {
+			eps = append(eps, ep)
+		}
+	}
+	return eps
+}
+
+func (c *clusterFlags) apply(o *runner.Options) {
+	o.Mode, o.EtcdBin, o.Endpoints = c.mode, c.etcdBin, c.list()
+}
+
+// args are the flags that reproduce the choice (none for the default).
+func (c *clusterFlags) args() []string {
+	var out []string
+	if c.mode != harness.ModeEmbedded {
+		out = append(out, "--mode", c.mode)
+	}
+	if c.etcdBin != "" {
+		out = append(out, "--etcd-bin", c.etcdBin)
+	}
+	if c.endpoints != "" {
+		out = append(out, "--endpoints", c.endpoints)
+	}
+	return out
+}
