@@ -14,6 +14,10 @@ var (
 	// ErrNotLeader is returned by Proclaim when the leader key no longer
 	// exists with the given create revision: nothing was written.
 	ErrNotLeader = errors.New("not the leader")
+	// ErrFenceRejected is returned by FencedWriter.WriteFenced when the
+	// guard was false (the lock key is gone or was recreated): nothing was
+	// written.
+	ErrFenceRejected = errors.New("guard false: the lock key is gone or was recreated")
 )
 
 // Lease is the lease a client attaches its keys to. The client grants it and
@@ -50,6 +54,19 @@ type TryLocker interface {
 	// TryLock takes the lock if it is free and returns ErrLocked (having
 	// left nothing behind) if another session holds it.
 	TryLock(ctx context.Context, name string, lease Lease) (Held, error)
+}
+
+// FencedWriter is a Locker that makes the critical section's fenced writes
+// itself, for a lock whose fencing differs from etcd's (a guard on the lock
+// key's create revision, which the workload uses for every other Locker).
+// The workload records each call as a fenced write: ok means the write took
+// effect while held was still the lock.
+type FencedWriter interface {
+	Locker
+	// WriteFenced puts value at key only while held still holds the lock,
+	// and returns the revision of the write, or ErrFenceRejected (nothing
+	// written) when it no longer does.
+	WriteFenced(ctx context.Context, held Held, key, value string) (rev int64, err error)
 }
 
 // Leadership identifies a won election: the leader key, its create revision

@@ -9,9 +9,6 @@ import (
 	"github.com/etcdchaos/etcdchaos/history"
 )
 
-// errGuardFalse is the error of a fenced write whose guard was false.
-var errGuardFalse = errors.New("guard false: the lock key is gone or was recreated")
-
 // lockCycle runs one intent of a lock client: lock (or TryLock), the writes
 // of the critical section, unlock.
 func (c *Client) lockCycle(ctx context.Context, in Intent) {
@@ -90,17 +87,11 @@ func (c *Client) write(ctx context.Context, name string, held Held, fenced bool)
 	var rev int64
 	var err error
 	if fenced {
-		var resp *clientv3.TxnResponse
-		resp, err = c.conn.Txn(wctx).
-			If(clientv3.Compare(clientv3.CreateRevision(held.Key), "=", held.Rev)).
-			Then(clientv3.OpPut(key, data)).Commit()
-		if err == nil {
-			rev = resp.Header.Revision
-			if !resp.Succeeded {
-				c.record(op, history.Fail, nil, errGuardFalse.Error())
-				c.checkLease(ctx, true)
-				return false
-			}
+		rev, err = c.writeFenced(wctx, held, key, data)
+		if errors.Is(err, ErrFenceRejected) {
+			c.record(op, history.Fail, nil, err.Error())
+			c.checkLease(ctx, true)
+			return false
 		}
 	} else {
 		var resp *clientv3.PutResponse
@@ -112,6 +103,31 @@ func (c *Client) write(ctx context.Context, name string, held Held, fenced bool)
 		c.proved(at)
 	}
 	return true
+}
+
+// writeFenced makes a fenced write with the Locker's own WriteFenced if it
+// has one, else with fencedPut.
+func (c *Client) writeFenced(ctx context.Context, held Held, key, data string) (int64, error) {
+	if fw, ok := c.locker.(FencedWriter); ok {
+		return fw.WriteFenced(ctx, held, key, data)
+	}
+	return fencedPut(ctx, c.conn.Client, held, key, data)
+}
+
+// fencedPut puts data at key in a txn guarded by the lock key's create
+// revision: the fencing token. It returns the revision of the write, or
+// ErrFenceRejected when the guard was false.
+func fencedPut(ctx context.Context, kv clientv3.KV, held Held, key, data string) (int64, error) {
+	resp, err := kv.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(held.Key), "=", held.Rev)).
+		Then(clientv3.OpPut(key, data)).Commit()
+	switch {
+	case err != nil:
+		return 0, err
+	case !resp.Succeeded:
+		return resp.Header.Revision, ErrFenceRejected
+	}
+	return resp.Header.Revision, nil
 }
 
 // unlock records the release of a held lock; after an unknown outcome the
