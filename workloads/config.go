@@ -75,6 +75,9 @@ type Config struct {
 	// Locker and Elector, if set, replace the backend's implementation.
 	Locker  LockerFactory
 	Elector ElectorFactory
+	// Mutant names a deliberately broken client (see Mutants) that wraps
+	// the Locker or Elector in use; a mutant of the other kind is ignored.
+	Mutant string
 }
 
 // Defaults.
@@ -101,6 +104,11 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.Backend != BackendGRPC && cfg.Backend != BackendConcurrency {
 		return cfg, fmt.Errorf("workload config: backend %q is not grpc or concurrency", cfg.Backend)
+	}
+	if cfg.Mutant != "" {
+		if _, err := LookupMutant(cfg.Mutant); err != nil {
+			return cfg, fmt.Errorf("workload config: %w", err)
+		}
 	}
 	intDefault(&cfg.Clients, DefaultClients)
 	intDefault(&cfg.Names, DefaultNames)

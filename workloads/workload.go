@@ -75,24 +75,40 @@ func (w *Workload) newClient(cluster *harness.Cluster, local int) (*Client, erro
 	return c, nil
 }
 
+// lockerFactory is Config.Locker or the backend's, wrapped by the mutant.
 func (w *Workload) lockerFactory() LockerFactory {
+	f := GRPCLocker
 	switch {
 	case w.cfg.Locker != nil:
-		return w.cfg.Locker
+		f = w.cfg.Locker
 	case w.cfg.Backend == BackendConcurrency:
-		return ConcurrencyLocker
+		f = ConcurrencyLocker
 	}
-	return GRPCLocker
+	if m := w.mutant(); m.Locker != nil {
+		f = m.Locker(f)
+	}
+	return f
 }
 
+// electorFactory is Config.Elector or the backend's, wrapped by the mutant.
 func (w *Workload) electorFactory() ElectorFactory {
+	f := GRPCElector
 	switch {
 	case w.cfg.Elector != nil:
-		return w.cfg.Elector
+		f = w.cfg.Elector
 	case w.cfg.Backend == BackendConcurrency:
-		return ConcurrencyElector
+		f = ConcurrencyElector
 	}
-	return GRPCElector
+	if m := w.mutant(); m.Elector != nil {
+		f = m.Elector(f)
+	}
+	return f
+}
+
+// mutant is the configured mutant (validated by withDefaults), if any.
+func (w *Workload) mutant() Mutant {
+	m, _ := LookupMutant(w.cfg.Mutant)
+	return m
 }
 
 // Config is the workload's configuration with defaults filled in.
