@@ -64,18 +64,16 @@ func (r AggregateRun) Verdict() models.Verdict {
 }
 
 // ExitCode of the batch: 1 if any run found a violation, else 3 if any run
-// is unknown or could not be carried out, else 0. Skipped runs count as
-// nothing.
+// is unknown or could not be carried out (fully), else 0. Skipped runs
+// count as nothing.
 func (a Aggregate) ExitCode() int {
 	code := models.ExitOk
 	for _, r := range a.Runs {
 		switch {
 		case r.Skipped != "":
-		case r.Summary == nil:
-			code = models.ExitUnknown
-		case r.Summary.ExitCode == models.ExitViolation || r.Summary.Verdict == models.Violation:
+		case r.Summary != nil && (r.Summary.ExitCode == models.ExitViolation || r.Summary.Verdict == models.Violation):
 			return models.ExitViolation
-		case r.Summary.ExitCode != models.ExitOk:
+		case r.Summary == nil || r.Error != "" || r.Summary.ExitCode != models.ExitOk:
 			code = models.ExitUnknown
 		}
 	}

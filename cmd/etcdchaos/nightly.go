@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/etcdchaos/etcdchaos/harness/nightly"
+	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/reports"
+)
+
+func init() {
+	register("nightly", command{summary: "run a matrix of scenarios within a time budget and write an aggregate report", run: runNightly})
+}
+
+type nightlyFlags struct {
+	budget, checkTimeout time.Duration
+	out, config, etcdBin string
+	seed                 int64
+	seedGiven            bool
+}
+
+func parseNightlyFlags(args []string, stderr io.Writer) (*nightlyFlags, error) {
+	f := &nightlyFlags{}
+	fs := flag.NewFlagSet("nightly", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.DurationVar(&f.budget, "budget", 20*time.Minute, "wall-clock budget of the whole batch")
+	fs.StringVar(&f.out, "out", "", "aggregate directory, one run directory inside per run (default runs/nightly-<date>)")
+	fs.StringVar(&f.config, "config", "", "JSON file narrowing the matrix or listing runs (schema: go doc ./harness/nightly)")
+	fs.Int64Var(&f.seed, "seed", 0, "base seed; run i uses seed+i (default: the date as YYYYMMDD)")
+	fs.StringVar(&f.etcdBin, "etcd-bin", "", "etcd binary for process-mode runs (default: bin/etcd, else etcd on the PATH)")
+	fs.DurationVar(&f.checkTimeout, "timeout", 20*time.Second, "checker timeout per check of each run")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	fs.Visit(func(fl *flag.Flag) { f.seedGiven = f.seedGiven || fl.Name == "seed" })
+	if !f.seedGiven {
+		f.seed = nightly.DateSeed(time.Now())
+	}
+	if f.out == "" {
+		f.out = filepath.Join("runs", fmt.Sprintf("nightly-%d", nightly.DateSeed(time.Now())))
+	}
+	return f, nil
+}
+
+// plan loads the config, if any, and plans the batch; the --seed flag wins
+// over the config's seed.
+func (f *nightlyFlags) plan() ([]nightly.Run, nightly.Config, error) {
+	var cfg nightly.Config
+	if f.config != "" {
+		var err error
+		if cfg, err = nightly.LoadConfig(f.config); err != nil {
+			return nil, cfg, err
+		}
+	}
+	if f.seedGiven {
+		cfg.Seed = &f.seed
+	}
+	runs, err := nightly.Plan(cfg, f.budget, f.seed)
+	return runs, cfg, err
+}
+
+func runNightly(args []string, stdout, stderr io.Writer) int {
+	f, err := parseNightlyFlags(args, stderr)
+	if err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		fmt.Fprintf(stderr, "etcdchaos nightly: %v\n", err)
+		return exitUsage
+	}
+	runs, cfg, err := f.plan()
+	if err != nil {
+		fmt.Fprintf(stderr, "etcdchaos nightly: %v\n", err)
+		return exitUsage
+	}
+	opts := nightly.Options{Budget: f.budget, Out: f.out, EtcdBin: f.etcdBin, CheckTimeout: f.checkTimeout, Log: stderr}
+	if opts.EtcdBin == "" {
+		opts.EtcdBin = cfg.EtcdBin
+	}
+	if cfg.CheckTimeout > 0 {
+		opts.CheckTimeout = time.Duration(cfg.CheckTimeout)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fmt.Fprintf(stderr, "nightly: %d runs within %v into %s\n", len(runs), f.budget, f.out)
+	agg, err := nightly.Execute(ctx, runs, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "etcdchaos nightly: %v\n", err)
+		return models.ExitUnknown
+	}
+	printNightly(stdout, agg, f.out)
+	return agg.ExitCode()
+}
+
+func printNightly(w io.Writer, agg reports.Aggregate, out string) {
+	counts, skipped := map[models.Verdict]int{}, 0
+	for _, r := range agg.Runs {
+		if r.Skipped != "" {
+			skipped++
+			continue
+		}
+		counts[r.Verdict()]++
+	}
+	fmt.Fprintf(w, "nightly: %d runs in %v:", len(agg.Runs), agg.Elapsed.Round(time.Second))
+	for _, v := range []models.Verdict{models.Ok, models.UnsafeWithoutFencing, models.Violation, models.Unknown, models.Empty} {
+		if counts[v] > 0 {
+			fmt.Fprintf(w, " %d %s", counts[v], v)
+		}
+	}
+	if skipped > 0 {
+		fmt.Fprintf(w, " %d skipped", skipped)
+	}
+	fmt.Fprintf(w, "\nreport: %s, junit: %s\n", filepath.Join(out, reports.AggregateIndexFile), filepath.Join(out, reports.AggregateJUnitFile))
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/etcdchaos/etcdchaos/reports"
+)
+
+// TestNightlyWithinBudget runs the default matrix with a one-minute budget
+// (the shortest that holds several runs; 2m works the same but costs CI
+// time): it ends within the budget plus a shutdown margin, and the
+// aggregate JUnit lists every run.
+func TestNightlyWithinBudget(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "nightly")
+	budget := time.Minute
+	var stdout, stderr bytes.Buffer
+	start := time.Now()
+	code := run([]string{"nightly", "--budget", budget.String(), "--out", out, "--seed", "1"}, &stdout, &stderr)
+	elapsed := time.Since(start)
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	require.Less(t, elapsed, budget+30*time.Second, "the batch overran its budget")
+
+	data, err := os.ReadFile(filepath.Join(out, reports.AggregateSummaryFile))
+	require.NoError(t, err)
+	var agg reports.Aggregate
+	require.NoError(t, json.Unmarshal(data, &agg))
+	require.GreaterOrEqual(t, len(agg.Runs), 3)
+
+	data, err = os.ReadFile(filepath.Join(out, reports.AggregateJUnitFile))
+	require.NoError(t, err)
+	var junit struct {
+		Suites []struct {
+			Name  string `xml:"name,attr"`
+			Tests int    `xml:"tests,attr"`
+		} `xml:"testsuite"`
+	}
+	require.NoError(t, xml.Unmarshal(data, &junit))
+	require.Len(t, junit.Suites, len(agg.Runs), "one testsuite per run")
+	ran := 0
+	for i, r := range agg.Runs {
+		require.Equal(t, "etcdchaos."+r.ID, junit.Suites[i].Name)
+		require.Positive(t, junit.Suites[i].Tests)
+		if r.Skipped == "" {
+			ran++
+			require.NotNil(t, r.Summary, "run %s has no summary: %s", r.ID, r.Error)
+			require.FileExists(t, filepath.Join(out, r.ID, reports.IndexFile))
+		}
+	}
+	require.GreaterOrEqual(t, ran, 3)
+	index, err := os.ReadFile(filepath.Join(out, reports.AggregateIndexFile))
+	require.NoError(t, err)
+	require.Contains(t, string(index), agg.Runs[0].ID+"/index.html")
+	require.Contains(t, stdout.String(), "junit.xml")
+}
+
+func TestNightlyBadFlags(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"--budget", "5s"}, {"--config", "/nonexistent.json"}, {"extra"}} {
+		var stdout, stderr bytes.Buffer
+		require.Equal(t, exitUsage, run(append([]string{"nightly", "--out", t.TempDir()}, args...), &stdout, &stderr), "%v", args)
+		require.NotEmpty(t, stderr.String())
+	}
+}

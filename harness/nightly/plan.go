@@ -1,0 +1,318 @@
+// Package nightly plans and runs a batch of chaos runs that fits a time
+// budget (scenarios x backends x cluster sizes x member modes, with seeds
+// from the date) and writes an aggregate report: one run directory each,
+// junit.xml with a <testsuite> per run and index.html listing every run.
+//
+// # Config file
+//
+// The optional JSON config (etcdchaos nightly --config FILE) either narrows
+// the default matrix or lists runs explicitly; unknown fields are errors.
+// Durations are Go duration strings.
+//
+//	{
+//	  "seed": 20250101,                   // base seed (default: --seed, else the date as YYYYMMDD)
+//	  "etcd_bin": "bin/etcd",             // etcd binary for process-mode runs
+//	  "check_timeout": "20s",             // checker timeout per check
+//	  "matrix": {                         // ignored when "runs" is given
+//	    "scenarios": ["mixed", "lock-kill"], // default: every scenario
+//	    "backends": ["concurrency", "grpc"], // default: both
+//	    "members": [3, 5],                   // default: 3 and 5
+//	    "modes": ["embedded", "process"],    // default: embedded
+//	    "min_duration": "10s",               // shortest run worth doing (default 10s)
+//	    "max_duration": "2m"                 // longest run (default 2m)
+//	  },
+//	  "runs": [                           // explicit runs, in order
+//	    {"scenario": "mixed", "seed": 7, "members": 5, "backend": "grpc",
+//	     "mode": "process", "duration": "45s"}
+//	  ]
+//	}
+//
+// Seeds of runs that give none are the base seed plus the run's index.
+// Explicit runs without a duration share the budget equally.
+package nightly
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/etcdchaos/etcdchaos/faults"
+	"github.com/etcdchaos/etcdchaos/harness"
+	"github.com/etcdchaos/etcdchaos/harness/runner"
+)
+
+// RunOverhead is what a run is estimated to take beyond its duration:
+// starting the cluster, liveness, checking and the report.
+const RunOverhead = 5 * time.Second
+
+// Default matrix bounds.
+const (
+	DefaultMinDuration = 10 * time.Second
+	DefaultMaxDuration = 2 * time.Minute
+)
+
+// Duration is a time.Duration written in JSON as a Go duration string.
+type Duration time.Duration
+
+// UnmarshalJSON parses "30s"-style strings.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string like \"30s\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	if v < 0 {
+		return fmt.Errorf("negative duration %s", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// Config is the schema of the --config file (see the package doc).
+type Config struct {
+	Seed         *int64    `json:"seed,omitempty"`
+	EtcdBin      string    `json:"etcd_bin,omitempty"`
+	CheckTimeout Duration  `json:"check_timeout,omitempty"`
+	Matrix       Matrix    `json:"matrix"`
+	Runs         []RunSpec `json:"runs,omitempty"`
+}
+
+// Matrix lists the axes of the default plan.
+type Matrix struct {
+	Scenarios   []string `json:"scenarios,omitempty"`
+	Backends    []string `json:"backends,omitempty"`
+	Members     []int    `json:"members,omitempty"`
+	Modes       []string `json:"modes,omitempty"`
+	MinDuration Duration `json:"min_duration,omitempty"`
+	MaxDuration Duration `json:"max_duration,omitempty"`
+}
+
+// RunSpec is one explicit run; zero fields take defaults.
+type RunSpec struct {
+	Scenario string   `json:"scenario"`
+	Seed     *int64   `json:"seed,omitempty"`
+	Members  int      `json:"members,omitempty"`
+	Backend  string   `json:"backend,omitempty"`
+	Mode     string   `json:"mode,omitempty"`
+	Duration Duration `json:"duration,omitempty"`
+}
+
+// Run is one planned run.
+type Run struct {
+	ID       string
+	Scenario string
+	Seed     int64
+	Members  int
+	Backend  string
+	Mode     string
+	Duration time.Duration
+}
+
+// Estimate is the run's expected wall-clock time.
+func (r Run) Estimate() time.Duration { return r.Duration + RunOverhead }
+
+// Command is the command line that reproduces the run alone.
+func (r Run) Command() string {
+	parts := []string{"etcdchaos", "run", "--scenario", r.Scenario, "--seed", strconv.FormatInt(r.Seed, 10),
+		"--duration", r.Duration.String(), "--members", strconv.Itoa(r.Members), "--backend", r.Backend}
+	if r.Mode != harness.ModeEmbedded {
+		parts = append(parts, "--mode", r.Mode)
+	}
+	return strings.Join(parts, " ")
+}
+
+// LoadConfig reads a config file; unknown fields are errors.
+func LoadConfig(path string) (Config, error) {
+	var cfg Config
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("read config: %w", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// DateSeed is the base seed of a night: the date as YYYYMMDD (UTC).
+func DateSeed(t time.Time) int64 {
+	y, m, d := t.UTC().Date()
+	return int64(y*10000 + int(m)*100 + d)
+}
+
+// Plan returns the runs of cfg that fit budget, with seeds from seed (the
+// config's seed wins). A matrix is cut to the runs that fit at its minimum
+// duration, most varied first (every scenario once before any repeats);
+// explicit runs are all returned, and Execute skips those the budget no
+// longer allows.
+func Plan(cfg Config, budget time.Duration, seed int64) ([]Run, error) {
+	if budget <= 0 {
+		return nil, errors.New("plan: the budget must be positive")
+	}
+	if cfg.Seed != nil {
+		seed = *cfg.Seed
+	}
+	if len(cfg.Runs) > 0 {
+		return planRuns(cfg.Runs, budget, seed)
+	}
+	return planMatrix(cfg.Matrix, budget, seed)
+}
+
+func planMatrix(m Matrix, budget time.Duration, seed int64) ([]Run, error) {
+	m = m.withDefaults()
+	if err := m.validate(); err != nil {
+		return nil, err
+	}
+	var runs []Run
+	for _, mode := range m.Modes {
+		for _, members := range m.Members {
+			for _, backend := range m.Backends {
+				for _, sc := range m.Scenarios {
+					runs = append(runs, Run{Scenario: sc, Members: members, Backend: backend, Mode: mode})
+				}
+			}
+		}
+	}
+	minD, maxD := time.Duration(m.MinDuration), time.Duration(m.MaxDuration)
+	fit := int(budget / (minD + RunOverhead))
+	if fit == 0 {
+		return nil, fmt.Errorf("plan: a budget of %v is too small for one run of %v (plus %v overhead)", budget, minD, RunOverhead)
+	}
+	runs = runs[:min(fit, len(runs))]
+	d := min(budget/time.Duration(len(runs))-RunOverhead, maxD).Truncate(time.Second)
+	for i := range runs {
+		runs[i].Duration = max(d, minD)
+		runs[i].Seed = seed + int64(i)
+		runs[i].ID = runID(i, runs[i])
+	}
+	return runs, nil
+}
+
+func (m Matrix) withDefaults() Matrix {
+	if len(m.Scenarios) == 0 {
+		for _, sc := range faults.Scenarios() {
+			m.Scenarios = append(m.Scenarios, sc.Name)
+		}
+	}
+	if len(m.Backends) == 0 {
+		m.Backends = []string{runner.BackendConcurrency, runner.BackendGRPC}
+	}
+	if len(m.Members) == 0 {
+		m.Members = []int{3, 5}
+	}
+	if len(m.Modes) == 0 {
+		m.Modes = []string{harness.ModeEmbedded}
+	}
+	if m.MinDuration == 0 {
+		m.MinDuration = Duration(DefaultMinDuration)
+	}
+	if m.MaxDuration == 0 {
+		m.MaxDuration = Duration(DefaultMaxDuration)
+	}
+	return m
+}
+
+func (m Matrix) validate() error {
+	for _, sc := range m.Scenarios {
+		if err := checkRun(RunSpec{Scenario: sc, Members: 3, Backend: runner.BackendGRPC, Mode: harness.ModeEmbedded}); err != nil {
+			return err
+		}
+	}
+	for _, b := range m.Backends {
+		if err := checkRun(RunSpec{Scenario: faults.DefaultScenario, Members: 3, Backend: b, Mode: harness.ModeEmbedded}); err != nil {
+			return err
+		}
+	}
+	for _, n := range m.Members {
+		if err := checkRun(RunSpec{Scenario: faults.DefaultScenario, Members: n, Backend: runner.BackendGRPC, Mode: harness.ModeEmbedded}); err != nil {
+			return err
+		}
+	}
+	for _, mode := range m.Modes {
+		if err := checkRun(RunSpec{Scenario: faults.DefaultScenario, Members: 3, Backend: runner.BackendGRPC, Mode: mode}); err != nil {
+			return err
+		}
+	}
+	if m.MinDuration > m.MaxDuration {
+		return fmt.Errorf("plan: min_duration %v exceeds max_duration %v", time.Duration(m.MinDuration), time.Duration(m.MaxDuration))
+	}
+	return nil
+}
+
+// checkRun validates one run's fields (all filled in).
+func checkRun(s RunSpec) error {
+	if _, err := faults.Lookup(s.Scenario); err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	switch {
+	case s.Backend != runner.BackendGRPC && s.Backend != runner.BackendConcurrency:
+		return fmt.Errorf("plan: backend %q (expected grpc or concurrency)", s.Backend)
+	case s.Members != 1 && s.Members != 3 && s.Members != 5:
+		return fmt.Errorf("plan: members %d (expected 1, 3 or 5)", s.Members)
+	case s.Mode != harness.ModeEmbedded && s.Mode != harness.ModeProcess:
+		return fmt.Errorf("plan: mode %q (expected embedded or process)", s.Mode)
+	}
+	return nil
+}
+
+func planRuns(specs []RunSpec, budget time.Duration, seed int64) ([]Run, error) {
+	fixed, open := time.Duration(0), 0
+	for _, s := range specs {
+		if s.Duration > 0 {
+			fixed += time.Duration(s.Duration) + RunOverhead
+		} else {
+			open++
+		}
+	}
+	share := DefaultMinDuration
+	if open > 0 {
+		share = max((budget-fixed)/time.Duration(open)-RunOverhead, DefaultMinDuration).Truncate(time.Second)
+		share = min(share, DefaultMaxDuration)
+	}
+	runs := make([]Run, len(specs))
+	for i, s := range specs {
+		if s.Members == 0 {
+			s.Members = 3
+		}
+		if s.Backend == "" {
+			s.Backend = runner.BackendConcurrency
+		}
+		if s.Mode == "" {
+			s.Mode = harness.ModeEmbedded
+		}
+		if err := checkRun(s); err != nil {
+			return nil, fmt.Errorf("run %d: %w", i+1, err)
+		}
+		r := Run{Scenario: s.Scenario, Seed: seed + int64(i), Members: s.Members, Backend: s.Backend,
+			Mode: s.Mode, Duration: time.Duration(s.Duration)}
+		if s.Seed != nil {
+			r.Seed = *s.Seed
+		}
+		if r.Duration == 0 {
+			r.Duration = share
+		}
+		r.ID = runID(i, r)
+		runs[i] = r
+	}
+	return runs, nil
+}
+
+func runID(i int, r Run) string {
+	id := fmt.Sprintf("%02d-%s-%s-m%d", i+1, r.Scenario, r.Backend, r.Members)
+	if r.Mode != harness.ModeEmbedded {
+		id += "-" + r.Mode
+	}
+	return id
+}
