@@ -11,8 +11,11 @@ OUT      ?= runs/latest
 BENCHTIME ?= 5x
 # Seeds per scenario for `make soak`.
 K        ?= 3
+# Length of each soak run and where the soak's run directories go.
+SOAK_DURATION ?= 20s
+SOAK_OUT      ?= runs/soak
 
-.PHONY: all build run test bench lint clean
+.PHONY: all build run test bench lint clean soak
 
 all: build
 
@@ -21,6 +24,11 @@ build:
 
 run: build
 	./$(BIN) run --scenario $(SCENARIO) --duration $(DURATION) --members $(MEMBERS) --out $(OUT)
+
+# Every scenario times K seeds on unmodified etcd: fails on any violation
+# (unsafe-without-fencing, etcd's documented hazard, does not fail it).
+soak: build
+	./$(BIN) soak --seeds $(K) --duration $(SOAK_DURATION) --members $(MEMBERS) --out $(SOAK_OUT)
 
 test: lint etcd
 	$(GO) test -count=1 -timeout 30m $(PKGS)

@@ -16,6 +16,7 @@ import (
 	"github.com/etcdchaos/etcdchaos/faults"
 	"github.com/etcdchaos/etcdchaos/harness/runner"
 	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/workloads"
 )
 
 func init() {
@@ -32,6 +33,8 @@ type runFlags struct {
 	strict, verbose        bool
 	etcdLogs               bool
 	cluster                clusterFlags
+	mutant                 string
+	loop                   untilFail
 }
 
 func parseRunFlags(args []string, stderr io.Writer) (*runFlags, *flag.FlagSet, error) {
@@ -51,6 +54,8 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, *flag.FlagSet, e
 	fs.BoolVar(&f.verbose, "v", false, "verbose: print each fault and lifecycle step")
 	fs.BoolVar(&f.etcdLogs, "etcd-logs", false, "print etcd's own logs at info level (very verbose)")
 	f.cluster.register(fs)
+	fs.StringVar(&f.mutant, "mutant", "", "run a deliberately broken client instead of a correct one (see 'etcdchaos mutants')")
+	f.loop.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, fs, err
 	}
@@ -65,7 +70,15 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, *flag.FlagSet, e
 	if !seedGiven {
 		f.seed = rand.Int64N(1 << 31)
 	}
-	if f.out == "" {
+	if err := f.loop.validate(seedGiven); err != nil {
+		return nil, fs, err
+	}
+	if _, err := workloads.LookupMutant(f.mutant); f.mutant != "" && err != nil {
+		return nil, fs, fmt.Errorf("--mutant: %w", err)
+	}
+	if f.out == "" && f.loop.on {
+		f.out = filepath.Join("runs", f.scenario+"-until-fail")
+	} else if f.out == "" {
 		f.out = filepath.Join("runs", fmt.Sprintf("%s-%d", f.scenario, f.seed))
 	}
 	return f, fs, nil
@@ -82,6 +95,9 @@ func (f *runFlags) reproCommand() string {
 	if f.strict {
 		parts = append(parts, "--strict")
 	}
+	if f.mutant != "" {
+		parts = append(parts, "--mutant", f.mutant)
+	}
 	parts = append(parts, f.cluster.args()...)
 	return strings.Join(parts, " ")
 }
@@ -89,7 +105,7 @@ func (f *runFlags) reproCommand() string {
 func (f *runFlags) options(stderr io.Writer) runner.Options {
 	o := runner.Options{Seed: f.seed, Duration: f.duration, Members: f.members, Clients: f.clients,
 		Backend: f.backend, Out: f.out, Strict: f.strict, CheckTimeout: f.timeout,
-		Progress: stderr, Verbose: f.etcdLogs, Command: f.reproCommand()}
+		Progress: stderr, Verbose: f.etcdLogs, Command: f.reproCommand(), Mutant: f.mutant}
 	f.cluster.apply(&o)
 	if f.unfenced >= 0 {
 		o.Unfenced = &f.unfenced
@@ -116,6 +132,14 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if f.loop.on {
+		return runUntilFail(ctx, sc, f, stdout, stderr)
+	}
+	return runOnce(ctx, sc, f, stdout, stderr)
+}
+
+// runOnce runs the scenario once and returns the exit code.
+func runOnce(ctx context.Context, sc faults.Scenario, f *runFlags, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "scenario %s, seed %d, %v on %d members; reproduce with:\n  %s\n",
 		sc.Name, f.seed, f.duration, f.members, f.reproCommand())
 	res, err := runner.Run(ctx, sc, f.options(stderr))

@@ -56,6 +56,14 @@ type Options struct {
 	Verbose bool
 	// Command is the command line that reproduces the run, for the report.
 	Command string
+	// Mutant names a deliberately broken client (workloads.Mutants) to run
+	// instead of a correct one; the scenario must run its workload kind.
+	Mutant string
+	// Locker and Elector, if set, run the user's own lock or election
+	// implementation instead of Backend's (see workloads.Locker and
+	// workloads.Elector); a mutant wraps them like a built-in backend.
+	Locker  workloads.LockerFactory
+	Elector workloads.ElectorFactory
 }
 
 // errBadOptions marks invalid options (a usage error, not a run failure).
@@ -98,6 +106,23 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("%w: an output directory is required", errBadOptions)
 	}
 	return o, nil
+}
+
+// checkMutant validates the mutant against the scenario: it must exist and
+// break a workload the scenario runs.
+func (o Options) checkMutant(sc faults.Scenario) error {
+	if o.Mutant == "" {
+		return nil
+	}
+	m, err := workloads.LookupMutant(o.Mutant)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errBadOptions, err)
+	}
+	if !sc.Has(string(m.Kind)) {
+		return fmt.Errorf("%w: mutant %s breaks %s clients but scenario %s runs no %s workload",
+			errBadOptions, m.Name, m.Kind, sc.Name, m.Kind)
+	}
+	return nil
 }
 
 // Result is what a run found.

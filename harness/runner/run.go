@@ -42,6 +42,9 @@ type run struct {
 // violation is not an error, it is in the Result.
 func Run(ctx context.Context, sc faults.Scenario, opts Options) (Result, error) {
 	opts, err := opts.withDefaults()
+	if err == nil {
+		err = opts.checkMutant(sc)
+	}
 	if err != nil {
 		return Result{}, err
 	}
@@ -102,7 +105,7 @@ func (r *run) header() history.Header {
 	return history.Header{
 		Scenario: r.sc.Name, Seed: r.opts.Seed, LeaseTTLMs: r.sc.LeaseTTL.Milliseconds(),
 		Members: r.opts.Members, EtcdVersion: version.Version, Workload: workloadName(r.sc),
-		Backend: r.opts.Backend, Clients: r.opts.Clients, Command: r.opts.Command,
+		Backend: r.opts.Backend, Mutant: r.opts.Mutant, Clients: r.opts.Clients, Command: r.opts.Command,
 	}
 }
 

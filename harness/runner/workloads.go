@@ -22,6 +22,9 @@ func (r *run) startWorkloads(env *faults.Env) error {
 			Seed:       r.opts.Seed,
 			Unfenced:   r.unfenced(),
 			ClientBase: base,
+			Locker:     r.opts.Locker,
+			Elector:    r.opts.Elector,
+			Mutant:     r.opts.Mutant,
 		}
 		w, err := workloads.New(r.cluster, r.rec, cfg)
 		if err != nil {
