@@ -27,6 +27,18 @@
 // harness client granted the lease (a gRPC interceptor on every Client
 // records LeaseGrant responses). Unattributed requests pass (see peerProxy).
 //
+// # Modes
+//
+// Config.Mode chooses how members run. ModeEmbedded (the default) runs them
+// inside this process. ModeProcess runs each as an etcd process (Config.
+// EtcdBin, see FindEtcd) behind the same peer and client links, logging to
+// etcd.log in its data directory; it adds PauseMember (SIGSTOP/SIGCONT) and
+// makes Kill a SIGKILL. Processes live in their own process group, get
+// SIGKILL from the kernel if the harness dies (Linux), and are always
+// reaped by Kill and Close. ModeExternal attaches to a cluster the harness
+// did not start (Config.Endpoints): clients still get links of their own, so
+// client faults work, while member faults return ErrNotSupported.
+//
 // # Known limits
 //
 //   - Leases granted by other clients (e.g. Dial) are not attributed, so
