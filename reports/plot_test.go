@@ -44,8 +44,23 @@ func TestRatesCountCompletionsPerSecond(t *testing.T) {
 		{Outcome: history.Pending, Call: 0, Return: history.Never},
 	}
 	r := rates(ops, int64(2*time.Second), time.Second)
-	assert.Equal(t, []float64{2, 0, 0}, r[history.Ok])
-	assert.Equal(t, []float64{0, 1, 0}, r[history.Info])
+	assert.Equal(t, []float64{2, 0}, r[history.Ok])
+	assert.Equal(t, []float64{0, 1}, r[history.Info])
+}
+
+// A short last bucket joins the one before it instead of reading as a burst.
+func TestRatesFoldAShortLastBucket(t *testing.T) {
+	ops := []history.Operation{
+		{Outcome: history.Ok, Completed: int64(1500 * time.Millisecond)},
+		{Outcome: history.Ok, Completed: int64(2100 * time.Millisecond)},
+		{Outcome: history.Ok, Completed: int64(2150 * time.Millisecond)},
+	}
+	r := rates(ops, int64(2200*time.Millisecond), time.Second)
+	require.Len(t, r[history.Ok], 2)
+	assert.InDelta(t, 3/1.2, r[history.Ok][1], 1e-9)
+	r = rates(ops, int64(2700*time.Millisecond), time.Second)
+	require.Len(t, r[history.Ok], 3)
+	assert.InDelta(t, 2/0.7, r[history.Ok][2], 1e-9)
 }
 
 func TestLatencyPlotPutsInfoInTheTopBand(t *testing.T) {

@@ -49,9 +49,14 @@ func completion(op history.Operation) int64 {
 }
 
 // rates counts completions per outcome per bucket and turns them into
-// operations per second (the last, partial bucket over its real width).
+// operations per second, each bucket over its real width. A last partial
+// bucket shorter than half a window joins the one before it, so a few
+// operations at the very end do not read as a burst.
 func rates(ops []history.Operation, end int64, w time.Duration) map[history.Outcome][]float64 {
 	n := int(end/int64(w)) + 1
+	if n > 1 && end-int64(n-1)*int64(w) < int64(w)/2 {
+		n--
+	}
 	counts := map[history.Outcome][]float64{}
 	for _, o := range outcomeOrder {
 		counts[o] = make([]float64, n)
@@ -65,7 +70,10 @@ func rates(ops []history.Operation, end int64, w time.Duration) map[history.Outc
 	}
 	for _, c := range counts {
 		for i := range c {
-			width := min(int64(w), end-int64(i)*int64(w))
+			width := int64(w)
+			if i == n-1 {
+				width = end - int64(i)*int64(w)
+			}
 			if width <= 0 {
 				width = int64(w)
 			}
