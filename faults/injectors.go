@@ -287,6 +287,30 @@ func pick(env *Env, choice uint64, preferHolding bool) (Client, error) {
 	return env.Clients[choice%uint64(len(env.Clients))], nil
 }
 
+// holderWait bounds how long a pause waits for a client to hold something.
+const holderWait = 2 * time.Second
+
+// awaitHolder waits, at most d, until some client holds a lock or leads, so
+// that a pause catches a client inside its critical section.
+func awaitHolder(ctx context.Context, env *Env, d time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		for _, c := range env.Clients {
+			if _, ok := c.Holding(); ok {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
 func isolateClient(_ context.Context, env *Env, choice uint64) (*injection, error) {
 	c, err := pick(env, choice, false)
 	if err != nil {
@@ -347,7 +371,8 @@ func expireLease(_ context.Context, env *Env, choice uint64) (*injection, error)
 
 // pauseClient freezes a client, preferably one inside its critical section,
 // both its own steps and its link, as a stop-the-world pause would.
-func pauseClient(_ context.Context, env *Env, choice uint64) (*injection, error) {
+func pauseClient(ctx context.Context, env *Env, choice uint64) (*injection, error) {
+	awaitHolder(ctx, env, holderWait)
 	c, err := pick(env, choice, true)
 	if err != nil {
 		return nil, err
