@@ -12,9 +12,18 @@
 // long-lived Observe streams record every value they deliver.
 //
 // The lock and election implementations are behind two small interfaces,
-// Locker and Elector. Two backends are built in (the v3lock / v3election gRPC
-// services and clientv3/concurrency); Config.Locker and Config.Elector plug
-// in any other implementation, for example a deliberately broken one.
+// Locker and Elector (backend.go). Two backends are built in (the v3lock /
+// v3election gRPC services and clientv3/concurrency); Config.Locker and
+// Config.Elector plug in any other implementation: this is how a user tests
+// a wrapper of their own around etcd, checked exactly as etcd's own (see
+// the examples here and in harness/runner). A Locker may also implement
+// TryLocker, and FencedWriter to make the critical section's fenced writes
+// itself.
+//
+// Mutants (mutants.go, one mutant_*.go file each) are deliberately broken
+// wrappers around a Locker or Elector, selected with Config.Mutant, each
+// naming the check that must catch it: they prove that the checks find the
+// bugs they are meant to find.
 //
 // Clients are exposed (Workload.Clients) so that a fault injector can act on
 // them: pause a client's process (Client.Pause together with
