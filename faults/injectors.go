@@ -324,14 +324,24 @@ func isolateClient(_ context.Context, env *Env, choice uint64) (*injection, erro
 	}, nil
 }
 
-func revokeLease(ctx context.Context, env *Env, choice uint64) (*injection, error) {
+// pickLeased picks a client with a lease, preferring one that holds a lock
+// or leads, and returns it with its lease.
+func pickLeased(env *Env, choice uint64) (Client, int64, error) {
 	c, err := pick(env, choice, true)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	lease := c.Lease()
 	if lease == 0 {
-		return nil, errNotApplicable
+		return nil, 0, errNotApplicable
+	}
+	return c, lease, nil
+}
+
+func revokeLease(_ context.Context, env *Env, choice uint64) (*injection, error) {
+	c, lease, err := pickLeased(env, choice)
+	if err != nil {
+		return nil, err
 	}
 	return &injection{
 		event: history.FaultEvent{Fault: KindRevokeLease, Target: c.ID(), Lease: lease,
@@ -348,13 +358,9 @@ func revokeLease(ctx context.Context, env *Env, choice uint64) (*injection, erro
 }
 
 func expireLease(_ context.Context, env *Env, choice uint64) (*injection, error) {
-	c, err := pick(env, choice, true)
+	c, lease, err := pickLeased(env, choice)
 	if err != nil {
 		return nil, err
-	}
-	lease := c.Lease()
-	if lease == 0 {
-		return nil, errNotApplicable
 	}
 	return &injection{
 		event: history.FaultEvent{Fault: KindExpireLease, Target: c.ID(), Lease: lease,
