@@ -97,17 +97,19 @@ func parseCheckFlags(args []string, stderr io.Writer) (checkFlags, error) {
 	return cf, nil
 }
 
-// printResult prints one line per check and name, then the verdict.
+// printResult prints one line per check and name, the lock hazard, then
+// the verdict.
 func printResult(w io.Writer, res models.Result) {
-	for _, c := range res.Checks {
-		switch c.Verdict {
-		case models.Ok, models.Empty:
-			fmt.Fprintf(w, "%s %s: %s (%d ops)\n", c.Check, c.Name, c.Verdict, c.Ops)
-		default:
-			fmt.Fprintf(w, "%s %s: %s: %s\n", c.Check, c.Name, c.Verdict, c.Account)
-		}
+	printChecks(w, res.Checks, res.Hazard)
+	fmt.Fprintf(w, "verdict: %s\n", res.Verdict)
+}
+
+// printChecks prints one line per check and name (the account of anything
+// not plainly ok), then the lock hazard in numbers.
+func printChecks(w io.Writer, checks []models.CheckResult, hz models.Hazard) {
+	for _, c := range checks {
+		printCheckLine(w, c)
 	}
-	hz := res.Hazard
 	if hz.UnfencedWrites > 0 {
 		fmt.Fprintf(w, "unfenced writes while another client held the lock: %d of %d (longest overlap %.2f s)\n",
 			hz.UnfencedOverlapping, hz.UnfencedWrites, float64(hz.LongestOverlapNs)/1e9)
@@ -115,7 +117,16 @@ func printResult(w io.Writer, res models.Result) {
 	if hz.FencedWrites > 0 {
 		fmt.Fprintf(w, "fenced writes rejected by their guard: %d of %d\n", hz.FencedRejected, hz.FencedWrites)
 	}
-	fmt.Fprintf(w, "verdict: %s\n", res.Verdict)
+}
+
+// printCheckLine prints one check: its verdict and operations, and the
+// account of anything not plainly ok.
+func printCheckLine(w io.Writer, c models.CheckResult) {
+	if c.Verdict == models.Ok || c.Verdict == models.Empty {
+		fmt.Fprintf(w, "%s %s: %s (%d ops)\n", c.Check, c.Name, c.Verdict, c.Ops)
+		return
+	}
+	fmt.Fprintf(w, "%s %s: %s: %s\n", c.Check, c.Name, c.Verdict, c.Account)
 }
 
 // writeVisualizations writes DIR/<check>-<name>.html for every check that

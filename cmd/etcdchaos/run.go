@@ -160,26 +160,12 @@ func printRunResult(w io.Writer, res runner.Result) {
 	if res.Interrupted {
 		fmt.Fprintln(w, "interrupted: faults healed, what was recorded is checked")
 	}
-	for _, c := range res.Check.Checks {
-		printCheckLine(w, c)
-	}
+	checks := res.Check.Checks
 	if res.Liveness != nil {
-		printCheckLine(w, *res.Liveness)
+		checks = append(checks[:len(checks):len(checks)], *res.Liveness)
 	}
-	h := res.Check.Hazard
-	if h.UnfencedWrites+h.FencedWrites > 0 {
-		fmt.Fprintf(w, "lock hazard: %d of %d unfenced writes took effect while another client held the lock (longest overlap %.2fs); the fence rejected %d of %d fenced writes\n",
-			h.UnfencedOverlapping, h.UnfencedWrites, time.Duration(h.LongestOverlapNs).Seconds(), h.FencedRejected, h.FencedWrites)
-	}
+	printChecks(w, checks, res.Check.Hazard)
 	fmt.Fprintf(w, "verdict: %s (run directory %s)\n", res.Verdict, res.Dir)
-}
-
-func printCheckLine(w io.Writer, c models.CheckResult) {
-	line := fmt.Sprintf("%s %s: %s (%d ops)", c.Check, c.Name, c.Verdict, c.Ops)
-	if c.Account != "" {
-		line += ": " + c.Account
-	}
-	fmt.Fprintln(w, line)
 }
 
 func runScenarios(args []string, stdout, stderr io.Writer) int {
