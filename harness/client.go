@@ -43,7 +43,7 @@ func (c *Cluster) NewClient(i int) (*Client, error) {
 	if i < 1 || i > len(c.slots) {
 		return nil, fmt.Errorf("new client of member %d: out of range 1..%d", i, len(c.slots))
 	}
-	link, err := newTCPProxy(c.addrOf(i, member.clientAddr))
+	link, err := newTCPProxyVia(c.addrOf(i, member.clientAddr), c.dialerOf(i))
 	if err != nil {
 		return nil, fmt.Errorf("new client of member %d: %w", i, err)
 	}

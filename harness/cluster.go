@@ -39,6 +39,19 @@
 // did not start (Config.Endpoints): clients still get links of their own, so
 // client faults work, while member faults return ErrNotSupported.
 //
+// # Network namespaces
+//
+// With Config.Network NetworkNetns (ModeProcess, root only) there are no
+// peer proxies: each member process runs in a network namespace of its own
+// (named ecx<random>-mN), listens and advertises on its address in a private
+// /24, and reaches the others through veth pairs on a bridge in a hub
+// namespace (ecx<random>-hub). Partition and CutLink add prohibit routes in
+// both members' namespaces; Heal removes them. The harness adds nothing to
+// its own namespace: front doors and client links dial members from a
+// thread switched into the member's namespace, so client faults work as
+// usual. Link latency returns ErrNotSupported and LinkBytes stays 0. Close
+// deletes every namespace, also after a failed Start.
+//
 // # Known limits
 //
 //   - Leases granted by other clients (e.g. Dial) are not attributed, so
@@ -52,6 +65,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,7 +94,8 @@ type Cluster struct {
 	ownDir bool
 	links  *linkTable
 	leases *leaseTable
-	slots  []*slot // slots[i-1] is member i
+	slots  []*slot   // slots[i-1] is member i
+	netns  *netnsNet // NetworkNetns only
 
 	opMu sync.Mutex // serializes Kill, Restart and Close
 
@@ -94,7 +109,7 @@ type Cluster struct {
 type slot struct {
 	spec  memberSpec
 	id    uint64
-	peer  *peerProxy
+	peer  *peerProxy // nil with NetworkNetns
 	front *tcpProxy
 	m     member // nil while stopped; guarded by Cluster.mu
 	// paused is set while the member's process is stopped by PauseMember;
@@ -153,6 +168,9 @@ func (c *Cluster) start(ctx context.Context) error {
 	if c.dir, c.ownDir, err = c.cfg.dataDir(); err != nil {
 		return err
 	}
+	if err := c.startNetns(); err != nil {
+		return err
+	}
 	if err := c.makeSlots(); err != nil {
 		return err
 	}
@@ -166,28 +184,44 @@ func (c *Cluster) start(ctx context.Context) error {
 	return c.waitHealthy(ctx)
 }
 
+// startNetns creates the cluster's namespaces with NetworkNetns and hands
+// them to the process runner.
+func (c *Cluster) startNetns() error {
+	if c.cfg.Network != NetworkNetns {
+		return nil
+	}
+	r, ok := c.runner.(*processRunner)
+	if !ok {
+		return fmt.Errorf("network %s needs %s mode", NetworkNetns, ModeProcess)
+	}
+	nn, err := newNetns(c.cfg.Members)
+	if err != nil {
+		return err
+	}
+	c.netns, r.netns = nn, nn
+	return nil
+}
+
 // makeSlots creates every member's proxies and identity.
 func (c *Cluster) makeSlots() error {
 	n := c.cfg.Members
 	token := fmt.Sprintf("etcdchaos-%d", time.Now().UnixNano())
-	var initial []string
+	var initial, peerURLs []string
 	for i := 1; i <= n; i++ {
 		s := &slot{}
 		c.slots = append(c.slots, s)
-		var err error
-		if s.peer, err = newPeerProxy(i, c.links, c.leases, c.addrOf(i, member.peerAddr)); err != nil {
-			return err
-		}
-		if s.front, err = newTCPProxy(c.addrOf(i, member.clientAddr)); err != nil {
+		peerURL, err := c.makeLinks(i, s)
+		if err != nil {
 			return err
 		}
 		name := fmt.Sprintf("m%d", i)
-		initial = append(initial, name+"="+s.peer.URL())
+		initial = append(initial, name+"="+peerURL)
+		peerURLs = append(peerURLs, peerURL)
 	}
 	senders := map[uint64]int{}
 	for i, s := range c.slots {
 		name := fmt.Sprintf("m%d", i+1)
-		urls, err := types.NewURLs([]string{s.peer.URL()})
+		urls, err := types.NewURLs([]string{peerURLs[i]})
 		if err != nil {
 			return fmt.Errorf("peer url of %s: %w", name, err)
 		}
@@ -198,7 +232,7 @@ func (c *Cluster) makeSlots() error {
 			name:           name,
 			id:             s.id,
 			dir:            filepath.Join(c.dir, name),
-			peerURL:        s.peer.URL(),
+			peerURL:        peerURLs[i],
 			clientURL:      s.front.URL(),
 			initialCluster: strings.Join(initial, ","),
 			token:          token,
@@ -213,10 +247,39 @@ func (c *Cluster) makeSlots() error {
 		}
 	}
 	for _, s := range c.slots {
-		s.peer.setSenders(senders)
-		s.peer.serve()
+		if s.peer != nil {
+			s.peer.setSenders(senders)
+			s.peer.serve()
+		}
 	}
 	return nil
+}
+
+// makeLinks creates member i's front door and, with NetworkProxy, its peer
+// proxy; it returns the member's advertised peer URL.
+func (c *Cluster) makeLinks(i int, s *slot) (string, error) {
+	var err error
+	if c.netns != nil {
+		if s.front, err = newTCPProxyVia(c.addrOf(i, member.clientAddr), c.netns.dialer(i)); err != nil {
+			return "", err
+		}
+		return "http://" + net.JoinHostPort(c.netns.addr(i), netnsPeerPort), nil
+	}
+	if s.peer, err = newPeerProxy(i, c.links, c.leases, c.addrOf(i, member.peerAddr)); err != nil {
+		return "", err
+	}
+	if s.front, err = newTCPProxy(c.addrOf(i, member.clientAddr)); err != nil {
+		return "", err
+	}
+	return s.peer.URL(), nil
+}
+
+// dialerOf is the dialer that reaches member i's listeners.
+func (c *Cluster) dialerOf(i int) dialFunc {
+	if c.netns != nil {
+		return c.netns.dialer(i)
+	}
+	return dialTCP
 }
 
 // addrOf returns a function giving the current address of one of member i's
@@ -325,7 +388,7 @@ func (c *Cluster) PeerURL(i int) string {
 	if i < 1 || i > len(c.slots) {
 		return ""
 	}
-	return c.slots[i-1].peer.URL()
+	return c.slots[i-1].spec.peerURL
 }
 
 // MemberID is the etcd member ID of member i (0 if out of range).
@@ -498,8 +561,10 @@ func (c *Cluster) Kill(i int) error {
 func (c *Cluster) disconnect(i int) {
 	s := c.slots[i-1]
 	c.links.setDown(i, true)
-	s.peer.abortAll()
-	s.peer.transport.CloseIdleConnections()
+	if s.peer != nil {
+		s.peer.abortAll()
+		s.peer.transport.CloseIdleConnections()
+	}
 	s.front.closeConns()
 	for _, cl := range c.clientsOf(i) {
 		cl.link.closeConns()
@@ -558,6 +623,9 @@ func (c *Cluster) Partition(groups ...[]int) error {
 	if err := c.links.partition(groups); err != nil {
 		return fmt.Errorf("partition %v: %w", groups, err)
 	}
+	if err := c.syncRoutes(); err != nil {
+		return fmt.Errorf("partition %v: %w", groups, err)
+	}
 	return nil
 }
 
@@ -570,7 +638,19 @@ func (c *Cluster) CutLink(a, b int) error {
 	if err := c.links.setCut(a, b, true); err != nil {
 		return fmt.Errorf("cut link: %w", err)
 	}
+	if err := c.syncRoutes(); err != nil {
+		return fmt.Errorf("cut link %d-%d: %w", a, b, err)
+	}
 	return nil
+}
+
+// syncRoutes makes the namespaces' routes match the cut links
+// (NetworkNetns only).
+func (c *Cluster) syncRoutes() error {
+	if c.netns == nil {
+		return nil
+	}
+	return c.netns.sync(c.links.cutLinks())
 }
 
 // CutLinks lists the links currently cut as pairs {a, b} with a < b
@@ -588,6 +668,9 @@ func (c *Cluster) LinkBytes(from, to int) uint64 { return c.links.deliveredBytes
 func (c *Cluster) SetLinkLatency(from, to int, d time.Duration) error {
 	if err := c.notSupported("set link latency"); err != nil {
 		return err
+	}
+	if c.netns != nil {
+		return fmt.Errorf("set link latency: %w (network %s)", ErrNotSupported, NetworkNetns)
 	}
 	if err := c.links.setLatency(from, to, d); err != nil {
 		return fmt.Errorf("set link latency: %w", err)
@@ -609,7 +692,7 @@ func (c *Cluster) Heal() error {
 	for _, cl := range c.clientsOf(0) {
 		cl.link.heal()
 	}
-	var errs []error
+	errs := []error{c.syncRoutes()}
 	for i := range c.slots {
 		if c.IsPaused(i + 1) {
 			errs = append(errs, c.ResumeMember(i+1))
@@ -652,6 +735,9 @@ func (c *Cluster) Close() error {
 			errs = append(errs, ignoreClosed(s.front.Close()))
 		}
 	}
+	if c.netns != nil {
+		errs = append(errs, c.netns.close())
+	}
 	if c.ownDir && c.dir != "" {
 		if err := os.RemoveAll(c.dir); err != nil {
 			errs = append(errs, fmt.Errorf("remove data dir: %w", err))
@@ -673,7 +759,7 @@ func (c *Cluster) stopMembers() {
 	}
 	c.mu.Unlock()
 	for i, m := range ms {
-		if m != nil && c.slots[i].peer != nil {
+		if s := c.slots[i]; m != nil && (s.peer != nil || (c.netns != nil && s.front != nil)) {
 			c.disconnect(i + 1)
 		}
 	}

@@ -40,7 +40,23 @@ type Config struct {
 	// existing cluster, one per member the harness may talk to; ModeExternal
 	// only. Members is then len(Endpoints).
 	Endpoints []string
+	// Network selects how member links are cut: NetworkProxy (the default)
+	// or NetworkNetns (ModeProcess only, needs root).
+	Network string
 }
+
+// Networks: how member-to-member links are cut.
+const (
+	// NetworkProxy routes peer traffic through harness proxies that cut
+	// and delay links (see the package doc).
+	NetworkProxy = "proxy"
+	// NetworkNetns runs each member process in a network namespace of its
+	// own, connected by a bridge in a hub namespace, with links cut by
+	// prohibit routes inside the members' namespaces; needs root
+	// (CAP_NET_ADMIN) and ModeProcess. Link latency is not supported and
+	// LinkBytes stays 0. Every namespace is deleted by Close.
+	NetworkNetns = "netns"
+)
 
 // Cluster modes.
 const (
@@ -64,6 +80,12 @@ const (
 // withDefaults returns cfg with zero fields replaced by their defaults, or an
 // error if cfg is invalid.
 func (cfg Config) withDefaults() (Config, error) {
+	if err := cfg.checkNetwork(); err != nil {
+		return cfg, err
+	}
+	if cfg.Network == "" {
+		cfg.Network = NetworkProxy
+	}
 	switch cfg.Mode {
 	case "":
 		cfg.Mode = ModeEmbedded
@@ -95,6 +117,24 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("invalid config: election timeout %d ms is less than 5 heartbeats of %d ms", cfg.ElectionMs, cfg.TickMs)
 	}
 	return cfg, nil
+}
+
+// checkNetwork validates cfg.Network against the mode.
+func (cfg Config) checkNetwork() error {
+	switch cfg.Network {
+	case "", NetworkProxy:
+		return nil
+	case NetworkNetns:
+		if cfg.Mode != ModeProcess {
+			mode := cfg.Mode
+			if mode == "" {
+				mode = ModeEmbedded
+			}
+			return fmt.Errorf("invalid config: network %s needs %s mode, not %s", NetworkNetns, ModeProcess, mode)
+		}
+		return nil
+	}
+	return fmt.Errorf("invalid config: network %q (expected %s or %s)", cfg.Network, NetworkProxy, NetworkNetns)
 }
 
 // logger returns the configured logger or builds the default one: JSON on

@@ -116,7 +116,7 @@ func (c *Cluster) attach(ctx context.Context) error {
 		if s.front, err = newTCPProxy(c.addrOf(i+1, member.clientAddr)); err != nil {
 			return err
 		}
-		p, err := newStatusPoller(addr, c.logger)
+		p, err := newStatusPoller(addr, nil, c.logger)
 		if err != nil {
 			return err
 		}

@@ -21,9 +21,14 @@ const LogFile = "etcd.log"
 // processRunner runs each member as an etcd process of its own. Processes
 // are started in their own process group, are killed with the harness
 // (parent-death signal, Linux) and are always reaped by kill.
+//
+// With netns set, member i runs in its namespace (netns.ns(i)) and listens
+// on its namespace address, and the harness dials it from inside that
+// namespace.
 type processRunner struct {
 	bin     string
 	verbose bool
+	netns   *netnsNet
 }
 
 // processMember is one etcd process.
@@ -31,6 +36,7 @@ type processMember struct {
 	spec       *memberSpec
 	cmd        *exec.Cmd
 	peer, clnt string
+	dial       dialFunc // reaches the member's listeners
 	log        *os.File
 	status     *statusPoller
 	exited     chan struct{} // closed once the process is reaped
@@ -39,7 +45,21 @@ type processMember struct {
 // listenWait bounds how long a new process may take to open its client port.
 const listenWait = 20 * time.Second
 
+// Fixed member ports inside a member's own network namespace.
+const (
+	netnsPeerPort   = "2380"
+	netnsClientPort = "2379"
+)
+
 func (r *processRunner) start(ctx context.Context, spec *memberSpec) (member, error) {
+	if r.netns != nil {
+		host := r.netns.addr(spec.index)
+		m, err := r.startProcess(ctx, spec, net.JoinHostPort(host, netnsPeerPort), net.JoinHostPort(host, netnsClientPort))
+		if err != nil {
+			return nil, fmt.Errorf("start member %s: %w", spec.name, err)
+		}
+		return m, nil
+	}
 	var lastErr error
 	for attempt := 0; attempt < maxBindAttempts; attempt++ {
 		if err := ctx.Err(); err != nil {
@@ -71,7 +91,11 @@ func (r *processRunner) startProcess(ctx context.Context, spec *memberSpec, peer
 	if err != nil {
 		return nil, fmt.Errorf("open member log: %w", err)
 	}
-	cmd := exec.Command(r.bin, r.args(spec, peerAddr, clientAddr)...)
+	cmd, dial := exec.Command(r.bin, r.args(spec, peerAddr, clientAddr)...), dialFunc(dialTCP)
+	if r.netns != nil {
+		cmd = r.netns.command(spec.index, r.bin, r.args(spec, peerAddr, clientAddr))
+		dial = r.netns.dialer(spec.index)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if r.verbose {
 		w := io.MultiWriter(logf, os.Stderr)
@@ -83,7 +107,7 @@ func (r *processRunner) startProcess(ctx context.Context, spec *memberSpec, peer
 		_ = logf.Close()
 		return nil, fmt.Errorf("run %s: %w", r.bin, err)
 	}
-	m := &processMember{spec: spec, cmd: cmd, peer: peerAddr, clnt: clientAddr, log: logf, exited: make(chan struct{})}
+	m := &processMember{spec: spec, cmd: cmd, peer: peerAddr, clnt: clientAddr, dial: dial, log: logf, exited: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
 		close(m.exited)
@@ -92,11 +116,20 @@ func (r *processRunner) startProcess(ctx context.Context, spec *memberSpec, peer
 		m.kill()
 		return nil, errors.Join(err, logError(logPath))
 	}
-	if m.status, err = newStatusPoller(clientAddr, spec.logger); err != nil {
+	if m.status, err = newStatusPoller(clientAddr, r.statusDial(dial), spec.logger); err != nil {
 		m.kill()
 		return nil, err
 	}
 	return m, nil
+}
+
+// statusDial is the status client's dialer: dial in a namespace, gRPC's
+// own otherwise.
+func (r *processRunner) statusDial(dial dialFunc) dialFunc {
+	if r.netns == nil {
+		return nil
+	}
+	return dial
 }
 
 func (r *processRunner) args(spec *memberSpec, peerAddr, clientAddr string) []string {
@@ -130,7 +163,9 @@ func (m *processMember) waitListening(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, listenWait)
 	defer cancel()
 	for {
-		c, err := net.DialTimeout("tcp", m.clnt, 200*time.Millisecond)
+		dctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		c, err := m.dial(dctx, m.clnt)
+		cancel()
 		if err == nil {
 			_ = c.Close()
 			return nil

@@ -8,6 +8,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 )
 
 // Status polling of members the harness does not run in-process.
@@ -38,13 +39,17 @@ type statusPoller struct {
 }
 
 // newStatusPoller starts polling the member serving clients at addr
-// (host:port).
-func newStatusPoller(addr string, lg *zap.Logger) (*statusPoller, error) {
-	cli, err := clientv3.New(clientv3.Config{
+// (host:port), dialing it with dial (nil: from the harness's namespace).
+func newStatusPoller(addr string, dial dialFunc, lg *zap.Logger) (*statusPoller, error) {
+	cfg := clientv3.Config{
 		Endpoints:   []string{"http://" + addr},
 		DialTimeout: clientDialTimeout,
 		Logger:      lg.Named("status"),
-	})
+	}
+	if dial != nil {
+		cfg.DialOptions = []grpc.DialOption{grpc.WithContextDialer(dial)}
+	}
+	cli, err := clientv3.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("status client of %s: %w", addr, err)
 	}

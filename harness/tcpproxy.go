@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 type tcpProxy struct {
 	ln     net.Listener
 	target func() (string, error)
+	dial   dialFunc
 
 	gate gate
 
@@ -50,13 +52,28 @@ func resetConn(c net.Conn) {
 	_ = c.Close()
 }
 
-// newTCPProxy listens on a free 127.0.0.1 port and starts accepting.
+// dialFunc opens a TCP connection to addr (host:port).
+type dialFunc func(ctx context.Context, addr string) (net.Conn, error)
+
+// dialTCP dials addr from the harness's own network namespace.
+func dialTCP(ctx context.Context, addr string) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", addr)
+}
+
+// newTCPProxy listens on a free 127.0.0.1 port and starts accepting; it
+// dials upstream with dialTCP.
 func newTCPProxy(target func() (string, error)) (*tcpProxy, error) {
+	return newTCPProxyVia(target, dialTCP)
+}
+
+// newTCPProxyVia is newTCPProxy dialing upstream with dial.
+func newTCPProxyVia(target func() (string, error), dial dialFunc) (*tcpProxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("listen for proxy: %w", err)
 	}
-	p := &tcpProxy{ln: ln, target: target, conns: map[*linkConn]struct{}{}}
+	p := &tcpProxy{ln: ln, target: target, dial: dial, conns: map[*linkConn]struct{}{}}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -98,7 +115,9 @@ func (p *tcpProxy) serve(down net.Conn) {
 		resetConn(down)
 		return
 	}
-	up, err := net.DialTimeout("tcp", addr, time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	up, err := p.dial(ctx, addr)
+	cancel()
 	if err != nil {
 		resetConn(down)
 		return
