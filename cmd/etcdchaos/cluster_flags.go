@@ -12,7 +12,7 @@ import (
 // clusterFlags choose the cluster a run drives: embedded members, etcd
 // processes, or an existing cluster given by its endpoints.
 type clusterFlags struct {
-	mode, etcdBin, endpoints string
+	mode, etcdBin, endpoints, network string
 }
 
 func (c *clusterFlags) register(fs *flag.FlagSet) {
@@ -20,6 +20,9 @@ func (c *clusterFlags) register(fs *flag.FlagSet) {
 		"how members run: embedded (inside this process) or process (etcd processes: adds pause-member, kills are kill -9)")
 	fs.StringVar(&c.etcdBin, "etcd-bin", "",
 		"etcd binary for --mode process (default: bin/etcd built by 'make etcd', else etcd on the PATH)")
+	fs.StringVar(&c.network, "network", harness.NetworkProxy,
+		"how --mode process cuts member links: proxy (harness link layer) or netns (a network namespace per member, "+
+			"links cut by routes; needs root; no link latency)")
 	fs.StringVar(&c.endpoints, "endpoints", "",
 		"comma-separated client URLs of an existing cluster to test instead of starting one; only client-side faults "+
 			"(isolate-client, pause-client, revoke-lease, expire-lease) can run there, e.g. --scenario client-faults")
@@ -34,6 +37,10 @@ func (c *clusterFlags) validate() error {
 		return fmt.Errorf("--endpoints tests an existing cluster; it does not go with --mode process")
 	case c.etcdBin != "" && c.mode != harness.ModeProcess:
 		return fmt.Errorf("--etcd-bin needs --mode process")
+	case c.network != harness.NetworkProxy && c.network != harness.NetworkNetns:
+		return fmt.Errorf("--network %q: expected %s or %s", c.network, harness.NetworkProxy, harness.NetworkNetns)
+	case c.network == harness.NetworkNetns && (c.mode != harness.ModeProcess || c.endpoints != ""):
+		return fmt.Errorf("--network netns needs --mode process")
 	}
 	return nil
 }
@@ -52,7 +59,7 @@ func (c *clusterFlags) list() []string {
 }
 
 func (c *clusterFlags) apply(o *runner.Options) {
-	o.Mode, o.EtcdBin, o.Endpoints = c.mode, c.etcdBin, c.list()
+	o.Mode, o.EtcdBin, o.Endpoints, o.Network = c.mode, c.etcdBin, c.list(), c.network
 }
 
 // args are the flags that reproduce the choice (none for the default).
@@ -63,6 +70,9 @@ func (c *clusterFlags) args() []string {
 	}
 	if c.etcdBin != "" {
 		out = append(out, "--etcd-bin", c.etcdBin)
+	}
+	if c.network != harness.NetworkProxy {
+		out = append(out, "--network", c.network)
 	}
 	if c.endpoints != "" {
 		out = append(out, "--endpoints", c.endpoints)

@@ -50,5 +50,6 @@ func (r *run) clusterConfig() harness.Config {
 		return harness.Config{Mode: harness.ModeExternal, Endpoints: append([]string(nil), r.opts.Endpoints...),
 			Verbose: r.opts.Verbose}
 	}
-	return harness.Config{Members: r.opts.Members, Mode: r.opts.Mode, EtcdBin: r.opts.EtcdBin, Verbose: r.opts.Verbose}
+	return harness.Config{Members: r.opts.Members, Mode: r.opts.Mode, EtcdBin: r.opts.EtcdBin, Network: r.opts.Network,
+		Verbose: r.opts.Verbose}
 }
