@@ -14,7 +14,7 @@ import (
 )
 
 // finalRevokeTimeout bounds the revoke of each client's lease when a run ends.
-const finalRevokeTimeout = time.Second
+const finalRevokeTimeout = 2 * time.Second
 
 // Workload is a set of lock or election clients recording into one history.
 type Workload struct {
@@ -198,6 +198,11 @@ func (c *Client) run(ctx context.Context) {
 // finish ends a client's run: it revokes the lease it still has (recorded)
 // and waits for its keep-alive to end.
 func (c *Client) finish(ctx context.Context) {
+	if c.lease != nil && c.err == nil {
+		// A lease lost to a fault near the end is recorded as lost, not
+		// hidden behind the final revoke.
+		c.checkLease(context.WithoutCancel(ctx), true)
+	}
 	if c.lease != nil && c.err == nil {
 		name, _ := c.Holding()
 		if name == "" {

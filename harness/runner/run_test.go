@@ -124,11 +124,24 @@ func requirePausedLeasesExpired(t *testing.T, h *history.History) int {
 			continue
 		}
 		at, ok := lost[f.Lease]
-		require.True(t, ok, "client %d was paused %v with lease %x, which never expired", f.Target, time.Duration(f.End-f.Start), f.Lease)
+		require.True(t, ok, "client %d was paused %v with lease %x, which never expired; its lease's operations:\n%s",
+			f.Target, time.Duration(f.End-f.Start), f.Lease, leaseStory(h, f.Lease))
 		require.Greater(t, at, f.Start)
 		checked++
 	}
 	return checked
+}
+
+// leaseStory lists the operations of a lease, to explain a failed assertion.
+func leaseStory(h *history.History, lease int64) string {
+	var b strings.Builder
+	for _, op := range h.Operations() {
+		if op.Input.Lease == lease || op.Output.Lease == lease {
+			fmt.Fprintf(&b, "  op %d client %d %s %s %s call %.3fs completed %.3fs %s\n", op.ID, op.Client, op.F, op.Name,
+				op.Outcome, float64(op.Call)/1e9, float64(op.Completed)/1e9, op.Error)
+		}
+	}
+	return b.String()
 }
 
 func TestEveryScenario(t *testing.T) {
