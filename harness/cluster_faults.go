@@ -1,0 +1,212 @@
+package harness
+
+// The faults a cluster can suffer: leader moves, member kills and restarts,
+// partitions and cut links, link latency, and healing them all.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// MoveLeader transfers leadership to member to and waits until the old
+// leader sees it done.
+func (c *Cluster) MoveLeader(ctx context.Context, to int) error {
+	if err := c.notSupported("move leader"); err != nil {
+		return err
+	}
+	if _, err := c.member(to); err != nil {
+		return fmt.Errorf("move leader to %d: %w", to, err)
+	}
+	from := c.Leader()
+	if from == 0 {
+		return fmt.Errorf("move leader to %d: no leader", to)
+	}
+	if from == to {
+		return nil
+	}
+	m, err := c.member(from)
+	if err != nil {
+		return fmt.Errorf("move leader to %d: %w", to, err)
+	}
+	ctx, cancel := boundCtx(ctx)
+	defer cancel()
+	if err := m.moveLeader(ctx, c.slots[to-1].id); err != nil {
+		return fmt.Errorf("move leader from %d to %d: %w", from, to, err)
+	}
+	return nil
+}
+
+// Kill stops member i at once: its links are cut first, so it cannot hand
+// over leadership or say goodbye, then its process is stopped. Its clients'
+// connections are closed; their links stay and reconnect after Restart.
+//
+// A member run as a process is killed with SIGKILL (kill -9), also while
+// paused.
+func (c *Cluster) Kill(i int) error {
+	if err := c.notSupported("kill"); err != nil {
+		return err
+	}
+	c.opMu.Lock()
+	defer c.opMu.Unlock()
+	m, err := c.member(i)
+	if err != nil {
+		return fmt.Errorf("kill member %d: %w", i, err)
+	}
+	c.mu.Lock()
+	c.slots[i-1].m = nil
+	c.slots[i-1].paused = false
+	c.mu.Unlock()
+	c.disconnect(i)
+	m.kill()
+	return nil
+}
+
+// disconnect cuts every link of member i and closes every connection to it.
+// The member must already be marked stopped so nothing reconnects.
+func (c *Cluster) disconnect(i int) {
+	s := c.slots[i-1]
+	c.links.setDown(i, true)
+	if s.peer != nil {
+		s.peer.abortAll()
+		s.peer.transport.CloseIdleConnections()
+	}
+	s.front.closeConns()
+	for _, cl := range c.clientsOf(i) {
+		cl.link.closeConns()
+	}
+}
+
+// Restart starts a killed member again with the same name, ID, data dir and
+// URLs. It returns once the member is serving; it may not have caught up yet
+// (use WaitLeader or a request to wait for that).
+func (c *Cluster) Restart(i int) error {
+	if err := c.notSupported("restart"); err != nil {
+		return err
+	}
+	c.opMu.Lock()
+	defer c.opMu.Unlock()
+	if i < 1 || i > len(c.slots) {
+		return fmt.Errorf("restart member %d: out of range 1..%d", i, len(c.slots))
+	}
+	c.mu.Lock()
+	closed, running := c.closed, c.slots[i-1].m != nil
+	c.mu.Unlock()
+	switch {
+	case closed:
+		return fmt.Errorf("restart member %d: %w", i, ErrClosed)
+	case running:
+		return fmt.Errorf("restart member %d: already running", i)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), maxWait)
+	defer cancel()
+	s := c.slots[i-1]
+	m, err := c.runner.start(ctx, &s.spec)
+	if err != nil {
+		return fmt.Errorf("restart member %d: %w", i, err)
+	}
+	if m.id() != s.id {
+		m.kill()
+		return fmt.Errorf("restart member %d: id %x, expected %x", i, m.id(), s.id)
+	}
+	c.mu.Lock()
+	s.m = m
+	c.mu.Unlock()
+	c.links.setDown(i, false)
+	return nil
+}
+
+// Partition cuts every link between members of different groups, in both
+// directions, replacing any previous partition or cut link (latencies stay).
+// Members not listed form singleton groups, isolated from everyone: on 3
+// members Partition([]int{1}) isolates all three, while
+// Partition([]int{1}, []int{2, 3}) isolates member 1 from a working majority.
+// Live connections crossing a new cut are closed before Partition returns.
+func (c *Cluster) Partition(groups ...[]int) error {
+	if err := c.notSupported("partition"); err != nil {
+		return err
+	}
+	if err := c.links.partition(groups); err != nil {
+		return fmt.Errorf("partition %v: %w", groups, err)
+	}
+	if err := c.syncRoutes(); err != nil {
+		return fmt.Errorf("partition %v: %w", groups, err)
+	}
+	return nil
+}
+
+// CutLink cuts the link between members a and b in both directions, in
+// addition to any partition in place.
+func (c *Cluster) CutLink(a, b int) error {
+	if err := c.notSupported("cut link"); err != nil {
+		return err
+	}
+	if err := c.links.setCut(a, b, true); err != nil {
+		return fmt.Errorf("cut link: %w", err)
+	}
+	if err := c.syncRoutes(); err != nil {
+		return fmt.Errorf("cut link %d-%d: %w", a, b, err)
+	}
+	return nil
+}
+
+// syncRoutes makes the namespaces' routes match the cut links
+// (NetworkNetns only).
+func (c *Cluster) syncRoutes() error {
+	if c.netns == nil {
+		return nil
+	}
+	return c.netns.sync(c.links.cutLinks())
+}
+
+// CutLinks lists the links currently cut as pairs {a, b} with a < b
+// (links of killed members are not listed).
+func (c *Cluster) CutLinks() [][2]int { return c.links.cutLinks() }
+
+// LinkBytes is the number of peer-traffic bytes delivered so far from member
+// from to member to through the link layer (raft messages and forwarded
+// lease requests; attributed traffic only). It shows which links carry
+// traffic.
+func (c *Cluster) LinkBytes(from, to int) uint64 { return c.links.deliveredBytes(from, to) }
+
+// SetLinkLatency delays every message from member from to member to by d
+// (one way; set both directions for a symmetric delay). Zero removes it.
+func (c *Cluster) SetLinkLatency(from, to int, d time.Duration) error {
+	if err := c.notSupported("set link latency"); err != nil {
+		return err
+	}
+	if c.netns != nil {
+		return fmt.Errorf("set link latency: %w (network %s)", ErrNotSupported, NetworkNetns)
+	}
+	if err := c.links.setLatency(from, to, d); err != nil {
+		return fmt.Errorf("set link latency: %w", err)
+	}
+	return nil
+}
+
+// Heal removes every partition, cut link and latency between members,
+// resumes paused members, and reconnects, resumes and un-delays every client
+// link. Killed members stay down.
+func (c *Cluster) Heal() error {
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return fmt.Errorf("heal: %w", ErrClosed)
+	}
+	c.links.heal()
+	for _, cl := range c.clientsOf(0) {
+		cl.link.heal()
+	}
+	errs := []error{c.syncRoutes()}
+	for i := range c.slots {
+		if c.IsPaused(i + 1) {
+			errs = append(errs, c.ResumeMember(i+1))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("heal: %w", err)
+	}
+	return nil
+}
