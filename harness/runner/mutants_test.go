@@ -16,7 +16,7 @@ import (
 )
 
 // mutantSeeds bounds the runs a mutant may take to be caught.
-const mutantSeeds = 3
+const mutantSeeds = 5
 
 // mutantRun is how long each mutant's scenario runs in tests: long enough
 // for its bug to show (lease faults need a few seconds to come), short
