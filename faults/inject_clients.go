@@ -1,0 +1,152 @@
+package faults
+
+// Client and lease injectors: client isolation, lease revocation and expiry,
+// and stop-the-world client pauses.
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/etcdchaos/etcdchaos/history"
+)
+
+// pick returns a client chosen by choice, preferring one that holds a lock
+// or leads when prefer is set.
+func pick(env *Env, choice uint64, preferHolding bool) (Client, error) {
+	if len(env.Clients) == 0 {
+		return nil, errNotApplicable
+	}
+	if preferHolding {
+		var holding []Client
+		for _, c := range env.Clients {
+			if _, ok := c.Holding(); ok {
+				holding = append(holding, c)
+			}
+		}
+		if len(holding) > 0 {
+			return holding[choice%uint64(len(holding))], nil
+		}
+	}
+	return env.Clients[choice%uint64(len(env.Clients))], nil
+}
+
+// holderWait bounds how long a pause waits for a client to hold something.
+const holderWait = 2 * time.Second
+
+// awaitHolder waits, at most d, until some client holds a lock or leads, so
+// that a pause catches a client inside its critical section.
+func awaitHolder(ctx context.Context, env *Env, d time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		for _, c := range env.Clients {
+			if _, ok := c.Holding(); ok {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func isolateClient(_ context.Context, env *Env, choice uint64) (*injection, error) {
+	c, err := pick(env, choice, false)
+	if err != nil {
+		return nil, err
+	}
+	return &injection{
+		event: history.FaultEvent{Fault: KindIsolateClient, Target: c.ID(), Member: c.Member(),
+			Detail: fmt.Sprintf("client %d cut from member %d", c.ID(), c.Member())},
+		apply: func(context.Context) error { return env.Cluster.IsolateClient(c.Conn()) },
+		heal:  func(context.Context) error { return env.Cluster.ReconnectClient(c.Conn()) },
+	}, nil
+}
+
+// pickLeased picks a client with a lease, preferring one that holds a lock
+// or leads, and returns it with its lease.
+func pickLeased(env *Env, choice uint64) (Client, int64, error) {
+	c, err := pick(env, choice, true)
+	if err != nil {
+		return nil, 0, err
+	}
+	lease := c.Lease()
+	if lease == 0 {
+		return nil, 0, errNotApplicable
+	}
+	return c, lease, nil
+}
+
+func revokeLease(_ context.Context, env *Env, choice uint64) (*injection, error) {
+	c, lease, err := pickLeased(env, choice)
+	if err != nil {
+		return nil, err
+	}
+	return &injection{
+		event: history.FaultEvent{Fault: KindRevokeLease, Target: c.ID(), Lease: lease,
+			Detail: fmt.Sprintf("lease %x of client %d", lease, c.ID())},
+		apply: func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			if _, err := env.Admin.Revoke(ctx, clientv3.LeaseID(lease)); err != nil {
+				return fmt.Errorf("revoke lease %x of client %d: %w", lease, c.ID(), err)
+			}
+			return nil
+		},
+	}, nil
+}
+
+func expireLease(_ context.Context, env *Env, choice uint64) (*injection, error) {
+	c, lease, err := pickLeased(env, choice)
+	if err != nil {
+		return nil, err
+	}
+	return &injection{
+		event: history.FaultEvent{Fault: KindExpireLease, Target: c.ID(), Lease: lease,
+			Detail: fmt.Sprintf("keep-alives of lease %x of client %d stopped", lease, c.ID())},
+		apply: func(context.Context) error {
+			if c.StopKeepAlive() != lease {
+				return fmt.Errorf("client %d changed lease before its keep-alives stopped", c.ID())
+			}
+			return nil
+		},
+		heal: func(context.Context) error { return nil },
+	}, nil
+}
+
+// pauseClient freezes a client, preferably one inside its critical section,
+// both its own steps and its link, as a stop-the-world pause would.
+func pauseClient(ctx context.Context, env *Env, choice uint64) (*injection, error) {
+	awaitHolder(ctx, env, holderWait)
+	c, err := pick(env, choice, true)
+	if err != nil {
+		return nil, err
+	}
+	held, _ := c.Holding()
+	if held == "" {
+		held = "nothing"
+	}
+	return &injection{
+		event: history.FaultEvent{Fault: KindPauseClient, Target: c.ID(), Lease: c.Lease(), Member: c.Member(),
+			Detail: fmt.Sprintf("client %d paused holding %s", c.ID(), held)},
+		apply: func(context.Context) error {
+			c.Pause()
+			if err := env.Cluster.PauseClient(c.Conn()); err != nil {
+				c.Resume()
+				return err
+			}
+			return nil
+		},
+		heal: func(context.Context) error {
+			defer c.Resume()
+			return env.Cluster.ResumeClient(c.Conn())
+		},
+	}, nil
+}

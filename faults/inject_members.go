@@ -1,0 +1,71 @@
+package faults
+
+// Member injectors: kills and restarts, leader moves and process pauses.
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/etcdchaos/etcdchaos/harness"
+	"github.com/etcdchaos/etcdchaos/history"
+)
+
+func killInjection(env *Env, m int) (*injection, error) {
+	return &injection{
+		event: history.FaultEvent{Fault: KindKillMember, Member: m, Detail: fmt.Sprintf("member %d killed", m)},
+		apply: func(context.Context) error { return env.Cluster.Kill(m) },
+		heal:  func(context.Context) error { return env.Cluster.Restart(m) },
+	}, nil
+}
+
+func killMember(_ context.Context, env *Env, choice uint64) (*injection, error) {
+	return killInjection(env, 1+int(choice%uint64(env.Cluster.Size())))
+}
+
+func killLeader(ctx context.Context, env *Env, _ uint64) (*injection, error) {
+	l, err := leader(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	return killInjection(env, l)
+}
+
+func moveLeader(ctx context.Context, env *Env, choice uint64) (*injection, error) {
+	n := env.Cluster.Size()
+	if n < 2 {
+		return nil, errNotApplicable
+	}
+	from, err := leader(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	others := without(members(n), from)
+	to := others[choice%uint64(len(others))]
+	return &injection{
+		event: history.FaultEvent{Fault: KindMoveLeader, Member: to,
+			Detail: fmt.Sprintf("leadership moved from %d to %d", from, to)},
+		apply: func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			if err := env.Cluster.MoveLeader(ctx, to); err != nil {
+				return fmt.Errorf("move leader from %d to %d: %w", from, to, err)
+			}
+			return nil
+		},
+	}, nil
+}
+
+// pauseMember freezes a member's process (SIGSTOP) for the fault's
+// duration; only members run as processes can be paused.
+func pauseMember(_ context.Context, env *Env, choice uint64) (*injection, error) {
+	if env.Cluster.Mode() != harness.ModeProcess {
+		return nil, errNotApplicable
+	}
+	m := 1 + int(choice%uint64(env.Cluster.Size()))
+	return &injection{
+		event: history.FaultEvent{Fault: KindPauseMember, Member: m, Detail: fmt.Sprintf("member %d paused (SIGSTOP)", m)},
+		apply: func(context.Context) error { return env.Cluster.PauseMember(m) },
+		heal:  func(context.Context) error { return env.Cluster.ResumeMember(m) },
+	}, nil
+}
