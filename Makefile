@@ -40,7 +40,8 @@ bench: etcd
 
 # The etcd server binary for --mode process and its tests. (`go install
 # go.etcd.io/etcd/server/v3@v3.7.3` refuses that module because its go.mod
-# has replace directives, so it is built from this module's pinned version.)
+# has replace directives, so it is built from this module's pinned version;
+# go.mod lists it as a tool so that `go mod tidy` keeps what it needs.)
 ETCD_BIN := bin/etcd
 .PHONY: etcd
 etcd: $(ETCD_BIN)
