@@ -65,16 +65,7 @@ func benchElectionWorkload(b *testing.B, c *harness.Cluster) float64 {
 	}
 	// The window runs from the first campaign to the last resign, as the
 	// bare loop's leaves out sessions.
-	terms, first, last := 0, int64(history.Never), int64(0)
-	for _, op := range h.Operations() {
-		if op.F == history.FCampaign {
-			first = min(first, op.Call)
-		}
-		if op.F == history.FResign && op.Outcome == history.Ok {
-			terms++
-			last = max(last, op.Completed)
-		}
-	}
+	terms, first, last := measuredWindow(h, history.FCampaign, history.FResign)
 	if terms == 0 || last <= first {
 		b.Fatalf("no measurable run: %d terms in [%d, %d]", terms, first, last)
 	}

@@ -69,16 +69,7 @@ func benchWorkload(b *testing.B, c *harness.Cluster) float64 {
 	// Like the bare loop's, the measured window leaves out setting up and
 	// tearing down sessions: it runs from the first lock invoke to the last
 	// unlock completion.
-	pairs, first, last := 0, int64(history.Never), int64(0)
-	for _, op := range h.Operations() {
-		if op.F == history.FLock {
-			first = min(first, op.Call)
-		}
-		if op.F == history.FUnlock && op.Outcome == history.Ok {
-			pairs++
-			last = max(last, op.Completed)
-		}
-	}
+	pairs, first, last := measuredWindow(h, history.FLock, history.FUnlock)
 	if pairs == 0 || last <= first || time.Duration(last-first) > elapsed {
 		b.Fatalf("no measurable run: %d pairs in [%d, %d]", pairs, first, last)
 	}
@@ -139,4 +130,21 @@ func benchBare(b *testing.B, c *harness.Cluster) float64 {
 	rate := float64(done.Load()) / elapsed.Seconds()
 	b.ReportMetric(rate, "pairs/s")
 	return rate
+}
+
+// measuredWindow finds the span a workload benchmark measures, from the
+// first invoke of begin to the last ok completion of end, and counts the
+// ok ends (lock/unlock pairs or election terms).
+func measuredWindow(h *history.History, begin, end string) (n int, first, last int64) {
+	first = history.Never
+	for _, op := range h.Operations() {
+		if op.F == begin {
+			first = min(first, op.Call)
+		}
+		if op.F == end && op.Outcome == history.Ok {
+			n++
+			last = max(last, op.Completed)
+		}
+	}
+	return n, first, last
 }
