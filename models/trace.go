@@ -55,8 +55,7 @@ func (t *lockTrace) explain(f *mop) (string, []int64) {
 	case opWrite:
 		return t.explainWrite(f, t.check)
 	}
-	return fmt.Sprintf("client %d's %s on %s at %s (op %d) cannot follow the operations before it (state: %s)",
-		f.op.Client, f.op.F, t.p.name, secs(at(f)), f.op.ID, t.p.describeLockState(t.s)), []int64{f.op.ID}
+	return cannotFollow(t.p, f, t.p.describeLockState(t.s))
 }
 
 func (t *lockTrace) explainGrant(f *mop) (string, []int64) {
@@ -186,8 +185,14 @@ func (t *electionTrace) explain(f *mop) (string, []int64) {
 	case opLeader:
 		return t.explainRead(f)
 	}
+	return cannotFollow(t.p, f, t.p.describeElectionState(t.s))
+}
+
+// cannotFollow is the account of an operation refused in a state that no
+// more specific account covers.
+func cannotFollow(p *partition, f *mop, state string) (string, []int64) {
 	return fmt.Sprintf("client %d's %s on %s at %s (op %d) cannot follow the operations before it (state: %s)",
-		f.op.Client, f.op.F, t.p.name, secs(at(f)), f.op.ID, t.p.describeElectionState(t.s)), ids(f)
+		f.op.Client, f.op.F, p.name, secs(at(f)), f.op.ID, state), ids(f)
 }
 
 func (t *electionTrace) explainCampaign(f *mop) (string, []int64) {
