@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -78,61 +77,30 @@ func benchBareElection(b *testing.B, c *harness.Cluster) float64 {
 	prefix := fmt.Sprintf("/bench-be%d", benchRun.Add(1))
 	readers := Config{Kind: KindElection, Clients: DefaultClients}.readers()
 	names := Config{Kind: KindElection, Names: DefaultNames}.names()
-	var sessions []*concurrency.Session
-	for i := 1; i <= DefaultClients; i++ {
-		conn, err := c.NewClient((i-1)%c.Size() + 1)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer conn.Close()
-		s, err := concurrency.NewSession(conn.Client, concurrency.WithTTL(int(DefaultLeaseTTL/time.Second)))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer s.Close()
-		sessions = append(sessions, s)
-	}
+	sessions := bareSessions(b, c)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(b.N)*electionWindow)
 	defer cancel()
-	var done atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, len(sessions))
-	b.ResetTimer()
-	start := time.Now()
-	for i, s := range sessions {
-		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(1, uint64(i)))
-			for ctx.Err() == nil {
-				e := concurrency.NewElection(s, prefix+"/election/"+names[rng.IntN(len(names))])
-				if i >= len(sessions)-readers {
-					_, _ = e.Leader(ctx)
-					continue
-				}
-				if err := e.Campaign(ctx, fmt.Sprint(i)); err != nil {
-					if ctx.Err() == nil {
-						errs <- err
-					}
-					return
-				}
-				rctx, rcancel := context.WithTimeout(context.Background(), DefaultOpTimeout)
-				err := e.Resign(rctx)
-				rcancel()
-				if err != nil {
-					errs <- err
-					return
-				}
-				done.Add(1)
+	return runBare(b, sessions, "terms/s", func(i int, s *concurrency.Session, rng *rand.Rand, done *atomic.Int64) error {
+		for ctx.Err() == nil {
+			e := concurrency.NewElection(s, prefix+"/election/"+names[rng.IntN(len(names))])
+			if i >= len(sessions)-readers {
+				_, _ = e.Leader(ctx)
+				continue
 			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	b.StopTimer()
-	close(errs)
-	for err := range errs {
-		b.Fatal(err)
-	}
-	rate := float64(done.Load()) / elapsed.Seconds()
-	b.ReportMetric(rate, "terms/s")
-	return rate
+			if err := e.Campaign(ctx, fmt.Sprint(i)); err != nil {
+				if ctx.Err() == nil {
+					return err
+				}
+				return nil
+			}
+			rctx, rcancel := context.WithTimeout(context.Background(), DefaultOpTimeout)
+			err := e.Resign(rctx)
+			rcancel()
+			if err != nil {
+				return err
+			}
+			done.Add(1)
+		}
+		return nil
+	})
 }

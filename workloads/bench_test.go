@@ -82,22 +82,47 @@ func benchBare(b *testing.B, c *harness.Cluster) float64 {
 	target := int64(b.N * pairsPerIteration)
 	prefix := fmt.Sprintf("/bench-b%d", benchRun.Add(1))
 	names := Config{Kind: KindLock, Names: DefaultNames}.names()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	return runBare(b, bareSessions(b, c), "pairs/s", func(_ int, s *concurrency.Session, rng *rand.Rand, done *atomic.Int64) error {
+		for done.Load() < target {
+			m := concurrency.NewMutex(s, prefix+"/lock/"+names[rng.IntN(len(names))])
+			if err := m.Lock(ctx); err != nil {
+				return err
+			}
+			if err := m.Unlock(ctx); err != nil {
+				return err
+			}
+			done.Add(1)
+		}
+		return nil
+	})
+}
+
+// bareSessions opens one session per default client, each through its own
+// harness client, closed when the benchmark ends.
+func bareSessions(b *testing.B, c *harness.Cluster) []*concurrency.Session {
 	var sessions []*concurrency.Session
 	for i := 1; i <= DefaultClients; i++ {
 		conn, err := c.NewClient((i-1)%c.Size() + 1)
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer conn.Close()
+		b.Cleanup(func() { conn.Close() })
 		s, err := concurrency.NewSession(conn.Client, concurrency.WithTTL(int(DefaultLeaseTTL/time.Second)))
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer s.Close()
+		b.Cleanup(func() { s.Close() })
 		sessions = append(sessions, s)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
+	return sessions
+}
+
+// runBare times one worker per session (each with its own seeded source),
+// fails on any worker error and reports the units done per second.
+func runBare(b *testing.B, sessions []*concurrency.Session, unit string,
+	worker func(i int, s *concurrency.Session, rng *rand.Rand, done *atomic.Int64) error) float64 {
 	var done atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, len(sessions))
@@ -105,18 +130,8 @@ func benchBare(b *testing.B, c *harness.Cluster) float64 {
 	start := time.Now()
 	for i, s := range sessions {
 		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(1, uint64(i)))
-			for done.Load() < target {
-				m := concurrency.NewMutex(s, prefix+"/lock/"+names[rng.IntN(len(names))])
-				if err := m.Lock(ctx); err != nil {
-					errs <- err
-					return
-				}
-				if err := m.Unlock(ctx); err != nil {
-					errs <- err
-					return
-				}
-				done.Add(1)
+			if err := worker(i, s, rand.New(rand.NewPCG(1, uint64(i))), &done); err != nil {
+				errs <- err
 			}
 		})
 	}
@@ -128,7 +143,7 @@ func benchBare(b *testing.B, c *harness.Cluster) float64 {
 		b.Fatal(err)
 	}
 	rate := float64(done.Load()) / elapsed.Seconds()
-	b.ReportMetric(rate, "pairs/s")
+	b.ReportMetric(rate, unit)
 	return rate
 }
 
