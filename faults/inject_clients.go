@@ -33,11 +33,12 @@ func pick(env *Env, choice uint64, preferHolding bool) (Client, error) {
 	return env.Clients[choice%uint64(len(env.Clients))], nil
 }
 
-// holderWait bounds how long a pause waits for a client to hold something.
+// holderWait bounds how long a pause, revoke or expiry waits for a client to
+// hold something.
 const holderWait = 2 * time.Second
 
 // awaitHolder waits, at most d, until some client holds a lock or leads, so
-// that a pause catches a client inside its critical section.
+// that a pause or lease fault catches a client inside its critical section.
 func awaitHolder(ctx context.Context, env *Env, d time.Duration) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
@@ -71,8 +72,9 @@ func isolateClient(_ context.Context, env *Env, choice uint64) (*injection, erro
 }
 
 // pickLeased picks a client with a lease, preferring one that holds a lock
-// or leads, and returns it with its lease.
-func pickLeased(env *Env, choice uint64) (Client, int64, error) {
+// or leads (waiting a little for one), and returns it with its lease.
+func pickLeased(ctx context.Context, env *Env, choice uint64) (Client, int64, error) {
+	awaitHolder(ctx, env, holderWait)
 	c, err := pick(env, choice, true)
 	if err != nil {
 		return nil, 0, err
@@ -84,8 +86,8 @@ func pickLeased(env *Env, choice uint64) (Client, int64, error) {
 	return c, lease, nil
 }
 
-func revokeLease(_ context.Context, env *Env, choice uint64) (*injection, error) {
-	c, lease, err := pickLeased(env, choice)
+func revokeLease(ctx context.Context, env *Env, choice uint64) (*injection, error) {
+	c, lease, err := pickLeased(ctx, env, choice)
 	if err != nil {
 		return nil, err
 	}
@@ -103,8 +105,8 @@ func revokeLease(_ context.Context, env *Env, choice uint64) (*injection, error)
 	}, nil
 }
 
-func expireLease(_ context.Context, env *Env, choice uint64) (*injection, error) {
-	c, lease, err := pickLeased(env, choice)
+func expireLease(ctx context.Context, env *Env, choice uint64) (*injection, error) {
+	c, lease, err := pickLeased(ctx, env, choice)
 	if err != nil {
 		return nil, err
 	}
