@@ -27,7 +27,7 @@ type Options struct {
 	Duration time.Duration // default 30 s
 	Members  int           // 1, 3 or 5; default 3
 	Clients  int           // clients per workload; default 5
-	Names    int           // lock or election names per workload; default 2
+	Names    int           // lock or election names per workload; default 2 (or the mutant's)
 	Backend  string        // grpc or concurrency; default concurrency
 	// Unfenced overrides the scenario's fraction of unfenced writes when set.
 	Unfenced *float64
@@ -86,7 +86,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.Clients = 5
 	}
 	if o.Names == 0 {
-		o.Names = 2
+		o.Names = o.defaultNames()
 	}
 	if o.Backend == "" {
 		o.Backend = BackendConcurrency
@@ -109,6 +109,14 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("%w: an output directory is required", errBadOptions)
 	}
 	return o, nil
+}
+
+// defaultNames is 2, or what the mutant asks for.
+func (o Options) defaultNames() int {
+	if m, err := workloads.LookupMutant(o.Mutant); o.Mutant != "" && err == nil && m.Names > 0 {
+		return m.Names
+	}
+	return 2
 }
 
 // checkMutant validates the mutant against the scenario: it must exist and
