@@ -225,9 +225,9 @@ func (c *checker) classifyUnfenced(u, lock, fenced CheckResult) CheckResult {
 		u.Account = "undecided because the lock check was undecided: " + u.Account
 		return u
 	}
-	why, ok := explanation(c.h, u.At)
+	why, ok := explanation(c.h, u.At, writerOf(u))
 	if !ok {
-		u.Account += "; nothing in the history (no lease-lost, lease fault, client pause, partition or kill) explains it"
+		u.Account += "; nothing in the history (no loss of its lease, lease fault or pause aimed at it, partition or kill) explains it"
 		return u
 	}
 	u.Verdict, u.Fails = UnsafeWithoutFencing, c.opts.Strict
@@ -235,30 +235,59 @@ func (c *checker) classifyUnfenced(u, lock, fenced CheckResult) CheckResult {
 	return u
 }
 
-// leaseLapseFaults are the fault kinds that can make a lease lapse while its
-// client still believes it holds the lock: lease faults, a pause, and faults
-// that cut a client's keep-alives from the leader.
-var leaseLapseFaults = map[string]bool{
-	"revoke-lease": true, "expire-lease": true, "pause-client": true,
-	"partition": true, "isolate-client": true, "kill-member": true, "pause-member": true,
+// Fault kinds that can make a lease lapse while its client still believes it
+// holds the lock. Client faults do so for the client (Target) or lease they
+// aim at; cluster faults cut keep-alives of whichever clients they touch.
+var (
+	clientLapseFaults  = map[string]bool{"revoke-lease": true, "expire-lease": true, "pause-client": true, "isolate-client": true}
+	clusterLapseFaults = map[string]bool{"partition": true, "kill-member": true, "pause-member": true}
+)
+
+// lapse names whose lease lapse can explain a stale write: a client and its
+// lease, or anyone (zero values) when the write's maker is not known.
+type lapse struct {
+	client int
+	lease  int64
 }
 
-// explanation finds an event at or before at that can make a client keep
-// writing after its lease lapsed: a lease-lost, a lease fault, a pause or a
-// fault that cut keep-alives.
-func explanation(h *history.History, at int64) (string, bool) {
+// writerOf returns the maker of the operation a failed check refused first
+// (its first evidence), if it is a write whose lease is known.
+func writerOf(u CheckResult) lapse {
+	if u.part == nil || len(u.Evidence) == 0 {
+		return lapse{}
+	}
+	for _, m := range u.part.mops {
+		if m.op != nil && m.op.ID == u.Evidence[0] && m.kind == opWrite && u.part.leaseOf[m.holder] != 0 {
+			return lapse{client: m.op.Client, lease: u.part.leaseOf[m.holder]}
+		}
+	}
+	return lapse{}
+}
+
+// concerns reports whether a lease-lost or fault event is about who.
+func (who lapse) concerns(client int, lease int64) bool {
+	return who.lease == 0 || lease == who.lease || (client != 0 && client == who.client)
+}
+
+// explanation finds an event at or before at that can make who keep writing
+// after its lease lapsed: a loss of its lease, a lease fault or pause aimed
+// at it, or a cluster fault that cut keep-alives.
+func explanation(h *history.History, at int64, who lapse) (string, bool) {
 	for _, e := range h.Events {
 		switch {
 		case e.Type == history.TypeInvoke && e.F == history.FLeaseLost:
-			la := e.Time
-			if e.Value != nil && e.Value.LastAlive != nil {
-				la = *e.Value.LastAlive
+			lease, la := int64(0), e.Time
+			if e.Value != nil {
+				lease = e.Value.Lease
+				if e.Value.LastAlive != nil {
+					la = *e.Value.LastAlive
+				}
 			}
-			if at == 0 || la <= at {
+			if who.concerns(0, lease) && (at == 0 || la <= at) {
 				return fmt.Sprintf("client %d's lease lost after %s (op %d)", e.Client, secs(la), e.Op), true
 			}
-		case e.Type == history.TypeFault && e.Phase == history.PhaseStart &&
-			leaseLapseFaults[e.Fault] && (at == 0 || e.Time <= at):
+		case e.Type == history.TypeFault && e.Phase == history.PhaseStart && (at == 0 || e.Time <= at) &&
+			(clusterLapseFaults[e.Fault] || clientLapseFaults[e.Fault] && who.concerns(e.Target, e.Lease)):
 			return fmt.Sprintf("a %s fault at %s", e.Fault, secs(e.Time)), true
 		}
 	}

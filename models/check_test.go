@@ -41,6 +41,7 @@ var handWritten = []struct {
 	{"unsafe-unfenced-pause", CheckUnfenced, UnsafeWithoutFencing, "a paused client's expired lease explains a stale unfenced write"},
 	{"unsafe-unfenced-pause", CheckLock, Ok, "the lease expired before the next grant"},
 	{"illegal-unfenced-unexplained", CheckUnfenced, Violation, "an unfenced write after unlock with nothing to explain it"},
+	{"illegal-unfenced-other-client-lapse", CheckUnfenced, Violation, "another client's pause and lost lease do not explain this client's stale write"},
 	{"legal-election-simple", CheckElection, Ok, "campaign, proclaim, read, resign, campaign"},
 	{"legal-election-resign-non-leader", CheckElection, Ok, "a resign by a non-leader (or with a wrong revision) is a no-op"},
 	{"legal-election-info-and-expiry", CheckElection, Ok, "indeterminate proclaim and campaign, leader lease expiry"},

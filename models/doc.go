@@ -10,7 +10,8 @@
 //     by the owner and land in revision order;
 //   - unfenced-writes: the lock model plus plain writes, which must be made
 //     by the owner; when they are not, but the lock and fenced checks are ok
-//     and a lease loss or client pause can explain it, the finding is
+//     and a loss of the writer's lease, a lease fault or pause aimed at the
+//     writer, or a partition or kill before it can explain it, the finding is
 //     unsafe-without-fencing (etcd's documented hazard), not a violation;
 //   - election (election.go): one leader at a time, proclamations only by the
 //     leader, leader reads never stale;
