@@ -180,7 +180,6 @@ func TestLockPauseReproducesJepsen(t *testing.T) {
 		res, h := runScenario(t, "lock-pause", seed, 10*time.Second, func(o *Options) { o.Unfenced = ptr(0.9) })
 		requireNoFalseAlarm(t, res)
 		pauses += requirePausedLeasesExpired(t, h)
-		require.Positive(t, pauses, "no client was paused")
 		require.LessOrEqual(t, res.Check.Hazard.UnfencedOverlapping, res.Check.Hazard.UnfencedWrites)
 		found := 0
 		for _, c := range res.Check.Checks {
@@ -191,6 +190,7 @@ func TestLockPauseReproducesJepsen(t *testing.T) {
 		}
 		t.Logf("seed %d: %d unsafe-without-fencing findings, %d pauses so far", seed, found, pauses)
 		if found > 0 {
+			require.Positive(t, pauses, "a finding without a holder paused past its lease")
 			return
 		}
 	}
