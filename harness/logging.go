@@ -16,14 +16,19 @@ var shutdownNoise = map[string]bool{
 }
 
 // benignErrors lists error-level messages that etcd logs in a normal run for
-// a transient condition it retries by itself, with the error text that marks
+// a transient condition it or the harness retries, with the error text that marks
 // the benign case. They are logged at warn level instead.
 //
 // "failed to update storage version": right after bootstrap the cluster
 // version can be set before the backend has committed the raft term, so the
 // storage version monitor cannot detect the schema yet; it retries later.
+//
+// "creating peer listener failed": the harness picks ports that were free a
+// moment earlier; when another process took one in between, the member's
+// start fails and the harness starts it again on new ports.
 var benignErrors = map[string]string{
 	"failed to update storage version": "missing term information",
+	"creating peer listener failed":    "address already in use",
 }
 
 // quietCore drops known shutdown noise once stopping is set, and downgrades
