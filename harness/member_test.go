@@ -9,10 +9,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // TestPortClashIsDetected checks that a member whose picked port was taken
-// meanwhile fails with EADDRINUSE, which the runner retries with new ports.
+// meanwhile fails with EADDRINUSE, which the runner retries with new ports,
+// and that etcd's report of it is not logged as an error.
 func TestPortClashIsDetected(t *testing.T) {
 	t.Parallel()
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
@@ -30,9 +33,12 @@ func TestPortClashIsDetected(t *testing.T) {
 		token:          "clash",
 		tickMs:         defaultTickMs,
 		electionMs:     defaultElectionMs,
-		logger:         zap.NewNop(),
 	}
+	core, logs := observer.New(zapcore.WarnLevel)
+	spec.logger = zap.New(core)
 	_, err = startEmbedded(spec, taken.Addr().String(), free[0])
 	require.Error(t, err)
 	require.True(t, errors.Is(err, syscall.EADDRINUSE), "got %v", err)
+	require.Empty(t, logs.FilterLevelExact(zapcore.ErrorLevel).All())
+	require.NotEmpty(t, logs.FilterMessage("creating peer listener failed").All())
 }
