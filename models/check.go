@@ -264,9 +264,16 @@ func writerOf(u CheckResult) lapse {
 	return lapse{}
 }
 
-// concerns reports whether a lease-lost or fault event is about who.
+// concerns reports whether a lease-lost or fault event is about who: about
+// its lease when the event names one, else about its client.
 func (who lapse) concerns(client int, lease int64) bool {
-	return who.lease == 0 || lease == who.lease || (client != 0 && client == who.client)
+	switch {
+	case who.lease == 0:
+		return true
+	case lease != 0:
+		return lease == who.lease
+	}
+	return client != 0 && client == who.client
 }
 
 // explanation finds an event at or before at that can make who keep writing

@@ -196,3 +196,12 @@ func TestCanceledContext(t *testing.T) {
 	_, err := Check(ctx, readTestdata(t, "legal-lock-simple"), Options{})
 	require.ErrorIs(t, err, context.Canceled)
 }
+
+func TestLapseConcernsItsWriter(t *testing.T) {
+	who := lapse{client: 1, lease: 161}
+	assert.True(t, who.concerns(9, 161), "an event naming its lease")
+	assert.False(t, who.concerns(1, 170), "an event naming another lease of its client")
+	assert.True(t, who.concerns(1, 0), "an event on its client naming no lease")
+	assert.False(t, who.concerns(2, 0), "an event on another client")
+	assert.True(t, lapse{}.concerns(2, 170), "an unknown writer: any event")
+}

@@ -113,8 +113,10 @@ func (o Options) withDefaults() (Options, error) {
 
 // defaultNames is 2, or what the mutant asks for.
 func (o Options) defaultNames() int {
-	if m, err := workloads.LookupMutant(o.Mutant); o.Mutant != "" && err == nil && m.Names > 0 {
-		return m.Names
+	if o.Mutant != "" {
+		if m, err := workloads.LookupMutant(o.Mutant); err == nil && m.Names > 0 {
+			return m.Names
+		}
 	}
 	return 2
 }
