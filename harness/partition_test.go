@@ -90,6 +90,9 @@ func TestSplitFiveMembers(t *testing.T) {
 	cls := clientsPerMember(t, c)
 	et := electionTimeout(c)
 	require.NoError(t, put(cls[0], "k", "v0", 5*time.Second))
+	// A quorum acknowledged v0; wait until member 2 has applied it too, so
+	// that its local read below can only miss what the partition hides.
+	waitConverged(t, c, cls)
 
 	minority, majority := []int{1, 2}, []int{3, 4, 5}
 	require.NoError(t, c.Partition(minority, majority))
@@ -102,6 +105,7 @@ func TestSplitFiveMembers(t *testing.T) {
 	require.Error(t, err, "linearizable read through member 2 needs a quorum")
 	resp, err := get(cls[1], "k", time.Second, clientv3.WithSerializable())
 	require.NoError(t, err, "serializable read through member 2 is served locally")
+	require.Len(t, resp.Kvs, 1)
 	require.Equal(t, "v0", string(resp.Kvs[0].Value), "member 2 did not see the majority's write")
 
 	// Links inside each side carry traffic; links across carry none.
