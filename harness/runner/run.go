@@ -64,10 +64,14 @@ func Run(ctx context.Context, sc faults.Scenario, opts Options) (Result, error) 
 	runErr := r.drive(ctx)
 	res.Applied = r.nemesis.Applied()
 	res.Intents = r.intents()
-	res.Interrupted = ctx.Err() != nil
-	if !res.Interrupted {
+	if ctx.Err() == nil {
 		live := r.checkLiveness(ctx)
 		res.Liveness = &live
+	}
+	// Interrupted while driving or while checking liveness: either way
+	// liveness is undecided, not failed.
+	if res.Interrupted = ctx.Err() != nil; res.Interrupted {
+		res.Liveness = nil
 	}
 	r.close()
 	if err := r.finish(ctx, &res); err != nil {

@@ -230,6 +230,38 @@ func TestInterruptedRunStillWritesItsDirectory(t *testing.T) {
 	require.NotEqual(t, models.Violation, res.Verdict)
 }
 
+// cancelOn is a run log that cancels the run when a line contains text.
+type cancelOn struct {
+	text   string
+	cancel context.CancelFunc
+	fired  atomic.Bool
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), c.text) && !c.fired.Swap(true) {
+		c.cancel()
+	}
+	return len(p), nil
+}
+
+// TestInterruptedDuringLivenessIsNotAViolation: a run whose context ends
+// while liveness is being checked (a nightly budget running out) is
+// interrupted, with liveness undecided, not failed.
+func TestInterruptedDuringLivenessIsNotAViolation(t *testing.T) {
+	sc, err := faults.Lookup("smoke")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := &cancelOn{text: "checking liveness", cancel: cancel}
+	res, err := Run(ctx, sc, Options{Seed: 3, Duration: 2 * time.Second, Out: t.TempDir(), Log: log})
+	require.NoError(t, err)
+	require.True(t, log.fired.Load(), "liveness was never checked")
+	require.True(t, res.Interrupted)
+	require.Nil(t, res.Liveness)
+	require.NotEqual(t, models.Violation, res.Verdict)
+	require.NotEqual(t, models.ExitViolation, res.ExitCode)
+}
+
 func TestBadOptions(t *testing.T) {
 	sc, err := faults.Lookup("smoke")
 	require.NoError(t, err)
