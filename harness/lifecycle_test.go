@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/etcdchaos/etcdchaos/harness/internal/leakcheck"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -205,7 +205,7 @@ func requireBindable(t *testing.T, addrs []string) {
 // TestCloseReleasesEverything runs alone (not parallel) so that goleak sees
 // only this cluster.
 func TestCloseReleasesEverything(t *testing.T) {
-	defer goleak.VerifyNone(t, goleakOptions()...)
+	defer leakcheck.VerifyNone(t)
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 
@@ -265,7 +265,7 @@ func (r *failingRunner) start(ctx context.Context, spec *memberSpec) (member, er
 }
 
 func TestCloseAfterFailedStart(t *testing.T) {
-	defer goleak.VerifyNone(t, goleakOptions()...)
+	defer leakcheck.VerifyNone(t)
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 
@@ -285,7 +285,7 @@ func TestCloseAfterFailedStart(t *testing.T) {
 }
 
 func TestCancelDuringStart(t *testing.T) {
-	defer goleak.VerifyNone(t, goleakOptions()...)
+	defer leakcheck.VerifyNone(t)
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 

@@ -3,17 +3,10 @@ package harness
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/etcdchaos/etcdchaos/harness/internal/leakcheck"
 )
 
-// TestMain fails the package if any test leaves goroutines behind.
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleakOptions()...)
-}
-
-// goleakOptions lists goroutines allowed to outlive a closed cluster. None
-// are needed: Close waits for every goroutine of members, proxies and
-// clients.
-func goleakOptions() []goleak.Option {
-	return nil
-}
+// TestMain fails the package if any test leaves goroutines behind. Close
+// waits for every goroutine of members, proxies and clients it starts;
+// connection loops of gRPC and net/http may end just after it returns.
+func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }

@@ -7,19 +7,20 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/etcdchaos/etcdchaos/faults"
+	"github.com/etcdchaos/etcdchaos/harness/internal/leakcheck"
 	"github.com/etcdchaos/etcdchaos/history"
 	"github.com/etcdchaos/etcdchaos/models"
 	"github.com/etcdchaos/etcdchaos/reports"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }
 
 // runScenario runs a scenario for a short time on 3 members.
 func runScenario(t *testing.T, name string, seed int64, d time.Duration, tweak func(*Options)) (Result, *history.History) {
