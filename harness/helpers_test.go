@@ -43,6 +43,17 @@ func electionTimeout(c *Cluster) time.Duration {
 	return time.Duration(c.cfg.ElectionMs) * time.Millisecond
 }
 
+// waitFollows waits until member w knows leader as its leader: a member that
+// voted learns who won only from the leader's first message, and drops
+// proposals (a write through it fails at once) until then.
+func waitFollows(t testing.TB, c *Cluster, w, leader int, within time.Duration) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		m := c.running(w)
+		return m != nil && m.lead() == c.MemberID(leader)
+	}, within, 10*time.Millisecond, "member %d does not follow leader %d", w, leader)
+}
+
 // put writes key=val through cl with a timeout.
 func put(cl *Client, key, val string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)

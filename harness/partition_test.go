@@ -15,7 +15,6 @@ func TestLeaderIsolation(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t, Config{Members: 3})
 	cls := clientsPerMember(t, c)
-	et := electionTimeout(c)
 	require.NoError(t, put(cls[0], "before", "1", 5*time.Second))
 
 	old := c.Leader()
@@ -27,8 +26,9 @@ func TestLeaderIsolation(t *testing.T) {
 	err := put(cls[old-1], "lost", "x", time.Second)
 	require.Error(t, err, "a write to the isolated old leader must not commit")
 
-	leader := waitLeaderIn(t, c, 4*et+time.Second, majority...)
+	leader := waitLeaderIn(t, c, 10*time.Second, majority...)
 	t.Logf("new leader %d after %v", leader, time.Since(isolatedAt))
+	waitFollows(t, c, majority[0], leader, 10*time.Second)
 	require.NoError(t, put(cls[majority[0]-1], "after", "2", 5*time.Second))
 
 	require.NoError(t, c.Heal())
@@ -61,8 +61,6 @@ func waitConverged(t *testing.T, c *Cluster, cls []*Client) int64 {
 		return true
 	}, 15*time.Second, 10*time.Millisecond, "no write through member 1")
 	t.Logf("write through member 1 after %v", time.Since(start))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	require.Eventually(t, func() bool {
 		for _, cl := range cls {
 			resp, err := get(cl, "converge", time.Second, clientv3.WithSerializable())
@@ -72,6 +70,8 @@ func waitConverged(t *testing.T, c *Cluster, cls []*Client) int64 {
 		}
 		return true
 	}, 10*time.Second, 20*time.Millisecond, "members did not reach revision %d", rev)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	var hashes []uint32
 	for i, cl := range cls {
 		resp, err := cl.HashKV(ctx, cl.Endpoints()[0], rev)
@@ -96,7 +96,8 @@ func TestSplitFiveMembers(t *testing.T) {
 
 	minority, majority := []int{1, 2}, []int{3, 4, 5}
 	require.NoError(t, c.Partition(minority, majority))
-	waitLeaderIn(t, c, 4*et+time.Second, majority...)
+	leader := waitLeaderIn(t, c, 10*time.Second, majority...)
+	waitFollows(t, c, 4, leader, 10*time.Second)
 
 	require.NoError(t, put(cls[3], "k", "v1", 5*time.Second), "majority commits")
 	require.Error(t, put(cls[1], "k", "minority", time.Second), "minority does not commit")
