@@ -37,15 +37,11 @@ func Example() {
 	fmt.Println("write through isolated member 1 failed:", err != nil)
 
 	// The majority elects a leader among 2 and 3 if needed, then commits;
-	// a write may time out while the election runs, so retry a few times.
-	for i := 0; i < 10; i++ {
-		tctx, cancel = context.WithTimeout(ctx, time.Second)
-		_, err = c2.Put(tctx, "k", "majority")
-		cancel()
-		if err == nil {
-			break
-		}
-	}
+	// writes fail while the election runs, so retry for a while.
+	err = retry(ctx, func(ctx context.Context) error {
+		_, err := c2.Put(ctx, "k", "majority")
+		return err
+	})
 	fmt.Println("write through member 2 failed:", err != nil)
 
 	if err := c.Heal(); err != nil {
@@ -53,17 +49,34 @@ func Example() {
 	}
 	// After the heal member 1 catches up.
 	var value string
-	for i := 0; i < 10 && value != "majority"; i++ {
-		tctx, cancel = context.WithTimeout(ctx, time.Second)
-		resp, err := c1.Get(tctx, "k")
-		cancel()
+	_ = retry(ctx, func(ctx context.Context) error {
+		resp, err := c1.Get(ctx, "k")
 		if err == nil && len(resp.Kvs) == 1 {
 			value = string(resp.Kvs[0].Value)
 		}
-	}
+		if value != "majority" {
+			return fmt.Errorf("member 1 reads %q", value)
+		}
+		return nil
+	})
 	fmt.Println("member 1 reads:", value)
 	// Output:
 	// write through isolated member 1 failed: true
 	// write through member 2 failed: false
 	// member 1 reads: majority
+}
+
+// retry calls op, with a second for each try, until it succeeds or ten
+// seconds have passed, and returns its last error.
+func retry(ctx context.Context, op func(context.Context) error) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		tctx, cancel := context.WithTimeout(ctx, time.Second)
+		err := op(tctx)
+		cancel()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -101,7 +101,7 @@ func TestProcessPauseLeaderAndKill(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond, "old leader does not follow")
 
 	// kill -9 a member: its process is gone and reaped; two of three commit.
-	victim := others(c, c.Leader())[0]
+	victim := others(c, waitLeaderIn(t, c, 10*time.Second, 1, 2, 3))[0]
 	pid := pidOf(t, c, victim)
 	require.NoError(t, c.Kill(victim))
 	require.NoDirExists(t, filepath.Join("/proc", strconv.Itoa(pid)), "killed etcd not reaped")
