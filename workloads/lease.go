@@ -103,7 +103,9 @@ func (c *Client) dropLease() {
 // abandonLease gives up a lease whose keys may be in an unknown state (after
 // an indeterminate lock, unlock, campaign or resign): it stops renewing it
 // and revokes it, best effort, recording the revoke. A revoke that finds no
-// lease proves it gone: that is recorded as a lease-lost too.
+// lease proves it gone: that is recorded as a lease-lost too. After a revoke
+// whose outcome is unknown (a cut or paused link) the lease is looked up
+// once more, so that its loss is recorded if it is already gone.
 func (c *Client) abandonLease(ctx context.Context, name string, timeout time.Duration) {
 	l := c.lease
 	if l == nil {
@@ -118,9 +120,14 @@ func (c *Client) abandonLease(ctx context.Context, name string, timeout time.Dur
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	_, err := c.conn.Revoke(rctx, l.id)
 	cancel()
-	if c.complete(op, err, &history.Value{}) == history.Fail {
+	switch c.complete(op, err, &history.Value{}) {
+	case history.Fail:
 		c.leaseLost()
 		return
+	case history.Info:
+		if c.checkLease(ctx, true); c.lease == nil {
+			return
+		}
 	}
 	c.dropLease()
 }
