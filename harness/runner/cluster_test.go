@@ -22,6 +22,7 @@ func TestEndpointsRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	other, err := harness.Start(ctx, harness.Config{Members: 3, Logger: zap.NewNop()})
+	cancel()
 	require.NoError(t, err)
 	defer other.Close()
 
@@ -39,6 +40,8 @@ func TestEndpointsRun(t *testing.T) {
 	cli, err := other.Dial(1)
 	require.NoError(t, err)
 	defer cli.Close()
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	_, err = cli.Put(ctx, "after", "run")
 	require.NoError(t, err, "the run closed a cluster it did not start")
 }

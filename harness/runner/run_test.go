@@ -220,9 +220,12 @@ func TestInterruptedRunStillWritesItsDirectory(t *testing.T) {
 	sc, err := faults.Lookup("mixed")
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(4*time.Second, cancel)
-	res, err := Run(ctx, sc, Options{Seed: 5, Duration: time.Minute, Out: t.TempDir()})
+	defer cancel()
+	// Interrupted once the first fault is in, whatever the start took.
+	log := &cancelOn{text: "nemesis:", cancel: cancel}
+	res, err := Run(ctx, sc, Options{Seed: 5, Duration: time.Minute, Out: t.TempDir(), Log: log})
 	require.NoError(t, err)
+	require.True(t, log.fired.Load(), "no fault was injected")
 	require.True(t, res.Interrupted)
 	require.Nil(t, res.Liveness)
 	sum, err := os.ReadFile(filepath.Join(res.Dir, reports.SummaryFile))
