@@ -216,24 +216,6 @@ func TestSameSeedSameChoices(t *testing.T) {
 	require.Positive(t, compared)
 }
 
-func TestInterruptedRunStillWritesItsDirectory(t *testing.T) {
-	sc, err := faults.Lookup("mixed")
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	// Interrupted once the first fault is in, whatever the start took.
-	log := &cancelOn{text: "nemesis:", cancel: cancel}
-	res, err := Run(ctx, sc, Options{Seed: 5, Duration: time.Minute, Out: t.TempDir(), Log: log})
-	require.NoError(t, err)
-	require.True(t, log.fired.Load(), "no fault was injected")
-	require.True(t, res.Interrupted)
-	require.Nil(t, res.Liveness)
-	sum, err := os.ReadFile(filepath.Join(res.Dir, reports.SummaryFile))
-	require.NoError(t, err)
-	require.Contains(t, string(sum), `"verdict"`)
-	require.NotEqual(t, models.Violation, res.Verdict)
-}
-
 // cancelOn is a run log that cancels the run when a line contains text.
 type cancelOn struct {
 	text   string
@@ -248,22 +230,40 @@ func (c *cancelOn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// TestInterruptedDuringLivenessIsNotAViolation: a run whose context ends
-// while liveness is being checked (a nightly budget running out) is
-// interrupted, with liveness undecided, not failed.
-func TestInterruptedDuringLivenessIsNotAViolation(t *testing.T) {
-	sc, err := faults.Lookup("smoke")
+// runInterruptedAt runs a scenario and interrupts it when the run logs a
+// line containing text: the run is interrupted, with liveness undecided and
+// no violation.
+func runInterruptedAt(t *testing.T, scenario string, seed int64, d time.Duration, text string) Result {
+	t.Helper()
+	sc, err := faults.Lookup(scenario)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	log := &cancelOn{text: "checking liveness", cancel: cancel}
-	res, err := Run(ctx, sc, Options{Seed: 3, Duration: 2 * time.Second, Out: t.TempDir(), Log: log})
+	log := &cancelOn{text: text, cancel: cancel}
+	res, err := Run(ctx, sc, Options{Seed: seed, Duration: d, Out: t.TempDir(), Log: log})
 	require.NoError(t, err)
-	require.True(t, log.fired.Load(), "liveness was never checked")
+	require.True(t, log.fired.Load(), "the run never logged %q", text)
 	require.True(t, res.Interrupted)
 	require.Nil(t, res.Liveness)
 	require.NotEqual(t, models.Violation, res.Verdict)
 	require.NotEqual(t, models.ExitViolation, res.ExitCode)
+	return res
+}
+
+// TestInterruptedRunStillWritesItsDirectory interrupts a run once its first
+// fault is in, whatever the start took.
+func TestInterruptedRunStillWritesItsDirectory(t *testing.T) {
+	res := runInterruptedAt(t, "mixed", 5, time.Minute, "nemesis:")
+	sum, err := os.ReadFile(filepath.Join(res.Dir, reports.SummaryFile))
+	require.NoError(t, err)
+	require.Contains(t, string(sum), `"verdict"`)
+}
+
+// TestInterruptedDuringLivenessIsNotAViolation: a run whose context ends
+// while liveness is being checked (a nightly budget running out) is
+// interrupted, with liveness undecided, not failed.
+func TestInterruptedDuringLivenessIsNotAViolation(t *testing.T) {
+	runInterruptedAt(t, "smoke", 3, 2*time.Second, "checking liveness")
 }
 
 func TestBadOptions(t *testing.T) {
