@@ -125,8 +125,9 @@ func (c *Client) abandonLease(ctx context.Context, name string, timeout time.Dur
 		c.leaseLost()
 		return
 	case history.Info:
-		if c.checkLease(ctx, true); c.lease == nil {
-			return
+		c.checkLease(ctx, true)
+		if c.lease == nil {
+			return // it was gone: recorded as lost
 		}
 	}
 	c.dropLease()

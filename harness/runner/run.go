@@ -68,9 +68,10 @@ func Run(ctx context.Context, sc faults.Scenario, opts Options) (Result, error) 
 		live := r.checkLiveness(ctx)
 		res.Liveness = &live
 	}
-	// Interrupted while driving or while checking liveness: either way
-	// liveness is undecided, not failed.
-	if res.Interrupted = ctx.Err() != nil; res.Interrupted {
+	res.Interrupted = ctx.Err() != nil
+	if res.Interrupted {
+		// Interrupted while driving or while checking liveness: either way
+		// liveness is undecided, not failed.
 		res.Liveness = nil
 	}
 	r.close()
