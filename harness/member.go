@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"sync/atomic"
 	"syscall"
@@ -147,26 +146,6 @@ func embedConfig(spec *memberSpec, peerAddr, clientAddr string, lg *zap.Logger) 
 	cfg.AdvertisePeerUrls = []url.URL{parsed["advertise-peer"]}
 	cfg.AdvertiseClientUrls = []url.URL{parsed["advertise-client"]}
 	return cfg, nil
-}
-
-// freePorts returns n distinct 127.0.0.1 addresses that were free a moment ago.
-func freePorts(n int) ([]string, error) {
-	addrs := make([]string, 0, n)
-	lns := make([]net.Listener, 0, n)
-	defer func() {
-		for _, ln := range lns {
-			_ = ln.Close()
-		}
-	}()
-	for i := 0; i < n; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("pick a free port: %w", err)
-		}
-		lns = append(lns, ln)
-		addrs = append(addrs, ln.Addr().String())
-	}
-	return addrs, nil
 }
 
 func (m *embeddedMember) peerAddr() string       { return m.peer }
