@@ -99,32 +99,9 @@ func TestLeaseKeepAliveDoesNotCrossPartition(t *testing.T) {
 func TestLeaseOfIsolatedFollowerExpires(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t, Config{Members: 3})
-	et := electionTimeout(c)
 	leader := c.Leader()
 	f := others(c, leader)
-	isolated, kept := f[0], f[1]
-	cIso, err := c.NewClient(isolated)
-	require.NoError(t, err)
-	cKept, err := c.NewClient(kept)
-	require.NoError(t, err)
-	cObs, err := c.NewClient(leader)
-	require.NoError(t, err)
-	lost := keepAlive(t, cIso)
-	held := keepAlive(t, cKept)
-
-	require.NoError(t, c.Partition([]int{isolated}, []int{leader, kept}))
-	cutAt := time.Now()
-	require.Eventually(t, func() bool {
-		ttl, err := leaseTTLLeft(cObs, lost)
-		return err == nil && ttl == -1
-	}, 15*time.Second, 50*time.Millisecond, "lease of the isolated client never expired")
-	took := time.Since(cutAt)
-	t.Logf("lease expired %v after the partition", took)
-	assert.Less(t, took, leaseTTL*time.Second+4*et)
-
-	ttl, err := leaseTTLLeft(cObs, held)
-	require.NoError(t, err)
-	assert.Positive(t, ttl, "lease of the majority-side client must stay alive")
+	requireIsolatedLeaseExpires(t, c, f[0], f[1], leader, "the partition", nil)
 }
 
 // TestLeaseOfIsolatedLeaderExpires isolates the leader with its client's
@@ -133,28 +110,41 @@ func TestLeaseOfIsolatedFollowerExpires(t *testing.T) {
 func TestLeaseOfIsolatedLeaderExpires(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t, Config{Members: 3})
-	et := electionTimeout(c)
 	old := c.Leader()
 	majority := others(c, old)
-	cIso, err := c.NewClient(old)
+	requireIsolatedLeaseExpires(t, c, old, majority[0], majority[1], "the new leader was elected", func() {
+		waitLeaderIn(t, c, 10*time.Second, majority...)
+	})
+}
+
+// requireIsolatedLeaseExpires isolates member isolated, whose client keeps a
+// lease alive, from kept and observer (the majority), whose clients keep a
+// lease alive and watch. Once settle (if any) returns, the isolated lease
+// must expire within the TTL plus a few election timeouts, while the
+// majority-side lease stays.
+func requireIsolatedLeaseExpires(t *testing.T, c *Cluster, isolated, kept, observer int, since string, settle func()) {
+	t.Helper()
+	cIso, err := c.NewClient(isolated)
 	require.NoError(t, err)
-	cKept, err := c.NewClient(majority[0])
+	cKept, err := c.NewClient(kept)
 	require.NoError(t, err)
-	cObs, err := c.NewClient(majority[1])
+	cObs, err := c.NewClient(observer)
 	require.NoError(t, err)
 	lost := keepAlive(t, cIso)
 	held := keepAlive(t, cKept)
 
-	require.NoError(t, c.Partition([]int{old}, majority))
-	waitLeaderIn(t, c, 10*time.Second, majority...)
-	electedAt := time.Now()
+	require.NoError(t, c.Partition([]int{isolated}, []int{kept, observer}))
+	if settle != nil {
+		settle()
+	}
+	from := time.Now()
 	require.Eventually(t, func() bool {
 		ttl, err := leaseTTLLeft(cObs, lost)
 		return err == nil && ttl == -1
 	}, 15*time.Second, 50*time.Millisecond, "lease of the isolated client never expired")
-	took := time.Since(electedAt)
-	t.Logf("lease expired %v after the new leader was elected", took)
-	assert.Less(t, took, leaseTTL*time.Second+4*et)
+	took := time.Since(from)
+	t.Logf("lease expired %v after %s", took, since)
+	assert.Less(t, took, leaseTTL*time.Second+4*electionTimeout(c))
 
 	ttl, err := leaseTTLLeft(cObs, held)
 	require.NoError(t, err)
