@@ -25,9 +25,17 @@ const (
 	BackendConcurrency Backend = "concurrency"
 )
 
+// Validate returns an error unless b is a built-in backend, so that every
+// layer that takes a backend name accepts and rejects the same names.
+func (b Backend) Validate() error {
+	if b != BackendGRPC && b != BackendConcurrency {
+		return fmt.Errorf("backend %q (expected %s or %s)", b, BackendGRPC, BackendConcurrency)
+	}
+	return nil
+}
+
 // Config describes a workload. Zero fields take the defaults shown; for
-// Writes, MaxThink, Unfenced, TryLock and Observers a negative value means
-// none.
+// Writes, MaxThink, TryLock and Observers a negative value means none.
 type Config struct {
 	Kind    Kind
 	Backend Backend // default grpc; ignored where Locker or Elector is set
@@ -53,7 +61,9 @@ type Config struct {
 	// Writes is the number of writes per critical section, and of proclaims
 	// per term in elections (default 3).
 	Writes int
-	// Unfenced is the fraction of writes that are plain puts (default 0.5).
+	// Unfenced is the fraction of writes that are plain puts, from 0 (none:
+	// every write is fenced) to 1. It means what faults.Scenario.Unfenced
+	// means: the zero value is none, not a default.
 	Unfenced float64
 	// TryLock is the fraction of lock operations that use TryLock when the
 	// Locker implements TryLocker (default 0.25).
@@ -88,7 +98,6 @@ const (
 	DefaultMaxThink  = 50 * time.Millisecond
 	DefaultOpTimeout = 2 * time.Second
 	DefaultWrites    = 3
-	DefaultUnfenced  = 0.5
 	DefaultTryLock   = 0.25
 	DefaultMaxOps    = 1_000_000
 	DefaultPrefix    = "/etcdchaos"
@@ -102,8 +111,8 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Backend == "" {
 		cfg.Backend = BackendGRPC
 	}
-	if cfg.Backend != BackendGRPC && cfg.Backend != BackendConcurrency {
-		return cfg, fmt.Errorf("workload config: backend %q is not grpc or concurrency", cfg.Backend)
+	if err := cfg.Backend.Validate(); err != nil {
+		return cfg, fmt.Errorf("workload config: %w", err)
 	}
 	if cfg.Mutant != "" {
 		if _, err := LookupMutant(cfg.Mutant); err != nil {
@@ -122,10 +131,12 @@ func (cfg Config) withDefaults() (Config, error) {
 	durDefault(&cfg.MaxThink, DefaultMaxThink)
 	durDefault(&cfg.OpTimeout, DefaultOpTimeout)
 	durDefault(&cfg.WaitTimeout, 3*cfg.LeaseTTL)
-	floatDefault(&cfg.Unfenced, DefaultUnfenced)
 	floatDefault(&cfg.TryLock, DefaultTryLock)
-	if cfg.Unfenced > 1 || cfg.TryLock > 1 {
-		return cfg, fmt.Errorf("workload config: fractions must be at most 1")
+	if cfg.Unfenced < 0 || cfg.Unfenced > 1 {
+		return cfg, fmt.Errorf("workload config: unfenced %v is not a fraction from 0 to 1", cfg.Unfenced)
+	}
+	if cfg.TryLock > 1 {
+		return cfg, fmt.Errorf("workload config: try-lock fraction %v is above 1", cfg.TryLock)
 	}
 	if cfg.MaxOps == 0 {
 		cfg.MaxOps = DefaultMaxOps

@@ -71,10 +71,11 @@ func Example_ownLocker() {
 		return
 	}
 	w, err := workloads.New(cluster, rec, workloads.Config{
-		Kind:    workloads.KindLock,
-		Clients: 2,
-		MaxOps:  20,
-		Locker:  func(cli *clientv3.Client) workloads.Locker { return txnLocker{cli} },
+		Kind:     workloads.KindLock,
+		Clients:  2,
+		MaxOps:   20,
+		Unfenced: 0.5, // half the writes trust the lock, half are fenced
+		Locker:   func(cli *clientv3.Client) workloads.Locker { return txnLocker{cli} },
 	})
 	if err != nil {
 		fmt.Println(err)

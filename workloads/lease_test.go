@@ -21,7 +21,7 @@ func TestAbandonedLeaseLossIsRecorded(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "history.jsonl")
 	rec, err := history.Create(path, history.Header{Scenario: t.Name(), Members: c.Size(), Workload: string(KindLock)})
 	require.NoError(t, err)
-	w, err := New(c, rec, Config{Kind: KindLock, Clients: 1, Prefix: "/" + t.Name(), OpTimeout: 10 * time.Second})
+	w, err := New(c, rec, Config{Kind: KindLock, Clients: 1, Unfenced: halfUnfenced, Prefix: "/" + t.Name(), OpTimeout: 10 * time.Second})
 	require.NoError(t, err)
 	defer w.Close()
 	cl := w.Clients()[0]

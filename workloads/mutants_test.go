@@ -43,7 +43,7 @@ func TestMutantsBreakTheirCheck(t *testing.T) {
 	for _, m := range Mutants() {
 		for _, backend := range []Backend{BackendGRPC, BackendConcurrency} {
 			t.Run(m.Name+"-"+string(backend), func(t *testing.T) {
-				cfg := Config{Kind: m.Kind, Backend: backend, Names: 1, Seed: 3, Mutant: m.Name, Unfenced: -1}
+				cfg := Config{Kind: m.Kind, Backend: backend, Names: 1, Seed: 3, Mutant: m.Name}
 				h, _ := run(t, cfg, 2*time.Second, nil)
 				require.NotEmpty(t, h.Operations())
 				res, err := models.Check(context.Background(), h, models.Options{Timeout: 20 * time.Second})

@@ -17,6 +17,10 @@ import (
 	"github.com/etcdchaos/etcdchaos/history"
 )
 
+// halfUnfenced makes half of the tests' writes plain puts, so that both
+// kinds of write show in their histories.
+const halfUnfenced = 0.5
+
 // The tests share one 3-member cluster; each uses its own key prefix.
 var (
 	sharedOnce    sync.Once
@@ -87,7 +91,7 @@ func TestWorkloadsOnHealthyCluster(t *testing.T) {
 	for _, kind := range []Kind{KindLock, KindElection} {
 		for _, backend := range []Backend{BackendGRPC, BackendConcurrency} {
 			t.Run(string(kind)+"-"+string(backend), func(t *testing.T) {
-				cfg := Config{Kind: kind, Backend: backend, Seed: 7}
+				cfg := Config{Kind: kind, Backend: backend, Seed: 7, Unfenced: halfUnfenced}
 				h, w := run(t, cfg, 4*time.Second, nil)
 				ops := h.Operations()
 				assert.Greater(t, len(ops), 200, "hundreds of operations")
@@ -240,7 +244,7 @@ func checkElections(t *testing.T, ops []history.Operation, w *Workload) {
 func TestSeedReproducesChoices(t *testing.T) {
 	var names [2]map[int][]string
 	for i := range names {
-		cfg := Config{Kind: KindLock, Backend: BackendGRPC, Seed: 42, Prefix: fmt.Sprintf("/seed%d", i)}
+		cfg := Config{Kind: KindLock, Backend: BackendGRPC, Seed: 42, Unfenced: halfUnfenced, Prefix: fmt.Sprintf("/seed%d", i)}
 		h, w := run(t, cfg, 1500*time.Millisecond, nil)
 		names[i] = map[int][]string{}
 		for _, op := range h.Operations() {
@@ -268,7 +272,7 @@ func TestSeedReproducesChoices(t *testing.T) {
 // renewing its lease and records lease-lost once it is gone; a paused client
 // records nothing until resumed.
 func TestFaultHooks(t *testing.T) {
-	cfg := Config{Kind: KindLock, Backend: BackendConcurrency, Clients: 3, Seed: 3}
+	cfg := Config{Kind: KindLock, Backend: BackendConcurrency, Clients: 3, Seed: 3, Unfenced: halfUnfenced}
 	var lost int64
 	var pausedFrom, pausedTo int64
 	h, _ := run(t, cfg, time.Minute, func(w *Workload, rec *history.Recorder) {

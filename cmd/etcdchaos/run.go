@@ -46,7 +46,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, *flag.FlagSet, e
 	fs.DurationVar(&f.duration, "duration", 30*time.Second, "how long the workloads and faults run")
 	fs.IntVar(&f.members, "members", 3, "cluster size: 1, 3 or 5")
 	fs.IntVar(&f.clients, "clients", 5, "clients per workload")
-	fs.StringVar(&f.backend, "backend", runner.BackendConcurrency, "client implementation: grpc (v3lock/v3election services) or concurrency (clientv3/concurrency)")
+	fs.StringVar(&f.backend, "backend", string(workloads.BackendConcurrency), "client implementation: grpc (v3lock/v3election services) or concurrency (clientv3/concurrency)")
 	fs.StringVar(&f.out, "out", "", "run directory (default runs/<scenario>-<seed>)")
 	fs.Float64Var(&f.unfenced, "unfenced", -1, "fraction of critical-section writes that are unfenced (default: the scenario's)")
 	fs.BoolVar(&f.strict, "strict", false, "fail the run on unsafe-without-fencing findings")
@@ -104,7 +104,7 @@ func (f *runFlags) reproCommand() string {
 
 func (f *runFlags) options(stderr io.Writer) runner.Options {
 	o := runner.Options{Seed: f.seed, Duration: f.duration, Members: f.members, Clients: f.clients,
-		Backend: f.backend, Out: f.out, Strict: f.strict, CheckTimeout: f.timeout,
+		Backend: workloads.Backend(f.backend), Out: f.out, Strict: f.strict, CheckTimeout: f.timeout,
 		Progress: stderr, Verbose: f.etcdLogs, Command: f.reproCommand(), Mutant: f.mutant}
 	f.cluster.apply(&o)
 	if f.unfenced >= 0 {

@@ -17,6 +17,7 @@ import (
 	"github.com/etcdchaos/etcdchaos/faults"
 	"github.com/etcdchaos/etcdchaos/harness/runner"
 	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/workloads"
 )
 
 func init() {
@@ -43,7 +44,7 @@ func parseSoakFlags(args []string, stderr io.Writer) (*soakFlags, error) {
 	fs.Int64Var(&f.firstSeed, "seed", 1, "first seed: each scenario runs seeds SEED..SEED+K-1")
 	fs.DurationVar(&f.duration, "duration", 20*time.Second, "how long each run's workloads and faults last")
 	fs.IntVar(&f.members, "members", 3, "cluster size: 1, 3 or 5")
-	fs.StringVar(&f.backend, "backend", runner.BackendConcurrency, "client implementation: grpc or concurrency")
+	fs.StringVar(&f.backend, "backend", string(workloads.BackendConcurrency), "client implementation: grpc or concurrency")
 	fs.StringVar(&f.out, "out", filepath.Join("runs", "soak"), "directory of the run directories, OUT/<scenario>-<seed>")
 	fs.StringVar(&f.scenarios, "scenarios", "", "comma-separated scenarios to run (default: all)")
 	fs.DurationVar(&f.timeout, "timeout", 60*time.Second, "checker timeout per check")
@@ -119,7 +120,7 @@ func runSoak(args []string, stdout, stderr io.Writer) int {
 func soakOne(ctx context.Context, sc faults.Scenario, seed int64, f *soakFlags) soakRow {
 	rf := runFlags{scenario: sc.Name, seed: seed, duration: f.duration, members: f.members, clients: 5,
 		backend: f.backend, unfenced: -1, cluster: f.cluster}
-	opts := runner.Options{Seed: seed, Duration: f.duration, Members: f.members, Backend: f.backend,
+	opts := runner.Options{Seed: seed, Duration: f.duration, Members: f.members, Backend: workloads.Backend(f.backend),
 		Out: filepath.Join(f.out, fmt.Sprintf("%s-%d", sc.Name, seed)), CheckTimeout: f.timeout,
 		Command: rf.reproCommand()}
 	f.cluster.apply(&opts)

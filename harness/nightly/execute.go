@@ -51,7 +51,7 @@ func Execute(ctx context.Context, runs []Run, opts Options) (reports.Aggregate, 
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	for i, r := range runs {
-		ar := reports.AggregateRun{ID: r.ID, Scenario: r.Scenario, Backend: r.Backend, Mode: r.Mode,
+		ar := reports.AggregateRun{ID: r.ID, Scenario: r.Scenario, Backend: string(r.Backend), Mode: r.Mode,
 			Members: r.Members, Seed: r.Seed, Planned: r.Duration}
 		left := time.Until(deadline) - RunOverhead
 		switch {

@@ -42,7 +42,7 @@ import (
 
 	"github.com/etcdchaos/etcdchaos/faults"
 	"github.com/etcdchaos/etcdchaos/harness"
-	"github.com/etcdchaos/etcdchaos/harness/runner"
+	"github.com/etcdchaos/etcdchaos/workloads"
 )
 
 // RunOverhead is what a run is estimated to take beyond its duration:
@@ -89,22 +89,22 @@ type Config struct {
 
 // Matrix lists the axes of the default plan.
 type Matrix struct {
-	Scenarios   []string `json:"scenarios,omitempty"`
-	Backends    []string `json:"backends,omitempty"`
-	Members     []int    `json:"members,omitempty"`
-	Modes       []string `json:"modes,omitempty"`
-	MinDuration Duration `json:"min_duration,omitempty"`
-	MaxDuration Duration `json:"max_duration,omitempty"`
+	Scenarios   []string            `json:"scenarios,omitempty"`
+	Backends    []workloads.Backend `json:"backends,omitempty"`
+	Members     []int               `json:"members,omitempty"`
+	Modes       []string            `json:"modes,omitempty"`
+	MinDuration Duration            `json:"min_duration,omitempty"`
+	MaxDuration Duration            `json:"max_duration,omitempty"`
 }
 
 // RunSpec is one explicit run; zero fields take defaults.
 type RunSpec struct {
-	Scenario string   `json:"scenario"`
-	Seed     *int64   `json:"seed,omitempty"`
-	Members  int      `json:"members,omitempty"`
-	Backend  string   `json:"backend,omitempty"`
-	Mode     string   `json:"mode,omitempty"`
-	Duration Duration `json:"duration,omitempty"`
+	Scenario string            `json:"scenario"`
+	Seed     *int64            `json:"seed,omitempty"`
+	Members  int               `json:"members,omitempty"`
+	Backend  workloads.Backend `json:"backend,omitempty"`
+	Mode     string            `json:"mode,omitempty"`
+	Duration Duration          `json:"duration,omitempty"`
 }
 
 // Run is one planned run.
@@ -113,7 +113,7 @@ type Run struct {
 	Scenario string
 	Seed     int64
 	Members  int
-	Backend  string
+	Backend  workloads.Backend
 	Mode     string
 	Duration time.Duration
 }
@@ -124,7 +124,7 @@ func (r Run) Estimate() time.Duration { return r.Duration + RunOverhead }
 // Command is the command line that reproduces the run alone.
 func (r Run) Command() string {
 	parts := []string{"etcdchaos", "run", "--scenario", r.Scenario, "--seed", strconv.FormatInt(r.Seed, 10),
-		"--duration", r.Duration.String(), "--members", strconv.Itoa(r.Members), "--backend", r.Backend}
+		"--duration", r.Duration.String(), "--members", strconv.Itoa(r.Members), "--backend", string(r.Backend)}
 	if r.Mode != harness.ModeEmbedded {
 		parts = append(parts, "--mode", r.Mode)
 	}
@@ -207,7 +207,7 @@ func (m Matrix) withDefaults() Matrix {
 		}
 	}
 	if len(m.Backends) == 0 {
-		m.Backends = []string{runner.BackendConcurrency, runner.BackendGRPC}
+		m.Backends = []workloads.Backend{workloads.BackendConcurrency, workloads.BackendGRPC}
 	}
 	if len(m.Members) == 0 {
 		m.Members = []int{3, 5}
@@ -226,7 +226,7 @@ func (m Matrix) withDefaults() Matrix {
 
 func (m Matrix) validate() error {
 	for _, sc := range m.Scenarios {
-		if err := checkRun(RunSpec{Scenario: sc, Members: 3, Backend: runner.BackendGRPC, Mode: harness.ModeEmbedded}); err != nil {
+		if err := checkRun(RunSpec{Scenario: sc, Members: 3, Backend: workloads.BackendGRPC, Mode: harness.ModeEmbedded}); err != nil {
 			return err
 		}
 	}
@@ -236,12 +236,12 @@ func (m Matrix) validate() error {
 		}
 	}
 	for _, n := range m.Members {
-		if err := checkRun(RunSpec{Scenario: faults.DefaultScenario, Members: n, Backend: runner.BackendGRPC, Mode: harness.ModeEmbedded}); err != nil {
+		if err := checkRun(RunSpec{Scenario: faults.DefaultScenario, Members: n, Backend: workloads.BackendGRPC, Mode: harness.ModeEmbedded}); err != nil {
 			return err
 		}
 	}
 	for _, mode := range m.Modes {
-		if err := checkRun(RunSpec{Scenario: faults.DefaultScenario, Members: 3, Backend: runner.BackendGRPC, Mode: mode}); err != nil {
+		if err := checkRun(RunSpec{Scenario: faults.DefaultScenario, Members: 3, Backend: workloads.BackendGRPC, Mode: mode}); err != nil {
 			return err
 		}
 	}
@@ -256,9 +256,10 @@ func checkRun(s RunSpec) error {
 	if _, err := faults.Lookup(s.Scenario); err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}
+	if err := s.Backend.Validate(); err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
 	switch {
-	case s.Backend != runner.BackendGRPC && s.Backend != runner.BackendConcurrency:
-		return fmt.Errorf("plan: backend %q (expected grpc or concurrency)", s.Backend)
 	case s.Members != 1 && s.Members != 3 && s.Members != 5:
 		return fmt.Errorf("plan: members %d (expected 1, 3 or 5)", s.Members)
 	case s.Mode != harness.ModeEmbedded && s.Mode != harness.ModeProcess:
@@ -287,7 +288,7 @@ func planRuns(specs []RunSpec, budget time.Duration, seed int64) ([]Run, error) 
 			s.Members = 3
 		}
 		if s.Backend == "" {
-			s.Backend = runner.BackendConcurrency
+			s.Backend = workloads.BackendConcurrency
 		}
 		if s.Mode == "" {
 			s.Mode = harness.ModeEmbedded

@@ -15,12 +15,6 @@ import (
 	"github.com/etcdchaos/etcdchaos/workloads"
 )
 
-// Backends a run can drive.
-const (
-	BackendGRPC        = "grpc"
-	BackendConcurrency = "concurrency"
-)
-
 // Options tune a run. The zero value runs 30 s on 3 members with seed 0.
 type Options struct {
 	Seed     int64
@@ -28,8 +22,11 @@ type Options struct {
 	Members  int           // 1, 3 or 5; default 3
 	Clients  int           // clients per workload; default 5
 	Names    int           // lock or election names per workload; default 2 (or the mutant's)
-	Backend  string        // grpc or concurrency; default concurrency
-	// Unfenced overrides the scenario's fraction of unfenced writes when set.
+	// Backend is workloads.BackendGRPC or workloads.BackendConcurrency
+	// (the default).
+	Backend workloads.Backend
+	// Unfenced, when set, overrides the scenario's fraction of unfenced
+	// writes (faults.Scenario.Unfenced): 0 is none, 1 is every write.
 	Unfenced *float64
 	// Mode is how members run: harness.ModeEmbedded (default) or
 	// harness.ModeProcess, whose etcd binary is EtcdBin (default: found by
@@ -89,10 +86,13 @@ func (o Options) withDefaults() (Options, error) {
 		o.Names = o.defaultNames()
 	}
 	if o.Backend == "" {
-		o.Backend = BackendConcurrency
+		o.Backend = workloads.BackendConcurrency
 	}
 	if o.CheckTimeout == 0 {
 		o.CheckTimeout = 60 * time.Second
+	}
+	if err := o.Backend.Validate(); err != nil {
+		return o, fmt.Errorf("%w: %w", errBadOptions, err)
 	}
 	switch {
 	case o.Duration < 0:
@@ -103,8 +103,8 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("%w: clients %d (expected 1 to 64)", errBadOptions, o.Clients)
 	case o.Names < 1 || o.Names > 64:
 		return o, fmt.Errorf("%w: names %d (expected 1 to 64)", errBadOptions, o.Names)
-	case o.Backend != BackendGRPC && o.Backend != BackendConcurrency:
-		return o, fmt.Errorf("%w: backend %q (expected grpc or concurrency)", errBadOptions, o.Backend)
+	case o.Unfenced != nil && (*o.Unfenced < 0 || *o.Unfenced > 1):
+		return o, fmt.Errorf("%w: unfenced %v (expected a fraction from 0 to 1)", errBadOptions, *o.Unfenced)
 	case o.Out == "":
 		return o, fmt.Errorf("%w: an output directory is required", errBadOptions)
 	}

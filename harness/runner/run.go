@@ -110,7 +110,7 @@ func (r *run) header() history.Header {
 	return history.Header{
 		Scenario: r.sc.Name, Seed: r.opts.Seed, LeaseTTLMs: r.sc.LeaseTTL.Milliseconds(),
 		Members: r.opts.Members, EtcdVersion: version.Version, Workload: workloadName(r.sc),
-		Backend: r.opts.Backend, Mutant: r.opts.Mutant, Clients: r.opts.Clients, Command: r.opts.Command,
+		Backend: string(r.opts.Backend), Mutant: r.opts.Mutant, Clients: r.opts.Clients, Command: r.opts.Command,
 	}
 }
 

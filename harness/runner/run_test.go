@@ -269,7 +269,8 @@ func TestInterruptedDuringLivenessIsNotAViolation(t *testing.T) {
 func TestBadOptions(t *testing.T) {
 	sc, err := faults.Lookup("smoke")
 	require.NoError(t, err)
-	for _, o := range []Options{{Members: 4, Out: "x"}, {Backend: "zk", Out: "x"}, {}} {
+	for _, o := range []Options{{Members: 4, Out: "x"}, {Backend: "zk", Out: "x"}, {},
+		{Unfenced: ptr(1.5), Out: "x"}, {Unfenced: ptr(-0.5), Out: "x"}} {
 		_, err := Run(context.Background(), sc, o)
 		require.True(t, IsBadOptions(err), "%+v: %v", o, err)
 	}

@@ -12,21 +12,7 @@ import (
 func (r *run) startWorkloads(env *faults.Env) error {
 	base := 0
 	for _, kind := range r.sc.Workloads {
-		cfg := workloads.Config{
-			Kind:       workloads.Kind(kind),
-			Backend:    workloads.Backend(r.opts.Backend),
-			Clients:    r.opts.Clients,
-			Names:      r.opts.Names,
-			LeaseTTL:   r.sc.LeaseTTL,
-			Prefix:     r.opts.keyPrefix,
-			Seed:       r.opts.Seed,
-			Unfenced:   r.unfenced(),
-			ClientBase: base,
-			Locker:     r.opts.Locker,
-			Elector:    r.opts.Elector,
-			Mutant:     r.opts.Mutant,
-		}
-		w, err := workloads.New(r.cluster, r.rec, cfg)
+		w, err := workloads.New(r.cluster, r.rec, r.workloadConfig(kind, base))
 		if err != nil {
 			return fmt.Errorf("%s workload: %w", kind, err)
 		}
@@ -39,16 +25,32 @@ func (r *run) startWorkloads(env *faults.Env) error {
 	return nil
 }
 
-// unfenced is the fraction of unfenced writes; a negative value means none.
+// workloadConfig is the config of the scenario's workload of the given kind,
+// whose client ids start after base.
+func (r *run) workloadConfig(kind string, base int) workloads.Config {
+	return workloads.Config{
+		Kind:       workloads.Kind(kind),
+		Backend:    r.opts.Backend,
+		Clients:    r.opts.Clients,
+		Names:      r.opts.Names,
+		LeaseTTL:   r.sc.LeaseTTL,
+		Prefix:     r.opts.keyPrefix,
+		Seed:       r.opts.Seed,
+		Unfenced:   r.unfenced(),
+		ClientBase: base,
+		Locker:     r.opts.Locker,
+		Elector:    r.opts.Elector,
+		Mutant:     r.opts.Mutant,
+	}
+}
+
+// unfenced is the fraction of unfenced writes: the scenario's unless the
+// options override it. Scenario, options and workloads all read 0 as none.
 func (r *run) unfenced() float64 {
-	f := r.sc.Unfenced
 	if r.opts.Unfenced != nil {
-		f = *r.opts.Unfenced
+		return *r.opts.Unfenced
 	}
-	if f == 0 {
-		return -1
-	}
-	return f
+	return r.sc.Unfenced
 }
 
 // intents collects every client's seeded choices.

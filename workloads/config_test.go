@@ -1,0 +1,38 @@
+package workloads
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestUnfencedZeroMeansNone: Unfenced is a plain fraction, as in
+// faults.Scenario: the zero value fences every write, 1 fences none, and
+// anything outside [0, 1] is refused.
+func TestUnfencedZeroMeansNone(t *testing.T) {
+	for _, tc := range []struct {
+		unfenced float64
+		fenced   bool
+	}{{0, true}, {1, false}} {
+		plan, err := Plan(Config{Kind: KindLock, Seed: 1, Unfenced: tc.unfenced}, 1, 100)
+		require.NoError(t, err)
+		for _, in := range plan {
+			for _, fenced := range in.Fenced {
+				require.Equal(t, tc.fenced, fenced, "unfenced %v", tc.unfenced)
+			}
+		}
+	}
+	for _, bad := range []float64{-1, -0.1, 1.5} {
+		_, err := Plan(Config{Kind: KindLock, Unfenced: bad}, 1, 1)
+		require.Error(t, err, "unfenced %v", bad)
+	}
+}
+
+func TestBackendNames(t *testing.T) {
+	for _, b := range []Backend{BackendGRPC, BackendConcurrency} {
+		require.NoError(t, b.Validate())
+	}
+	require.ErrorContains(t, Backend("zk").Validate(), `backend "zk" (expected grpc or concurrency)`)
+	_, err := New(nil, nil, Config{Kind: KindLock, Backend: "zk"})
+	require.ErrorContains(t, err, `backend "zk"`)
+}
