@@ -30,7 +30,8 @@ type Scenario struct {
 	// LeaseTTL of every client's lease.
 	LeaseTTL time.Duration
 	// Unfenced is the fraction of critical-section writes that trust the lock
-	// instead of fencing on its revision.
+	// instead of fencing on its revision, from 0 (none) to 1; it is handed to
+	// workloads.Config.Unfenced as is.
 	Unfenced float64
 }
 
