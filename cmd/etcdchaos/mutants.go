@@ -22,6 +22,6 @@ func runMutants(args []string, stdout, stderr io.Writer) int {
 	for _, m := range workloads.Mutants() {
 		fmt.Fprintf(stdout, "%-20s %-9s %-14s %-15s %s\n", m.Name, m.Kind, m.Check, m.Scenario, m.Description)
 	}
-	fmt.Fprintln(stdout, "\nrun one with: etcdchaos run --mutant NAME --scenario SCENARIO")
+	fmt.Fprintln(stdout, "\nrun one with: etcdchaos run --mutant NAME (in its SCENARIO unless --scenario is given)")
 	return 0
 }

@@ -41,7 +41,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, *flag.FlagSet, e
 	f := &runFlags{}
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&f.scenario, "scenario", faults.DefaultScenario, "scenario to run (see 'etcdchaos scenarios')")
+	fs.StringVar(&f.scenario, "scenario", faults.DefaultScenario, "scenario to run (see 'etcdchaos scenarios'); with --mutant, the mutant's own by default")
 	fs.Int64Var(&f.seed, "seed", 0, "seed of the fault schedule and the clients' choices (random when not given)")
 	fs.DurationVar(&f.duration, "duration", 30*time.Second, "how long the workloads and faults run")
 	fs.IntVar(&f.members, "members", 3, "cluster size: 1, 3 or 5")
@@ -54,7 +54,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, *flag.FlagSet, e
 	fs.BoolVar(&f.verbose, "v", false, "verbose: print each fault and lifecycle step")
 	fs.BoolVar(&f.etcdLogs, "etcd-logs", false, "print etcd's own logs at info level (very verbose)")
 	f.cluster.register(fs)
-	fs.StringVar(&f.mutant, "mutant", "", "run a deliberately broken client instead of a correct one (see 'etcdchaos mutants')")
+	fs.StringVar(&f.mutant, "mutant", "", "run a deliberately broken client instead of a correct one, in its own scenario unless --scenario is given (see 'etcdchaos mutants')")
 	f.loop.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, fs, err
@@ -65,16 +65,27 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, *flag.FlagSet, e
 	if err := f.cluster.validate(); err != nil {
 		return nil, fs, err
 	}
-	seedGiven := false
-	fs.Visit(func(fl *flag.Flag) { seedGiven = seedGiven || fl.Name == "seed" })
+	seedGiven, scenarioGiven := false, false
+	fs.Visit(func(fl *flag.Flag) {
+		seedGiven = seedGiven || fl.Name == "seed"
+		scenarioGiven = scenarioGiven || fl.Name == "scenario"
+	})
 	if !seedGiven {
 		f.seed = rand.Int64N(1 << 31)
 	}
 	if err := f.loop.validate(seedGiven); err != nil {
 		return nil, fs, err
 	}
-	if _, err := workloads.LookupMutant(f.mutant); f.mutant != "" && err != nil {
-		return nil, fs, fmt.Errorf("--mutant: %w", err)
+	if f.mutant != "" {
+		m, err := workloads.LookupMutant(f.mutant)
+		if err != nil {
+			return nil, fs, fmt.Errorf("--mutant: %w", err)
+		}
+		// A mutant shows its bug in its own scenario; an explicit --scenario
+		// still wins.
+		if !scenarioGiven {
+			f.scenario = m.Scenario
+		}
 	}
 	if f.out == "" && f.loop.on {
 		f.out = filepath.Join("runs", f.scenario+"-until-fail")

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,9 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/etcdchaos/etcdchaos/history"
 	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/workloads"
 )
 
 // mainEnv makes the test binary act as the etcdchaos command (see TestMain),
@@ -77,4 +81,35 @@ func TestRunInterruptedBySIGINT(t *testing.T) {
 	left, err := os.ReadDir(tmp)
 	require.NoError(t, err)
 	require.Empty(t, left, "temporary files outlived the run")
+}
+
+// TestRunMutantDefaultsToItsScenario: --mutant without --scenario runs the
+// mutant's own scenario (in the run directory's name, the command that
+// reproduces it and the recorded history); an explicit --scenario wins, even
+// when it names the default scenario.
+func TestRunMutantDefaultsToItsScenario(t *testing.T) {
+	for _, m := range workloads.Mutants() {
+		f, _, err := parseRunFlags([]string{"--mutant", m.Name, "--seed", "4"}, io.Discard)
+		require.NoError(t, err)
+		assert.Equal(t, m.Scenario, f.scenario, m.Name)
+		assert.Equal(t, filepath.Join("runs", m.Scenario+"-4"), f.out, m.Name)
+		assert.Contains(t, f.reproCommand(), "--scenario "+m.Scenario+" ", m.Name)
+	}
+	for _, sc := range []string{"lock-kill", "mixed"} {
+		f, _, err := parseRunFlags([]string{"--mutant", "lock-no-wait", "--scenario", sc}, io.Discard)
+		require.NoError(t, err)
+		assert.Equal(t, sc, f.scenario)
+	}
+	f, _, err := parseRunFlags(nil, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "mixed", f.scenario, "without a mutant the default scenario runs")
+
+	out := filepath.Join(t.TempDir(), "run")
+	code, stdout, stderr := runCLI("run", "--mutant", "lock-no-wait", "--seed", "1", "--duration", "2s", "--members", "1", "--out", out)
+	require.NotEqual(t, exitUsage, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	h, err := history.ReadFile(filepath.Join(out, "history.jsonl"))
+	require.NoError(t, err)
+	assert.Equal(t, "smoke", h.Header.Scenario)
+	assert.Equal(t, "lock-no-wait", h.Header.Mutant)
+	assert.Contains(t, stderr, "scenario smoke, seed 1")
 }
