@@ -34,6 +34,10 @@ test: lint etcd
 	$(GO) test -count=1 -timeout 30m $(PKGS)
 
 # Benchmarks, also written to bench/results.txt (summarised in the README).
+# Every iteration of every benchmark is a measurable amount of work (a batch
+# of recorded events, a whole history read or checked, a cluster started, a
+# timed workload, a chaos run), so BENCHTIME=5x is five such samples; it is
+# also the number of seeds BenchmarkMutantDetection takes its median over.
 bench: etcd
 	@mkdir -p bench
 	bash -o pipefail -c '$(GO) test -run "^$$" -bench . -benchtime $(BENCHTIME) -timeout 60m $(PKGS) | tee bench/results.txt'

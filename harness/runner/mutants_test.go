@@ -102,7 +102,8 @@ func TestMutantOptions(t *testing.T) {
 
 // BenchmarkMutantDetection reports, per mutant, the median workload time
 // until the first violating operation (seconds since the run started) over
-// a few seeds; seeds that find nothing count as the full run.
+// b.N seeds, one whole run each (-benchtime 5x: five seeds); seeds that find
+// nothing count as the full run.
 func BenchmarkMutantDetection(b *testing.B) {
 	for _, m := range workloads.Mutants() {
 		b.Run(m.Name, func(b *testing.B) {
