@@ -1,22 +1,28 @@
 //go:build !linux
 
-package harness
+package netns
 
 import (
 	"errors"
 	"fmt"
 	"os/exec"
+
+	"github.com/etcdchaos/etcdchaos/harness/internal/links"
 )
 
-// netnsNet is unavailable off Linux: newNetns always fails.
-type netnsNet struct{}
+// Net is unavailable off Linux: New always fails.
+type Net struct{}
 
-func newNetns(int) (*netnsNet, error) {
-	return nil, fmt.Errorf("network %s: %w", NetworkNetns, errors.New("needs Linux network namespaces"))
+func New(int) (*Net, error) {
+	return nil, fmt.Errorf("network netns: %w", errors.New("needs Linux network namespaces"))
 }
 
-func (*netnsNet) addr(int) string                         { return "" }
-func (*netnsNet) close() error                            { return nil }
-func (*netnsNet) sync([][2]int) error                     { return nil }
-func (*netnsNet) dialer(int) dialFunc                     { return nil }
-func (*netnsNet) command(int, string, []string) *exec.Cmd { return nil }
+// Probe always fails off Linux.
+func Probe(string) error { return errors.New("needs Linux network namespaces") }
+
+func (*Net) Prefix() string                          { return "" }
+func (*Net) Addr(int) string                         { return "" }
+func (*Net) Close() error                            { return nil }
+func (*Net) Sync([][2]int) error                     { return nil }
+func (*Net) Dialer(int) links.DialFunc               { return nil }
+func (*Net) Command(int, string, []string) *exec.Cmd { return nil }

@@ -1,4 +1,6 @@
-package harness
+// Package procmember runs etcd members as processes of their own, each in
+// its own process group, optionally inside a network namespace.
+package procmember
 
 import (
 	"bytes"
@@ -13,91 +15,76 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/etcdchaos/etcdchaos/harness/internal/links"
+	"github.com/etcdchaos/etcdchaos/harness/internal/member"
+	"github.com/etcdchaos/etcdchaos/harness/internal/netns"
 )
 
-// LogFile is the name of a process member's log in its data directory.
-const LogFile = "etcd.log"
-
-// processRunner runs each member as an etcd process of its own. Processes
-// are started in their own process group, are killed with the harness
-// (parent-death signal, Linux) and are always reaped by kill.
+// Runner runs each member as an etcd process of its own. Processes are
+// started in their own process group, are killed with the harness
+// (parent-death signal, Linux) and are always reaped by Kill.
 //
-// With netns set, member i runs in its namespace (netns.ns(i)) and listens
-// on its namespace address, and the harness dials it from inside that
-// namespace.
-type processRunner struct {
-	bin     string
-	verbose bool
-	netns   *netnsNet
+// With Netns set, member i runs in its namespace and listens on its
+// namespace address, and the harness dials it from inside that namespace.
+type Runner struct {
+	// Bin is the etcd binary.
+	Bin string
+	// Verbose makes etcd log at info level, and to stderr too.
+	Verbose bool
+	// LogName is the name of each member's log in its data directory.
+	LogName string
+	// Netns, if set, holds the members' network namespaces.
+	Netns *netns.Net
 }
 
-// processMember is one etcd process.
-type processMember struct {
-	spec       *memberSpec
+// Member is one etcd process.
+type Member struct {
+	spec       *member.Spec
 	cmd        *exec.Cmd
 	peer, clnt string
-	dial       dialFunc // reaches the member's listeners
+	dial       links.DialFunc // reaches the member's listeners
 	log        *os.File
-	status     *statusPoller
+	status     *member.Status
 	exited     chan struct{} // closed once the process is reaped
 }
 
 // listenWait bounds how long a new process may take to open its client port.
 const listenWait = 20 * time.Second
 
-// Fixed member ports inside a member's own network namespace.
-const (
-	netnsPeerPort   = "2380"
-	netnsClientPort = "2379"
-)
-
-func (r *processRunner) start(ctx context.Context, spec *memberSpec) (member, error) {
-	if r.netns != nil {
-		host := r.netns.addr(spec.index)
-		m, err := r.startProcess(ctx, spec, net.JoinHostPort(host, netnsPeerPort), net.JoinHostPort(host, netnsClientPort))
+// Start starts the member described by spec and returns once it listens for
+// clients (not necessarily ready: see Member.Ready).
+func (r *Runner) Start(ctx context.Context, spec *member.Spec) (member.Member, error) {
+	if r.Netns != nil {
+		host := r.Netns.Addr(spec.Index)
+		m, err := r.startProcess(ctx, spec, net.JoinHostPort(host, netns.PeerPort), net.JoinHostPort(host, netns.ClientPort))
 		if err != nil {
-			return nil, fmt.Errorf("start member %s: %w", spec.name, err)
+			return nil, fmt.Errorf("start member %s: %w", spec.Name, err)
 		}
 		return m, nil
 	}
-	var lastErr error
-	for attempt := 0; attempt < maxBindAttempts; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		ports, err := freePorts(2)
-		if err != nil {
-			return nil, err
-		}
-		m, err := r.startProcess(ctx, spec, ports[0], ports[1])
-		if err == nil {
-			return m, nil
-		}
-		lastErr = err
-		if !errors.Is(err, syscall.EADDRINUSE) {
-			break
-		}
-	}
-	return nil, fmt.Errorf("start member %s: %w", spec.name, lastErr)
+	return member.StartOnFreePorts(ctx, spec, func(peerAddr, clientAddr string) (member.Member, error) {
+		return r.startProcess(ctx, spec, peerAddr, clientAddr)
+	})
 }
 
 // startProcess starts etcd and waits until it listens for clients.
-func (r *processRunner) startProcess(ctx context.Context, spec *memberSpec, peerAddr, clientAddr string) (*processMember, error) {
-	if err := os.MkdirAll(spec.dir, 0o700); err != nil {
+func (r *Runner) startProcess(ctx context.Context, spec *member.Spec, peerAddr, clientAddr string) (*Member, error) {
+	if err := os.MkdirAll(spec.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create member dir: %w", err)
 	}
-	logPath := filepath.Join(spec.dir, LogFile)
+	logPath := filepath.Join(spec.Dir, r.LogName)
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open member log: %w", err)
 	}
-	cmd, dial := exec.Command(r.bin, r.args(spec, peerAddr, clientAddr)...), dialFunc(dialTCP)
-	if r.netns != nil {
-		cmd = r.netns.command(spec.index, r.bin, r.args(spec, peerAddr, clientAddr))
-		dial = r.netns.dialer(spec.index)
+	cmd, dial := exec.Command(r.Bin, r.args(spec, peerAddr, clientAddr)...), links.DialFunc(links.DialTCP)
+	if r.Netns != nil {
+		cmd = r.Netns.Command(spec.Index, r.Bin, r.args(spec, peerAddr, clientAddr))
+		dial = r.Netns.Dialer(spec.Index)
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
-	if r.verbose {
+	if r.Verbose {
 		w := io.MultiWriter(logf, os.Stderr)
 		cmd.Stdout, cmd.Stderr = w, w
 	}
@@ -105,19 +92,19 @@ func (r *processRunner) startProcess(ctx context.Context, spec *memberSpec, peer
 	cmd.WaitDelay = time.Second
 	if err := cmd.Start(); err != nil {
 		_ = logf.Close()
-		return nil, fmt.Errorf("run %s: %w", r.bin, err)
+		return nil, fmt.Errorf("run %s: %w", r.Bin, err)
 	}
-	m := &processMember{spec: spec, cmd: cmd, peer: peerAddr, clnt: clientAddr, dial: dial, log: logf, exited: make(chan struct{})}
+	m := &Member{spec: spec, cmd: cmd, peer: peerAddr, clnt: clientAddr, dial: dial, log: logf, exited: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
 		close(m.exited)
 	}()
 	if err := m.waitListening(ctx); err != nil {
-		m.kill()
+		m.Kill()
 		return nil, errors.Join(err, logError(logPath))
 	}
-	if m.status, err = newStatusPoller(clientAddr, r.statusDial(dial), spec.logger); err != nil {
-		m.kill()
+	if m.status, err = member.NewStatus(clientAddr, r.statusDial(dial), spec.Logger); err != nil {
+		m.Kill()
 		return nil, err
 	}
 	return m, nil
@@ -125,30 +112,30 @@ func (r *processRunner) startProcess(ctx context.Context, spec *memberSpec, peer
 
 // statusDial is the status client's dialer: dial in a namespace, gRPC's
 // own otherwise.
-func (r *processRunner) statusDial(dial dialFunc) dialFunc {
-	if r.netns == nil {
+func (r *Runner) statusDial(dial links.DialFunc) links.DialFunc {
+	if r.Netns == nil {
 		return nil
 	}
 	return dial
 }
 
-func (r *processRunner) args(spec *memberSpec, peerAddr, clientAddr string) []string {
+func (r *Runner) args(spec *member.Spec, peerAddr, clientAddr string) []string {
 	level := "warn"
-	if r.verbose {
+	if r.Verbose {
 		level = "info"
 	}
 	return []string{
-		"--name=" + spec.name,
-		"--data-dir=" + spec.dir,
+		"--name=" + spec.Name,
+		"--data-dir=" + spec.Dir,
 		"--listen-peer-urls=http://" + peerAddr,
-		"--initial-advertise-peer-urls=" + spec.peerURL,
+		"--initial-advertise-peer-urls=" + spec.PeerURL,
 		"--listen-client-urls=http://" + clientAddr,
-		"--advertise-client-urls=" + spec.clientURL,
-		"--initial-cluster=" + spec.initialCluster,
-		"--initial-cluster-token=" + spec.token,
+		"--advertise-client-urls=" + spec.ClientURL,
+		"--initial-cluster=" + spec.InitialCluster,
+		"--initial-cluster-token=" + spec.Token,
 		"--initial-cluster-state=new",
-		fmt.Sprintf("--heartbeat-interval=%d", spec.tickMs),
-		fmt.Sprintf("--election-timeout=%d", spec.electionMs),
+		fmt.Sprintf("--heartbeat-interval=%d", spec.TickMs),
+		fmt.Sprintf("--election-timeout=%d", spec.ElectionMs),
 		"--unsafe-no-fsync",
 		"--enable-grpc-gateway=false",
 		"--grpc-keepalive-min-time=1s",
@@ -159,7 +146,7 @@ func (r *processRunner) args(spec *memberSpec, peerAddr, clientAddr string) []st
 
 // waitListening polls the client port until the process accepts a
 // connection, exits, or ctx ends.
-func (m *processMember) waitListening(ctx context.Context) error {
+func (m *Member) waitListening(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, listenWait)
 	defer cancel()
 	for {
@@ -181,7 +168,7 @@ func (m *processMember) waitListening(ctx context.Context) error {
 }
 
 // logError returns the last error lines of a member log, marked as
-// EADDRINUSE when a port was taken, so that start can retry.
+// EADDRINUSE when a port was taken, so that Start can retry.
 func logError(path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -198,54 +185,69 @@ func logError(path string) error {
 	return fmt.Errorf("log %s ends with: %s", path, tail)
 }
 
-func (m *processMember) peerAddr() string       { return m.peer }
-func (m *processMember) clientAddr() string     { return m.clnt }
-func (m *processMember) ready() <-chan struct{} { return m.status.ready() }
+// PeerAddr is the host:port of the process's peer listener.
+func (m *Member) PeerAddr() string { return m.peer }
 
-// id is the member ID: the one etcd reports, or the one the harness
+// ClientAddr is the host:port of the process's client listener.
+func (m *Member) ClientAddr() string { return m.clnt }
+
+// Ready is closed once the member answered a Status request.
+func (m *Member) Ready() <-chan struct{} { return m.status.Ready() }
+
+// Pid is the process id of the etcd process.
+func (m *Member) Pid() int { return m.cmd.Process.Pid }
+
+// ID is the member ID: the one etcd reports, or the one the harness
 // computed until etcd answered.
-func (m *processMember) id() uint64 {
-	if id, _, _ := m.status.view(); id != 0 {
+func (m *Member) ID() uint64 {
+	if id, _, _ := m.status.View(); id != 0 {
 		return id
 	}
-	return m.spec.id
+	return m.spec.ID
 }
 
-func (m *processMember) lead() uint64 {
-	_, lead, _ := m.status.view()
+// Lead is the leader the member last reported (0 if unknown).
+func (m *Member) Lead() uint64 {
+	_, lead, _ := m.status.View()
 	return lead
 }
 
-func (m *processMember) term() uint64 {
-	_, _, term := m.status.view()
+// Term is the raft term the member last reported (0 if unknown).
+func (m *Member) Term() uint64 {
+	_, _, term := m.status.View()
 	return term
 }
 
-func (m *processMember) check(ctx context.Context) error { return m.status.check(ctx) }
+// Check performs a linearizable read through the member.
+func (m *Member) Check(ctx context.Context) error { return m.status.Check(ctx) }
 
-func (m *processMember) moveLeader(ctx context.Context, to uint64) error {
-	return m.status.moveLeader(ctx, to)
+// MoveLeader asks the member (the leader) to hand leadership to to.
+func (m *Member) MoveLeader(ctx context.Context, to uint64) error {
+	return m.status.MoveLeader(ctx, to)
 }
 
 // signal sends sig to the member's process group.
-func (m *processMember) signal(sig syscall.Signal) error {
+func (m *Member) signal(sig syscall.Signal) error {
 	if err := syscall.Kill(-m.cmd.Process.Pid, sig); err != nil {
 		return fmt.Errorf("signal %v to etcd %d: %w", sig, m.cmd.Process.Pid, err)
 	}
 	return nil
 }
 
-func (m *processMember) pause() error  { return m.signal(syscall.SIGSTOP) }
-func (m *processMember) resume() error { return m.signal(syscall.SIGCONT) }
+// Pause freezes the process group (SIGSTOP).
+func (m *Member) Pause() error { return m.signal(syscall.SIGSTOP) }
 
-// kill sends SIGKILL to the process group and reaps the process.
-func (m *processMember) kill() {
+// Resume thaws the process group (SIGCONT).
+func (m *Member) Resume() error { return m.signal(syscall.SIGCONT) }
+
+// Kill sends SIGKILL to the process group and reaps the process.
+func (m *Member) Kill() {
 	if m.signal(syscall.SIGKILL) != nil {
 		_ = m.cmd.Process.Kill()
 	}
 	<-m.exited
 	if m.status != nil {
-		m.status.close()
+		m.status.Close()
 	}
 	_ = m.log.Close()
 }
