@@ -50,7 +50,7 @@ func waitFollows(t testing.TB, c *Cluster, w, leader int, within time.Duration) 
 	t.Helper()
 	require.Eventually(t, func() bool {
 		m := c.running(w)
-		return m != nil && m.lead() == c.MemberID(leader)
+		return m != nil && m.Lead() == c.MemberID(leader)
 	}, within, 10*time.Millisecond, "member %d does not follow leader %d", w, leader)
 }
 
