@@ -82,7 +82,7 @@ func (c *Cluster) start(ctx context.Context) error {
 	if c.logger, err = c.cfg.logger(); err != nil {
 		return err
 	}
-	if c.dir, c.ownDir, err = c.cfg.dataDir(); err != nil {
+	if c.dir, c.ownDir, err = c.cfg.dataDir(c.logger); err != nil {
 		return err
 	}
 	if c.net, err = newNetwork(c.cfg, c.members, c.links, c.leases); err != nil {

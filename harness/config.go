@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -161,12 +162,17 @@ func (cfg Config) logger() (*zap.Logger, error) {
 }
 
 // dataDir returns the parent directory for member data and whether the
-// cluster owns it (and so removes it on Close).
-func (cfg Config) dataDir() (dir string, owned bool, err error) {
+// cluster owns it (and so removes it on Close). A temporary directory is
+// marked with its owner, after those of killed runs were removed.
+func (cfg Config) dataDir(lg *zap.Logger) (dir string, owned bool, err error) {
 	if cfg.DataDir == "" {
-		dir, err = os.MkdirTemp("", "etcdchaos-")
+		removeStaleDataDirs(os.TempDir(), lg)
+		dir, err = os.MkdirTemp("", dataDirPrefix)
 		if err != nil {
 			return "", false, fmt.Errorf("create data dir: %w", err)
+		}
+		if err := markOwner(dir); err != nil {
+			return "", false, errors.Join(fmt.Errorf("create data dir: %w", err), os.RemoveAll(dir))
 		}
 		return dir, true, nil
 	}
