@@ -296,16 +296,6 @@ func (c *Cluster) member(i int) (member.Member, error) {
 	return m, nil
 }
 
-// memberOf maps an etcd member ID to its member number (0 if unknown).
-func (c *Cluster) memberOf(id uint64) int {
-	for i, s := range c.slots {
-		if s.id == id {
-			return i + 1
-		}
-	}
-	return 0
-}
-
 // Leader is the current leader: among running members that consider
 // themselves leader, the one with the highest term; 0 if there is none. In
 // ModeExternal it is the endpoint of the leader that the endpoints report

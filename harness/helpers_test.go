@@ -100,3 +100,13 @@ func others(c *Cluster, not ...int) []int {
 	}
 	return out
 }
+
+// memberOf maps an etcd member ID to its member number (0 if unknown).
+func (c *Cluster) memberOf(id uint64) int {
+	for i, s := range c.slots {
+		if s.id == id {
+			return i + 1
+		}
+	}
+	return 0
+}
