@@ -22,7 +22,8 @@ type Config struct {
 	ElectionMs uint
 	// DataDir is the parent directory of the member data directories
 	// (DataDir/m1, DataDir/m2, ...), which must not exist yet; it is kept by
-	// Close. Empty means a fresh temporary directory that Close removes.
+	// Close. Empty means a fresh temporary directory that Close removes;
+	// if the process is killed before Close, a later Start removes it.
 	DataDir string
 	// Verbose makes etcd log at info level instead of error level.
 	Verbose bool

@@ -5,7 +5,7 @@
 //
 // Layout of one member i:
 //
-//	clients --(client link, one tcpProxy per Client)--+
+//	clients --(client link, one TCP proxy per Client)-+
 //	direct  --(front door, Endpoints()[i-1])----------+--> etcd client listener
 //	peers   --(peer proxy, advertised peer URL)---------> etcd peer listener
 //

@@ -1,5 +1,15 @@
 package harness
 
+// A Cluster never asks which mode it is in: it delegates to two parts,
+// chosen here once when it starts.
+//
+//   - a memberRuntime runs the members: embeddedRuntime in this process,
+//     processRuntime as etcd processes (internal/procmember), or
+//     externalRuntime for a cluster the harness only attaches to;
+//   - a network carries the links between them: proxyNetwork through peer
+//     proxies (internal/links), netnsNetwork through network namespaces
+//     (internal/netns), or externalNetwork, which cuts nothing.
+
 import (
 	"context"
 	"fmt"
