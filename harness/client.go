@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/etcdchaos/etcdchaos/harness/internal/links"
+	"github.com/etcdchaos/etcdchaos/harness/internal/member"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
@@ -23,7 +25,7 @@ type Client struct {
 	Member int
 
 	cluster *Cluster
-	link    *tcpProxy
+	link    *links.TCPProxy
 	once    sync.Once
 	err     error
 }
@@ -43,7 +45,7 @@ func (c *Cluster) NewClient(i int) (*Client, error) {
 	if i < 1 || i > len(c.slots) {
 		return nil, fmt.Errorf("new client of member %d: out of range 1..%d", i, len(c.slots))
 	}
-	link, err := newTCPProxyVia(c.addrOf(i, member.clientAddr), c.dialerOf(i))
+	link, err := links.NewTCPProxyVia(c.addrOf(i, member.Member.ClientAddr), c.net.dialer(i))
 	if err != nil {
 		return nil, fmt.Errorf("new client of member %d: %w", i, err)
 	}
@@ -54,7 +56,7 @@ func (c *Cluster) NewClient(i int) (*Client, error) {
 		DialKeepAliveTimeout: clientKeepAliveTimeout,
 		Logger:               c.logger.Named("client"),
 		DialOptions: []grpc.DialOption{
-			grpc.WithChainUnaryInterceptor(c.leases.grantInterceptor(i)),
+			grpc.WithChainUnaryInterceptor(c.leases.GrantInterceptor(i)),
 			grpc.WithConnectParams(grpc.ConnectParams{
 				Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 500 * time.Millisecond},
 				MinConnectTimeout: clientDialTimeout,
@@ -138,7 +140,7 @@ func (c *Cluster) IsolateClient(cl *Client) error {
 	if err := c.own(cl); err != nil {
 		return fmt.Errorf("isolate client: %w", err)
 	}
-	cl.link.setCut(true)
+	cl.link.SetCut(true)
 	return nil
 }
 
@@ -147,7 +149,7 @@ func (c *Cluster) ReconnectClient(cl *Client) error {
 	if err := c.own(cl); err != nil {
 		return fmt.Errorf("reconnect client: %w", err)
 	}
-	cl.link.setCut(false)
+	cl.link.SetCut(false)
 	return nil
 }
 
@@ -158,7 +160,7 @@ func (c *Cluster) PauseClient(cl *Client) error {
 	if err := c.own(cl); err != nil {
 		return fmt.Errorf("pause client: %w", err)
 	}
-	cl.link.gate.pause()
+	cl.link.Pause()
 	return nil
 }
 
@@ -167,7 +169,7 @@ func (c *Cluster) ResumeClient(cl *Client) error {
 	if err := c.own(cl); err != nil {
 		return fmt.Errorf("resume client: %w", err)
 	}
-	cl.link.gate.unpause()
+	cl.link.Resume()
 	return nil
 }
 
@@ -179,13 +181,13 @@ func (c *Cluster) SetClientLatency(cl *Client, d time.Duration) error {
 	if d < 0 {
 		return fmt.Errorf("set client latency: negative latency %v", d)
 	}
-	cl.link.setLatency(d)
+	cl.link.SetLatency(d)
 	return nil
 }
 
 // LeaseMember is the member of the harness client that granted lease id, 0 if
 // no harness client granted it.
-func (c *Cluster) LeaseMember(id clientv3.LeaseID) int { return c.leases.member(int64(id)) }
+func (c *Cluster) LeaseMember(id clientv3.LeaseID) int { return c.leases.Member(int64(id)) }
 
 // Dial returns a plain etcd client of member i through its Endpoints() URL,
 // which faults do not touch: useful to observe the cluster. The caller closes

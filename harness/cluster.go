@@ -1,77 +1,17 @@
-// Package harness runs an etcd cluster inside the test process with a
-// network layer that the harness controls: every member-to-member link can be
-// cut (in both directions) or delayed on its own, and every client has its
-// own link to its member that can be cut, paused or delayed.
-//
-// Layout of one member i:
-//
-//	clients --(client link, one tcpProxy per Client)--+
-//	direct  --(front door, Endpoints()[i-1])----------+--> etcd client listener
-//	peers   --(peer proxy, advertised peer URL)---------> etcd peer listener
-//
-// The real etcd listeners use private ports; every address that others see
-// (advertised peer and client URLs, client links) belongs to a harness
-// listener held for the cluster's lifetime, so a restarted member keeps its
-// identity and URLs. Members are numbered 1..N, clients 1, 2, ...
-//
-// # Peer links
-//
-// rafthttp streams carry messages in the direction opposite to the dial, so
-// blocking a member's port cannot cut one link alone. Instead each request
-// reaching a member's peer proxy is attributed to its sender (rafthttp's
-// X-Server-From header) and refused if the pair is cut; live requests are
-// aborted when their pair is cut. Both directions of a pair pass through one
-// of the two members' proxies, so a pair is cut both ways while all other
-// pairs keep working. Lease keep-alives that a follower forwards to the
-// leader carry no sender header: they are attributed to the member whose
-// harness client granted the lease (a gRPC interceptor on every Client
-// records LeaseGrant responses). Unattributed requests pass (see peerProxy).
-//
-// # Modes
-//
-// Config.Mode chooses how members run. ModeEmbedded (the default) runs them
-// inside this process. ModeProcess runs each as an etcd process (Config.
-// EtcdBin, see FindEtcd) behind the same peer and client links, logging to
-// etcd.log in its data directory; it adds PauseMember (SIGSTOP/SIGCONT) and
-// makes Kill a SIGKILL. Processes live in their own process group, get
-// SIGKILL from the kernel if the harness dies (Linux), and are always
-// reaped by Kill and Close. ModeExternal attaches to a cluster the harness
-// did not start (Config.Endpoints): clients still get links of their own, so
-// client faults work, while member faults return ErrNotSupported.
-//
-// # Network namespaces
-//
-// With Config.Network NetworkNetns (ModeProcess, root only) there are no
-// peer proxies: each member process runs in a network namespace of its own
-// (named ecx<random>-mN), listens and advertises on its address in a private
-// /24, and reaches the others through veth pairs on a bridge in a hub
-// namespace (ecx<random>-hub). Partition and CutLink add prohibit routes in
-// both members' namespaces; Heal removes them. The harness adds nothing to
-// its own namespace: front doors and client links dial members from a
-// thread switched into the member's namespace, so client faults work as
-// usual. Link latency returns ErrNotSupported and LinkBytes stays 0. Close
-// deletes every namespace, also after a failed Start.
-//
-// # Known limits
-//
-//   - Leases granted by other clients (e.g. Dial) are not attributed, so
-//     their forwarded keep-alives cross partitions; so do forwarded
-//     LeaseTimeToLive queries.
-//   - Members run with unsafe-no-fsync: a killed member loses nothing because
-//     the process (and its page cache) survives, not because of fsync.
 package harness
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/etcdchaos/etcdchaos/harness/internal/links"
+	"github.com/etcdchaos/etcdchaos/harness/internal/member"
 	"go.etcd.io/etcd/client/pkg/v3/types"
 	"go.etcd.io/etcd/server/v3/etcdserver/api/membership"
 	"go.uber.org/zap"
@@ -87,15 +27,15 @@ const maxWait = time.Minute
 // Cluster is a running etcd cluster with controllable links. Its methods are
 // safe for concurrent use.
 type Cluster struct {
-	cfg    Config
-	runner runner
-	logger *zap.Logger
-	dir    string
-	ownDir bool
-	links  *linkTable
-	leases *leaseTable
-	slots  []*slot   // slots[i-1] is member i
-	netns  *netnsNet // NetworkNetns only
+	cfg     Config
+	members memberRuntime
+	net     network
+	logger  *zap.Logger
+	dir     string
+	ownDir  bool
+	links   *links.Table
+	leases  *links.Leases
+	slots   []*slot // slots[i-1] is member i
 
 	opMu sync.Mutex // serializes Kill, Restart and Close
 
@@ -107,40 +47,17 @@ type Cluster struct {
 
 // slot holds everything about one member that outlives its process.
 type slot struct {
-	spec  memberSpec
+	spec  member.Spec
 	id    uint64
-	peer  *peerProxy // nil with NetworkNetns
-	front *tcpProxy
-	m     member // nil while stopped; guarded by Cluster.mu
+	front *links.TCPProxy
+	m     member.Member // nil while stopped; guarded by Cluster.mu
 	// paused is set while the member's process is stopped by PauseMember;
 	// guarded by Cluster.mu.
 	paused bool
 }
 
-// Start starts a cluster and returns once a leader is elected and every
-// member serves linearizable reads. On error everything started is released.
-// In ModeExternal it starts nothing but client links: it returns once every
-// endpoint answers.
-func Start(ctx context.Context, cfg Config) (*Cluster, error) {
-	cfg, err := cfg.withDefaults()
-	if err != nil {
-		return nil, err
-	}
-	switch cfg.Mode {
-	case ModeProcess:
-		bin, err := etcdBin(cfg.EtcdBin)
-		if err != nil {
-			return nil, err
-		}
-		return startWith(ctx, cfg, &processRunner{bin: bin, verbose: cfg.Verbose})
-	case ModeExternal:
-		return startExternal(ctx, cfg)
-	}
-	return startWith(ctx, cfg, embeddedRunner{})
-}
-
-// startWith starts a cluster whose members are run by r.
-func startWith(ctx context.Context, cfg Config, r runner) (*Cluster, error) {
+// startWith starts a cluster whose members are run by rt.
+func startWith(ctx context.Context, cfg Config, rt memberRuntime) (*Cluster, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -149,9 +66,9 @@ func startWith(ctx context.Context, cfg Config, r runner) (*Cluster, error) {
 	defer cancel()
 	c := &Cluster{
 		cfg:     cfg,
-		runner:  r,
-		links:   newLinkTable(cfg.Members),
-		leases:  newLeaseTable(),
+		members: rt,
+		links:   links.NewTable(cfg.Members),
+		leases:  links.NewLeases(),
 		clients: map[*Client]struct{}{},
 	}
 	if err := c.start(ctx); err != nil {
@@ -165,10 +82,10 @@ func (c *Cluster) start(ctx context.Context) error {
 	if c.logger, err = c.cfg.logger(); err != nil {
 		return err
 	}
-	if c.dir, c.ownDir, err = c.cfg.dataDir(); err != nil {
+	if c.dir, c.ownDir, err = c.cfg.dataDir(c.logger); err != nil {
 		return err
 	}
-	if err := c.startNetns(); err != nil {
+	if c.net, err = newNetwork(c.cfg, c.members, c.links, c.leases); err != nil {
 		return err
 	}
 	if err := c.makeSlots(); err != nil {
@@ -184,24 +101,6 @@ func (c *Cluster) start(ctx context.Context) error {
 	return c.waitHealthy(ctx)
 }
 
-// startNetns creates the cluster's namespaces with NetworkNetns and hands
-// them to the process runner.
-func (c *Cluster) startNetns() error {
-	if c.cfg.Network != NetworkNetns {
-		return nil
-	}
-	r, ok := c.runner.(*processRunner)
-	if !ok {
-		return fmt.Errorf("network %s needs %s mode", NetworkNetns, ModeProcess)
-	}
-	nn, err := newNetns(c.cfg.Members)
-	if err != nil {
-		return err
-	}
-	c.netns, r.netns = nn, nn
-	return nil
-}
-
 // makeSlots creates every member's proxies and identity.
 func (c *Cluster) makeSlots() error {
 	n := c.cfg.Members
@@ -210,8 +109,11 @@ func (c *Cluster) makeSlots() error {
 	for i := 1; i <= n; i++ {
 		s := &slot{}
 		c.slots = append(c.slots, s)
-		peerURL, err := c.makeLinks(i, s)
+		peerURL, err := c.net.addMember(i, c.addrOf(i, member.Member.PeerAddr))
 		if err != nil {
+			return err
+		}
+		if s.front, err = links.NewTCPProxyVia(c.addrOf(i, member.Member.ClientAddr), c.net.dialer(i)); err != nil {
 			return err
 		}
 		name := fmt.Sprintf("m%d", i)
@@ -227,64 +129,32 @@ func (c *Cluster) makeSlots() error {
 		}
 		s.id = uint64(membership.NewMember(name, urls, token, nil).ID)
 		senders[s.id] = i + 1
-		s.spec = memberSpec{
-			index:          i + 1,
-			name:           name,
-			id:             s.id,
-			dir:            filepath.Join(c.dir, name),
-			peerURL:        peerURLs[i],
-			clientURL:      s.front.URL(),
-			initialCluster: strings.Join(initial, ","),
-			token:          token,
-			tickMs:         c.cfg.TickMs,
-			electionMs:     c.cfg.ElectionMs,
-			logger:         c.logger.With(zap.String("member", name)),
+		s.spec = member.Spec{
+			Index:          i + 1,
+			Name:           name,
+			ID:             s.id,
+			Dir:            filepath.Join(c.dir, name),
+			PeerURL:        peerURLs[i],
+			ClientURL:      s.front.URL(),
+			InitialCluster: strings.Join(initial, ","),
+			Token:          token,
+			TickMs:         c.cfg.TickMs,
+			ElectionMs:     c.cfg.ElectionMs,
+			Logger:         c.logger.With(zap.String("member", name)),
 		}
 		if !c.ownDir {
-			if _, err := os.Stat(s.spec.dir); err == nil {
-				return fmt.Errorf("member dir %s already exists", s.spec.dir)
+			if _, err := os.Stat(s.spec.Dir); err == nil {
+				return fmt.Errorf("member dir %s already exists", s.spec.Dir)
 			}
 		}
 	}
-	for _, s := range c.slots {
-		if s.peer != nil {
-			s.peer.setSenders(senders)
-			s.peer.serve()
-		}
-	}
+	c.net.serve(senders)
 	return nil
-}
-
-// makeLinks creates member i's front door and, with NetworkProxy, its peer
-// proxy; it returns the member's advertised peer URL.
-func (c *Cluster) makeLinks(i int, s *slot) (string, error) {
-	var err error
-	if c.netns != nil {
-		if s.front, err = newTCPProxyVia(c.addrOf(i, member.clientAddr), c.netns.dialer(i)); err != nil {
-			return "", err
-		}
-		return "http://" + net.JoinHostPort(c.netns.addr(i), netnsPeerPort), nil
-	}
-	if s.peer, err = newPeerProxy(i, c.links, c.leases, c.addrOf(i, member.peerAddr)); err != nil {
-		return "", err
-	}
-	if s.front, err = newTCPProxy(c.addrOf(i, member.clientAddr)); err != nil {
-		return "", err
-	}
-	return s.peer.URL(), nil
-}
-
-// dialerOf is the dialer that reaches member i's listeners.
-func (c *Cluster) dialerOf(i int) dialFunc {
-	if c.netns != nil {
-		return c.netns.dialer(i)
-	}
-	return dialTCP
 }
 
 // addrOf returns a function giving the current address of one of member i's
 // real listeners, or an error while the member is stopped.
-func (c *Cluster) addrOf(i int, which func(member) string) func() (string, error) {
+func (c *Cluster) addrOf(i int, which func(member.Member) string) func() (string, error) {
 	return func() (string, error) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -299,7 +169,7 @@ func (c *Cluster) addrOf(i int, which func(member) string) func() (string, error
 // startMember starts member i and waits until it has joined the cluster.
 func (c *Cluster) startMember(ctx context.Context, i int) error {
 	s := c.slots[i-1]
-	m, err := c.runner.start(ctx, &s.spec)
+	m, err := c.members.start(ctx, &s.spec)
 	if err != nil {
 		return err
 	}
@@ -310,15 +180,15 @@ func (c *Cluster) startMember(ctx context.Context, i int) error {
 	}
 	c.mu.Unlock()
 	if closed {
-		m.kill()
+		m.Kill()
 		return ErrClosed
 	}
-	if m.id() != s.id {
-		return fmt.Errorf("member %d has id %x, expected %x", i, m.id(), s.id)
+	if m.ID() != s.id {
+		return fmt.Errorf("member %d has id %x, expected %x", i, m.ID(), s.id)
 	}
-	c.links.setDown(i, false)
+	c.links.SetDown(i, false)
 	select {
-	case <-m.ready():
+	case <-m.Ready():
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("member %d not ready: %w", i, ctx.Err())
@@ -345,19 +215,19 @@ func (c *Cluster) waitServing(ctx context.Context, i int) error {
 			return fmt.Errorf("member %d is not running", i)
 		}
 		rctx, cancel := context.WithTimeout(ctx, 2*time.Duration(c.cfg.ElectionMs)*time.Millisecond)
-		err := m.check(rctx)
+		err := m.Check(rctx)
 		cancel()
 		if err == nil {
 			return nil
 		}
-		if !sleepCtx(ctx, tick) {
+		if !links.Sleep(ctx, tick) {
 			return fmt.Errorf("member %d not serving: %w", i, errors.Join(err, ctx.Err()))
 		}
 	}
 }
 
 // running returns member i's process, or nil if it is stopped or invalid.
-func (c *Cluster) running(i int) member {
+func (c *Cluster) running(i int) member.Member {
 	if i < 1 || i > len(c.slots) {
 		return nil
 	}
@@ -388,7 +258,7 @@ func (c *Cluster) PeerURL(i int) string {
 	if i < 1 || i > len(c.slots) {
 		return ""
 	}
-	return c.slots[i-1].spec.peerURL
+	return c.slots[i-1].spec.PeerURL
 }
 
 // MemberID is the etcd member ID of member i (0 if out of range).
@@ -407,10 +277,10 @@ func (c *Cluster) DataDir(i int) string {
 	if i < 1 || i > len(c.slots) {
 		return ""
 	}
-	return c.slots[i-1].spec.dir
+	return c.slots[i-1].spec.Dir
 }
 
-func (c *Cluster) member(i int) (member, error) {
+func (c *Cluster) member(i int) (member.Member, error) {
 	if i < 1 || i > len(c.slots) {
 		return nil, fmt.Errorf("member %d out of range 1..%d", i, len(c.slots))
 	}
@@ -426,40 +296,13 @@ func (c *Cluster) member(i int) (member, error) {
 	return m, nil
 }
 
-// memberOf maps an etcd member ID to its member number (0 if unknown).
-func (c *Cluster) memberOf(id uint64) int {
-	for i, s := range c.slots {
-		if s.id == id {
-			return i + 1
-		}
-	}
-	return 0
-}
-
 // Leader is the current leader: among running members that consider
 // themselves leader, the one with the highest term; 0 if there is none. In
 // ModeExternal it is the endpoint of the leader that the endpoints report
 // (by Status), 0 if the leader is none of the endpoints.
 func (c *Cluster) Leader() int {
-	if c.cfg.Mode == ModeExternal {
-		leader, _ := c.externalLeader()
-		return leader
-	}
-	leader, _ := c.leaderTerm()
+	leader, _ := c.leader()
 	return leader
-}
-
-func (c *Cluster) leaderTerm() (leader int, term uint64) {
-	for i := range c.slots {
-		m := c.running(i + 1)
-		if m == nil || m.lead() != m.id() {
-			continue
-		}
-		if t := m.term(); t > term {
-			leader, term = i+1, t
-		}
-	}
-	return leader, term
 }
 
 // WaitLeader waits until a leader is acknowledged by a quorum of members (in
@@ -472,35 +315,25 @@ func (c *Cluster) WaitLeader(ctx context.Context) (int, error) {
 	defer cancel()
 	tick := time.Duration(c.cfg.TickMs) * time.Millisecond
 	for {
-		if c.cfg.Mode == ModeExternal {
-			if l, ok := c.externalLeader(); ok {
-				return l, nil
-			}
-		} else if l := c.quorumLeader(); l != 0 {
+		if l, settled := c.leader(); settled {
 			return l, nil
 		}
-		if !sleepCtx(ctx, tick/2) {
+		if !links.Sleep(ctx, tick/2) {
 			return 0, fmt.Errorf("wait for leader: %w", ctx.Err())
 		}
 	}
 }
 
-func (c *Cluster) quorumLeader() int {
-	leader, term := c.leaderTerm()
-	if leader == 0 {
-		return 0
+// leader asks the member runtime for the leader among the members' current
+// raft views.
+func (c *Cluster) leader() (leader int, settled bool) {
+	running := make([]member.Member, len(c.slots))
+	ids := make([]uint64, len(c.slots))
+	for i, s := range c.slots {
+		running[i] = c.running(i + 1)
+		ids[i] = s.id
 	}
-	id := c.slots[leader-1].id
-	votes := 0
-	for i := range c.slots {
-		if m := c.running(i + 1); m != nil && m.lead() == id && m.term() == term {
-			votes++
-		}
-	}
-	if votes < len(c.slots)/2+1 {
-		return 0
-	}
-	return leader
+	return c.members.leader(running, ids)
 }
 
 // Close closes every client, stops every member and proxy and removes the
@@ -527,15 +360,12 @@ func (c *Cluster) Close() error {
 	}
 	c.stopMembers()
 	for _, s := range c.slots {
-		if s.peer != nil {
-			errs = append(errs, ignoreClosed(s.peer.Close()))
-		}
 		if s.front != nil {
 			errs = append(errs, ignoreClosed(s.front.Close()))
 		}
 	}
-	if c.netns != nil {
-		errs = append(errs, c.netns.close())
+	if c.net != nil {
+		errs = append(errs, c.net.close())
 	}
 	if c.ownDir && c.dir != "" {
 		if err := os.RemoveAll(c.dir); err != nil {
@@ -550,7 +380,7 @@ func (c *Cluster) Close() error {
 
 // stopMembers disconnects and kills every running member, in parallel.
 func (c *Cluster) stopMembers() {
-	var ms []member
+	var ms []member.Member
 	c.mu.Lock()
 	for _, s := range c.slots {
 		ms = append(ms, s.m)
@@ -558,7 +388,7 @@ func (c *Cluster) stopMembers() {
 	}
 	c.mu.Unlock()
 	for i, m := range ms {
-		if s := c.slots[i]; m != nil && (s.peer != nil || (c.netns != nil && s.front != nil)) {
+		if m != nil {
 			c.disconnect(i + 1)
 		}
 	}
@@ -568,7 +398,7 @@ func (c *Cluster) stopMembers() {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				m.kill()
+				m.Kill()
 			}()
 		}
 	}

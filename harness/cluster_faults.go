@@ -13,8 +13,8 @@ import (
 // MoveLeader transfers leadership to member to and waits until the old
 // leader sees it done.
 func (c *Cluster) MoveLeader(ctx context.Context, to int) error {
-	if err := c.notSupported("move leader"); err != nil {
-		return err
+	if err := c.members.control(); err != nil {
+		return fmt.Errorf("move leader: %w", err)
 	}
 	if _, err := c.member(to); err != nil {
 		return fmt.Errorf("move leader to %d: %w", to, err)
@@ -32,7 +32,7 @@ func (c *Cluster) MoveLeader(ctx context.Context, to int) error {
 	}
 	ctx, cancel := boundCtx(ctx)
 	defer cancel()
-	if err := m.moveLeader(ctx, c.slots[to-1].id); err != nil {
+	if err := m.MoveLeader(ctx, c.slots[to-1].id); err != nil {
 		return fmt.Errorf("move leader from %d to %d: %w", from, to, err)
 	}
 	return nil
@@ -45,8 +45,8 @@ func (c *Cluster) MoveLeader(ctx context.Context, to int) error {
 // A member run as a process is killed with SIGKILL (kill -9), also while
 // paused.
 func (c *Cluster) Kill(i int) error {
-	if err := c.notSupported("kill"); err != nil {
-		return err
+	if err := c.members.control(); err != nil {
+		return fmt.Errorf("kill: %w", err)
 	}
 	c.opMu.Lock()
 	defer c.opMu.Unlock()
@@ -59,22 +59,18 @@ func (c *Cluster) Kill(i int) error {
 	c.slots[i-1].paused = false
 	c.mu.Unlock()
 	c.disconnect(i)
-	m.kill()
+	m.Kill()
 	return nil
 }
 
 // disconnect cuts every link of member i and closes every connection to it.
 // The member must already be marked stopped so nothing reconnects.
 func (c *Cluster) disconnect(i int) {
-	s := c.slots[i-1]
-	c.links.setDown(i, true)
-	if s.peer != nil {
-		s.peer.abortAll()
-		s.peer.transport.CloseIdleConnections()
-	}
-	s.front.closeConns()
+	c.links.SetDown(i, true)
+	c.net.stopped(i)
+	c.slots[i-1].front.CloseConns()
 	for _, cl := range c.clientsOf(i) {
-		cl.link.closeConns()
+		cl.link.CloseConns()
 	}
 }
 
@@ -82,8 +78,8 @@ func (c *Cluster) disconnect(i int) {
 // URLs. It returns once the member is serving; it may not have caught up yet
 // (use WaitLeader or a request to wait for that).
 func (c *Cluster) Restart(i int) error {
-	if err := c.notSupported("restart"); err != nil {
-		return err
+	if err := c.members.control(); err != nil {
+		return fmt.Errorf("restart: %w", err)
 	}
 	c.opMu.Lock()
 	defer c.opMu.Unlock()
@@ -102,18 +98,18 @@ func (c *Cluster) Restart(i int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), maxWait)
 	defer cancel()
 	s := c.slots[i-1]
-	m, err := c.runner.start(ctx, &s.spec)
+	m, err := c.members.start(ctx, &s.spec)
 	if err != nil {
 		return fmt.Errorf("restart member %d: %w", i, err)
 	}
-	if m.id() != s.id {
-		m.kill()
-		return fmt.Errorf("restart member %d: id %x, expected %x", i, m.id(), s.id)
+	if m.ID() != s.id {
+		m.Kill()
+		return fmt.Errorf("restart member %d: id %x, expected %x", i, m.ID(), s.id)
 	}
 	c.mu.Lock()
 	s.m = m
 	c.mu.Unlock()
-	c.links.setDown(i, false)
+	c.links.SetDown(i, false)
 	return nil
 }
 
@@ -124,13 +120,7 @@ func (c *Cluster) Restart(i int) error {
 // Partition([]int{1}, []int{2, 3}) isolates member 1 from a working majority.
 // Live connections crossing a new cut are closed before Partition returns.
 func (c *Cluster) Partition(groups ...[]int) error {
-	if err := c.notSupported("partition"); err != nil {
-		return err
-	}
-	if err := c.links.partition(groups); err != nil {
-		return fmt.Errorf("partition %v: %w", groups, err)
-	}
-	if err := c.syncRoutes(); err != nil {
+	if err := c.net.partition(groups); err != nil {
 		return fmt.Errorf("partition %v: %w", groups, err)
 	}
 	return nil
@@ -139,47 +129,26 @@ func (c *Cluster) Partition(groups ...[]int) error {
 // CutLink cuts the link between members a and b in both directions, in
 // addition to any partition in place.
 func (c *Cluster) CutLink(a, b int) error {
-	if err := c.notSupported("cut link"); err != nil {
-		return err
-	}
-	if err := c.links.setCut(a, b, true); err != nil {
-		return fmt.Errorf("cut link: %w", err)
-	}
-	if err := c.syncRoutes(); err != nil {
+	if err := c.net.cutLink(a, b); err != nil {
 		return fmt.Errorf("cut link %d-%d: %w", a, b, err)
 	}
 	return nil
 }
 
-// syncRoutes makes the namespaces' routes match the cut links
-// (NetworkNetns only).
-func (c *Cluster) syncRoutes() error {
-	if c.netns == nil {
-		return nil
-	}
-	return c.netns.sync(c.links.cutLinks())
-}
-
 // CutLinks lists the links currently cut as pairs {a, b} with a < b
 // (links of killed members are not listed).
-func (c *Cluster) CutLinks() [][2]int { return c.links.cutLinks() }
+func (c *Cluster) CutLinks() [][2]int { return c.links.CutLinks() }
 
 // LinkBytes is the number of peer-traffic bytes delivered so far from member
 // from to member to through the link layer (raft messages and forwarded
 // lease requests; attributed traffic only). It shows which links carry
 // traffic.
-func (c *Cluster) LinkBytes(from, to int) uint64 { return c.links.deliveredBytes(from, to) }
+func (c *Cluster) LinkBytes(from, to int) uint64 { return c.links.DeliveredBytes(from, to) }
 
 // SetLinkLatency delays every message from member from to member to by d
 // (one way; set both directions for a symmetric delay). Zero removes it.
 func (c *Cluster) SetLinkLatency(from, to int, d time.Duration) error {
-	if err := c.notSupported("set link latency"); err != nil {
-		return err
-	}
-	if c.netns != nil {
-		return fmt.Errorf("set link latency: %w (network %s)", ErrNotSupported, NetworkNetns)
-	}
-	if err := c.links.setLatency(from, to, d); err != nil {
+	if err := c.net.setLatency(from, to, d); err != nil {
 		return fmt.Errorf("set link latency: %w", err)
 	}
 	return nil
@@ -195,11 +164,10 @@ func (c *Cluster) Heal() error {
 	if closed {
 		return fmt.Errorf("heal: %w", ErrClosed)
 	}
-	c.links.heal()
+	errs := []error{c.net.heal()}
 	for _, cl := range c.clientsOf(0) {
-		cl.link.heal()
+		cl.link.Heal()
 	}
-	errs := []error{c.syncRoutes()}
 	for i := range c.slots {
 		if c.IsPaused(i + 1) {
 			errs = append(errs, c.ResumeMember(i+1))

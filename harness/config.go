@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -21,7 +22,8 @@ type Config struct {
 	ElectionMs uint
 	// DataDir is the parent directory of the member data directories
 	// (DataDir/m1, DataDir/m2, ...), which must not exist yet; it is kept by
-	// Close. Empty means a fresh temporary directory that Close removes.
+	// Close. Empty means a fresh temporary directory that Close removes;
+	// if the process is killed before Close, a later Start removes it.
 	DataDir string
 	// Verbose makes etcd log at info level instead of error level.
 	Verbose bool
@@ -161,12 +163,17 @@ func (cfg Config) logger() (*zap.Logger, error) {
 }
 
 // dataDir returns the parent directory for member data and whether the
-// cluster owns it (and so removes it on Close).
-func (cfg Config) dataDir() (dir string, owned bool, err error) {
+// cluster owns it (and so removes it on Close). A temporary directory is
+// marked with its owner, after those of killed runs were removed.
+func (cfg Config) dataDir(lg *zap.Logger) (dir string, owned bool, err error) {
 	if cfg.DataDir == "" {
-		dir, err = os.MkdirTemp("", "etcdchaos-")
+		removeStaleDataDirs(os.TempDir(), lg)
+		dir, err = os.MkdirTemp("", dataDirPrefix)
 		if err != nil {
 			return "", false, fmt.Errorf("create data dir: %w", err)
+		}
+		if err := markOwner(dir); err != nil {
+			return "", false, errors.Join(fmt.Errorf("create data dir: %w", err), os.RemoveAll(dir))
 		}
 		return dir, true, nil
 	}

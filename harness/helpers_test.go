@@ -50,7 +50,7 @@ func waitFollows(t testing.TB, c *Cluster, w, leader int, within time.Duration) 
 	t.Helper()
 	require.Eventually(t, func() bool {
 		m := c.running(w)
-		return m != nil && m.lead() == c.MemberID(leader)
+		return m != nil && m.Lead() == c.MemberID(leader)
 	}, within, 10*time.Millisecond, "member %d does not follow leader %d", w, leader)
 }
 
@@ -99,4 +99,14 @@ func others(c *Cluster, not ...int) []int {
 		}
 	}
 	return out
+}
+
+// memberOf maps an etcd member ID to its member number (0 if unknown).
+func (c *Cluster) memberOf(id uint64) int {
+	for i, s := range c.slots {
+		if s.id == id {
+			return i + 1
+		}
+	}
+	return 0
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/etcdchaos/etcdchaos/harness/internal/leakcheck"
+	"github.com/etcdchaos/etcdchaos/harness/internal/member"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
@@ -180,17 +181,20 @@ func keepAliveFor(t *testing.T, cl *Client) {
 // links and the members' private listeners.
 func clusterAddrs(t *testing.T, c *Cluster) []string {
 	t.Helper()
+	host := func(rawURL string) string {
+		u, err := url.Parse(rawURL)
+		require.NoError(t, err)
+		return u.Host
+	}
 	var out []string
 	for i, s := range c.slots {
-		out = append(out, s.peer.ln.Addr().String(), s.front.ln.Addr().String())
+		out = append(out, host(c.PeerURL(i+1)), host(s.front.URL()))
 		m := c.running(i + 1)
 		require.NotNil(t, m)
-		out = append(out, m.peerAddr(), m.clientAddr())
+		out = append(out, m.PeerAddr(), m.ClientAddr())
 	}
 	for _, cl := range c.clientsOf(0) {
-		u, err := url.Parse(cl.link.URL())
-		require.NoError(t, err)
-		out = append(out, u.Host)
+		out = append(out, host(cl.link.URL()))
 	}
 	return out
 }
@@ -237,17 +241,18 @@ func TestCloseReleasesEverything(t *testing.T) {
 	assert.True(t, errors.Is(err, os.ErrNotExist), "data dir removed: %v", err)
 }
 
-// failingRunner starts members with the embedded runner but fails member
+// failingRuntime starts members with the embedded runtime but fails member
 // fail once the others have started.
-type failingRunner struct {
+type failingRuntime struct {
+	embeddedRuntime
 	fail    int
 	others  chan struct{} // one value per other member started
 	mu      sync.Mutex
-	started []member
+	started []member.Member
 }
 
-func (r *failingRunner) start(ctx context.Context, spec *memberSpec) (member, error) {
-	if spec.index == r.fail {
+func (r *failingRuntime) start(ctx context.Context, spec *member.Spec) (member.Member, error) {
+	if spec.Index == r.fail {
 		for i := 0; i < cap(r.others); i++ {
 			select {
 			case <-r.others:
@@ -257,7 +262,7 @@ func (r *failingRunner) start(ctx context.Context, spec *memberSpec) (member, er
 		}
 		return nil, errors.New("injected start failure")
 	}
-	m, err := embeddedRunner{}.start(ctx, spec)
+	m, err := r.embeddedRuntime.start(ctx, spec)
 	if err == nil {
 		r.mu.Lock()
 		r.started = append(r.started, m)
@@ -272,14 +277,14 @@ func TestCloseAfterFailedStart(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 
-	r := &failingRunner{fail: 3, others: make(chan struct{}, 2)}
+	r := &failingRuntime{fail: 3, others: make(chan struct{}, 2)}
 	c, err := startWith(context.Background(), Config{Members: 3, Logger: zap.NewNop()}, r)
 	require.ErrorContains(t, err, "injected start failure")
 	require.Nil(t, c)
 	require.Len(t, r.started, 2, "members 1 and 2 were running when 3 failed")
 	var addrs []string
 	for _, m := range r.started {
-		addrs = append(addrs, m.peerAddr(), m.clientAddr())
+		addrs = append(addrs, m.PeerAddr(), m.ClientAddr())
 	}
 	requireBindable(t, addrs)
 	entries, err := os.ReadDir(tmp)
@@ -296,8 +301,8 @@ func TestCancelDuringStart(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var started atomic.Int32
-	r := runnerFunc(func(rctx context.Context, spec *memberSpec) (member, error) {
-		m, err := embeddedRunner{}.start(rctx, spec)
+	r := startFunc(func(rctx context.Context, spec *member.Spec) (member.Member, error) {
+		m, err := embeddedRuntime{}.start(rctx, spec)
 		if started.Add(1) == 1 {
 			cancel()
 		}
@@ -311,9 +316,18 @@ func TestCancelDuringStart(t *testing.T) {
 	assert.Empty(t, entries, "temp dirs removed")
 }
 
-type runnerFunc func(ctx context.Context, spec *memberSpec) (member, error)
+// startFunc is a runtime of members the harness owns, started by calling it.
+type startFunc func(ctx context.Context, spec *member.Spec) (member.Member, error)
 
-func (f runnerFunc) start(ctx context.Context, spec *memberSpec) (member, error) { return f(ctx, spec) }
+func (f startFunc) start(ctx context.Context, spec *member.Spec) (member.Member, error) {
+	return f(ctx, spec)
+}
+
+func (startFunc) control() error { return ownedMembers{}.control() }
+
+func (startFunc) leader(running []member.Member, ids []uint64) (int, bool) {
+	return ownedMembers{}.leader(running, ids)
+}
 
 func TestStartStopCycles(t *testing.T) {
 	t.Parallel()

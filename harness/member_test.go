@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/etcdchaos/etcdchaos/harness/internal/member"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -21,21 +22,21 @@ func TestPortClashIsDetected(t *testing.T) {
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer taken.Close()
-	free, err := freePorts(1)
+	free, err := member.FreePorts(1)
 	require.NoError(t, err)
-	spec := &memberSpec{
-		index:          1,
-		name:           "m1",
-		dir:            filepath.Join(t.TempDir(), "m1"),
-		peerURL:        "http://" + taken.Addr().String(),
-		clientURL:      "http://" + free[0],
-		initialCluster: "m1=http://" + taken.Addr().String(),
-		token:          "clash",
-		tickMs:         defaultTickMs,
-		electionMs:     defaultElectionMs,
+	spec := &member.Spec{
+		Index:          1,
+		Name:           "m1",
+		Dir:            filepath.Join(t.TempDir(), "m1"),
+		PeerURL:        "http://" + taken.Addr().String(),
+		ClientURL:      "http://" + free[0],
+		InitialCluster: "m1=http://" + taken.Addr().String(),
+		Token:          "clash",
+		TickMs:         defaultTickMs,
+		ElectionMs:     defaultElectionMs,
 	}
 	core, logs := observer.New(zapcore.WarnLevel)
-	spec.logger = zap.New(core)
+	spec.Logger = zap.New(core)
 	_, err = startEmbedded(spec, taken.Addr().String(), free[0])
 	require.Error(t, err)
 	require.True(t, errors.Is(err, syscall.EADDRINUSE), "got %v", err)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/etcdchaos/etcdchaos/harness/internal/netns"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zapcore"
@@ -27,13 +28,12 @@ func netnsForTest(t *testing.T) {
 		t.Skip("network namespaces need root")
 	}
 	name := "ecxprobe" + strings.ReplaceAll(t.Name(), "/", "")
-	if err := runIP("netns", "add", name); err != nil {
+	if err := netns.Probe(name); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("netns tests must run in CI as root: %v", err)
 		}
 		t.Skipf("cannot create network namespaces: %v", err)
 	}
-	require.NoError(t, runIP("netns", "delete", name))
 }
 
 // namespacesWith lists the network namespaces whose name starts with prefix.
@@ -55,13 +55,17 @@ func namespacesWith(t *testing.T, prefix string) []string {
 func peerReachable(c *Cluster, from, to int) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
-	conn, err := c.netns.dialer(from)(ctx, net.JoinHostPort(c.netns.addr(to), netnsPeerPort))
+	nn := namespacesOf(c)
+	conn, err := nn.Dialer(from)(ctx, net.JoinHostPort(nn.Addr(to), netns.PeerPort))
 	if err != nil {
 		return false
 	}
 	_ = conn.Close()
 	return true
 }
+
+// namespacesOf is the namespace network of a NetworkNetns cluster.
+func namespacesOf(c *Cluster) *netns.Net { return c.net.(*netnsNetwork).ns }
 
 func TestNetnsPartitionHealCutLink(t *testing.T) {
 	t.Parallel()
@@ -76,9 +80,9 @@ func TestNetnsPartitionHealCutLink(t *testing.T) {
 		}
 	})
 	c := startCluster(t, Config{Members: 3, Mode: ModeProcess, Network: NetworkNetns, EtcdBin: bin, DataDir: dir})
-	prefix = c.netns.prefix
+	prefix = namespacesOf(c).Prefix()
 	require.Len(t, namespacesWith(t, prefix+"-"), 4, "three member namespaces and a hub")
-	require.Equal(t, "http://"+net.JoinHostPort(c.netns.addr(2), netnsPeerPort), c.PeerURL(2))
+	require.Equal(t, "http://"+net.JoinHostPort(namespacesOf(c).Addr(2), netns.PeerPort), c.PeerURL(2))
 	require.ErrorIs(t, c.SetLinkLatency(1, 2, time.Millisecond), ErrNotSupported)
 	cls := clientsPerMember(t, c)
 	require.NoError(t, put(cls[0], "k1", "v1", 5*time.Second))

@@ -1,6 +1,10 @@
 package harness
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/etcdchaos/etcdchaos/harness/internal/member"
+)
 
 // PauseMember freezes member i with SIGSTOP: it neither sends nor answers
 // anything while its connections stay open, as in a long stop-the-world
@@ -8,8 +12,8 @@ import "fmt"
 // Only members run as processes (ModeProcess) can be paused; other modes
 // return ErrNotSupported.
 func (c *Cluster) PauseMember(i int) error {
-	if err := c.notSupported("pause member"); err != nil {
-		return err
+	if err := c.members.control(); err != nil {
+		return fmt.Errorf("pause member: %w", err)
 	}
 	c.opMu.Lock()
 	defer c.opMu.Unlock()
@@ -22,7 +26,7 @@ func (c *Cluster) PauseMember(i int) error {
 	if c.slots[i-1].paused {
 		return fmt.Errorf("pause member %d: already paused", i)
 	}
-	if err := p.pause(); err != nil {
+	if err := p.Pause(); err != nil {
 		return fmt.Errorf("pause member %d: %w", i, err)
 	}
 	c.slots[i-1].paused = true
@@ -32,8 +36,8 @@ func (c *Cluster) PauseMember(i int) error {
 // ResumeMember continues member i after PauseMember (SIGCONT). Resuming a
 // member that is not paused does nothing.
 func (c *Cluster) ResumeMember(i int) error {
-	if err := c.notSupported("resume member"); err != nil {
-		return err
+	if err := c.members.control(); err != nil {
+		return fmt.Errorf("resume member: %w", err)
 	}
 	c.opMu.Lock()
 	defer c.opMu.Unlock()
@@ -46,7 +50,7 @@ func (c *Cluster) ResumeMember(i int) error {
 	if !c.slots[i-1].paused {
 		return nil
 	}
-	if err := p.resume(); err != nil {
+	if err := p.Resume(); err != nil {
 		return fmt.Errorf("resume member %d: %w", i, err)
 	}
 	c.slots[i-1].paused = false
@@ -64,12 +68,12 @@ func (c *Cluster) IsPaused(i int) bool {
 }
 
 // pauser returns running member i if it can be paused.
-func (c *Cluster) pauser(i int) (pauser, error) {
+func (c *Cluster) pauser(i int) (member.Pauser, error) {
 	m, err := c.member(i)
 	if err != nil {
 		return nil, err
 	}
-	p, ok := m.(pauser)
+	p, ok := m.(member.Pauser)
 	if !ok {
 		return nil, fmt.Errorf("%w: %s members cannot be paused (use %s mode)", ErrNotSupported, c.cfg.Mode, ModeProcess)
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/etcdchaos/etcdchaos/harness/internal/procmember"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zapcore"
@@ -65,9 +66,9 @@ func startProcessCluster(t *testing.T, members int) (*Cluster, string) {
 
 func pidOf(t *testing.T, c *Cluster, i int) int {
 	t.Helper()
-	m, ok := c.running(i).(*processMember)
+	m, ok := c.running(i).(*procmember.Member)
 	require.True(t, ok, "member %d is not a running process", i)
-	return m.cmd.Process.Pid
+	return m.Pid()
 }
 
 func TestProcessPauseLeaderAndKill(t *testing.T) {
@@ -97,7 +98,7 @@ func TestProcessPauseLeaderAndKill(t *testing.T) {
 	}, 15*time.Second, 50*time.Millisecond, "paused member did not rejoin")
 	require.Eventually(t, func() bool {
 		m := c.running(old)
-		return m != nil && m.lead() != 0 && m.lead() != m.id()
+		return m != nil && m.Lead() != 0 && m.Lead() != m.ID()
 	}, 10*time.Second, 20*time.Millisecond, "old leader does not follow")
 
 	// kill -9 a member: its process is gone and reaped; two of three commit.

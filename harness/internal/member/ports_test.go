@@ -1,4 +1,4 @@
-package harness
+package member
 
 import (
 	"net"
@@ -13,7 +13,7 @@ func TestFreePortsAreBelowTheEphemeralRange(t *testing.T) {
 	if lo-pickFloor < 1000 {
 		t.Skipf("ephemeral range starts at %d: no room below it", lo)
 	}
-	addrs, err := freePorts(8)
+	addrs, err := FreePorts(8)
 	require.NoError(t, err)
 	seen := map[string]bool{}
 	for _, a := range addrs {

@@ -1,4 +1,4 @@
-package harness
+package links
 
 import (
 	"fmt"
@@ -6,13 +6,13 @@ import (
 	"time"
 )
 
-// linkTable is the state of every member-to-member link: which links are cut
+// Table is the state of every member-to-member link: which links are cut
 // (always symmetric), which members are down (all their links cut) and the
 // one-way latency of each link. Members are numbered 1..n.
 //
 // Proxies consult it for each request and subscribe to be told when links go
 // down, so that live connections crossing a new cut are closed at once.
-type linkTable struct {
+type Table struct {
 	mu      sync.Mutex
 	n       int
 	cut     [][]bool          // cut[a][b] == cut[b][a]
@@ -22,8 +22,9 @@ type linkTable struct {
 	subs    []func()          // called (without mu) after links were cut
 }
 
-func newLinkTable(n int) *linkTable {
-	t := &linkTable{n: n, down: make([]bool, n+1)}
+// NewTable returns the table of n members with every link up.
+func NewTable(n int) *Table {
+	t := &Table{n: n, down: make([]bool, n+1)}
 	t.cut = make([][]bool, n+1)
 	t.latency = make([][]time.Duration, n+1)
 	t.bytes = make([][]uint64, n+1)
@@ -35,14 +36,14 @@ func newLinkTable(n int) *linkTable {
 	return t
 }
 
-// subscribe registers f to be called whenever some link may have been cut.
-func (t *linkTable) subscribe(f func()) {
+// Subscribe registers f to be called whenever some link may have been cut.
+func (t *Table) Subscribe(f func()) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.subs = append(t.subs, f)
 }
 
-func (t *linkTable) notify() {
+func (t *Table) notify() {
 	t.mu.Lock()
 	subs := append([]func(){}, t.subs...)
 	t.mu.Unlock()
@@ -51,18 +52,18 @@ func (t *linkTable) notify() {
 	}
 }
 
-func (t *linkTable) valid(m int) bool { return m >= 1 && m <= t.n }
+func (t *Table) valid(m int) bool { return m >= 1 && m <= t.n }
 
-// connected reports whether traffic may flow between members a and b.
+// Connected reports whether traffic may flow between members a and b.
 // A down member is connected to nobody; otherwise out-of-range members
 // (unknown senders) are always connected.
-func (t *linkTable) connected(a, b int) bool {
+func (t *Table) Connected(a, b int) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.connectedLocked(a, b)
 }
 
-func (t *linkTable) connectedLocked(a, b int) bool {
+func (t *Table) connectedLocked(a, b int) bool {
 	if (t.valid(a) && t.down[a]) || (t.valid(b) && t.down[b]) {
 		return false
 	}
@@ -72,8 +73,8 @@ func (t *linkTable) connectedLocked(a, b int) bool {
 	return !t.cut[a][b]
 }
 
-// delay returns the current one-way latency from member from to member to.
-func (t *linkTable) delay(from, to int) time.Duration {
+// Delay returns the current one-way latency from member from to member to.
+func (t *Table) Delay(from, to int) time.Duration {
 	if !t.valid(from) || !t.valid(to) {
 		return 0
 	}
@@ -82,10 +83,10 @@ func (t *linkTable) delay(from, to int) time.Duration {
 	return t.latency[from][to]
 }
 
-// deliver reports whether n bytes may pass from member from to member to
+// Deliver reports whether n bytes may pass from member from to member to
 // now, and counts them if so. Checking and counting under one lock means no
 // byte is counted on a link after the call that cut it returned.
-func (t *linkTable) deliver(from, to, n int) bool {
+func (t *Table) Deliver(from, to, n int) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if !t.connectedLocked(from, to) {
@@ -97,8 +98,8 @@ func (t *linkTable) deliver(from, to, n int) bool {
 	return true
 }
 
-// deliveredBytes is the total delivered from member from to member to.
-func (t *linkTable) deliveredBytes(from, to int) uint64 {
+// DeliveredBytes is the total delivered from member from to member to.
+func (t *Table) DeliveredBytes(from, to int) uint64 {
 	if !t.valid(from) || !t.valid(to) {
 		return 0
 	}
@@ -107,9 +108,9 @@ func (t *linkTable) deliveredBytes(from, to int) uint64 {
 	return t.bytes[from][to]
 }
 
-// partition replaces the set of cut links: members in different groups are
+// Partition replaces the set of cut links: members in different groups are
 // cut from each other; members not listed form singleton groups.
-func (t *linkTable) partition(groups [][]int) error {
+func (t *Table) Partition(groups [][]int) error {
 	group := make([]int, t.n+1)
 	for i, g := range groups {
 		for _, m := range g {
@@ -140,8 +141,8 @@ func (t *linkTable) partition(groups [][]int) error {
 	return nil
 }
 
-// setCut cuts (or restores) the link between a and b in both directions.
-func (t *linkTable) setCut(a, b int, cut bool) error {
+// SetCut cuts (or restores) the link between a and b in both directions.
+func (t *Table) SetCut(a, b int, cut bool) error {
 	if !t.valid(a) || !t.valid(b) || a == b {
 		return fmt.Errorf("invalid link %d-%d (members 1..%d)", a, b, t.n)
 	}
@@ -154,8 +155,8 @@ func (t *linkTable) setCut(a, b int, cut bool) error {
 	return nil
 }
 
-// setLatency sets the one-way latency from member from to member to.
-func (t *linkTable) setLatency(from, to int, d time.Duration) error {
+// SetLatency sets the one-way latency from member from to member to.
+func (t *Table) SetLatency(from, to int, d time.Duration) error {
 	if !t.valid(from) || !t.valid(to) || from == to {
 		return fmt.Errorf("invalid link %d->%d (members 1..%d)", from, to, t.n)
 	}
@@ -168,8 +169,8 @@ func (t *linkTable) setLatency(from, to int, d time.Duration) error {
 	return nil
 }
 
-// setDown marks a member as stopped (all its links cut) or running.
-func (t *linkTable) setDown(m int, down bool) {
+// SetDown marks a member as stopped (all its links cut) or running.
+func (t *Table) SetDown(m int, down bool) {
 	if !t.valid(m) {
 		return
 	}
@@ -181,9 +182,9 @@ func (t *linkTable) setDown(m int, down bool) {
 	}
 }
 
-// heal restores every cut link and removes every latency; down members stay
+// Heal restores every cut link and removes every latency; down members stay
 // down.
-func (t *linkTable) heal() {
+func (t *Table) Heal() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for a := range t.cut {
@@ -194,8 +195,8 @@ func (t *linkTable) heal() {
 	}
 }
 
-// cutLinks lists the cut links as pairs a<b, ignoring down members.
-func (t *linkTable) cutLinks() [][2]int {
+// CutLinks lists the cut links as pairs a<b, ignoring down members.
+func (t *Table) CutLinks() [][2]int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out [][2]int

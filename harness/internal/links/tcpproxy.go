@@ -1,4 +1,4 @@
-package harness
+package links
 
 import (
 	"context"
@@ -10,14 +10,14 @@ import (
 	"time"
 )
 
-// tcpProxy forwards TCP connections from its own 127.0.0.1 listener to an
+// TCPProxy forwards TCP connections from its own 127.0.0.1 listener to an
 // upstream address looked up per connection. It can cut the link (close live
 // connections and reset new ones), pause it (bytes wait in both directions,
 // nothing is closed) and delay it (each chunk is held for the latency).
-type tcpProxy struct {
+type TCPProxy struct {
 	ln     net.Listener
 	target func() (string, error)
-	dial   dialFunc
+	dial   DialFunc
 
 	gate gate
 
@@ -52,28 +52,28 @@ func resetConn(c net.Conn) {
 	_ = c.Close()
 }
 
-// dialFunc opens a TCP connection to addr (host:port).
-type dialFunc func(ctx context.Context, addr string) (net.Conn, error)
+// DialFunc opens a TCP connection to addr (host:port).
+type DialFunc func(ctx context.Context, addr string) (net.Conn, error)
 
-// dialTCP dials addr from the harness's own network namespace.
-func dialTCP(ctx context.Context, addr string) (net.Conn, error) {
+// DialTCP dials addr from the harness's own network namespace.
+func DialTCP(ctx context.Context, addr string) (net.Conn, error) {
 	var d net.Dialer
 	return d.DialContext(ctx, "tcp", addr)
 }
 
-// newTCPProxy listens on a free 127.0.0.1 port and starts accepting; it
-// dials upstream with dialTCP.
-func newTCPProxy(target func() (string, error)) (*tcpProxy, error) {
-	return newTCPProxyVia(target, dialTCP)
+// NewTCPProxy listens on a free 127.0.0.1 port and starts accepting; it
+// dials upstream with DialTCP.
+func NewTCPProxy(target func() (string, error)) (*TCPProxy, error) {
+	return NewTCPProxyVia(target, DialTCP)
 }
 
-// newTCPProxyVia is newTCPProxy dialing upstream with dial.
-func newTCPProxyVia(target func() (string, error), dial dialFunc) (*tcpProxy, error) {
+// NewTCPProxyVia is NewTCPProxy dialing upstream with dial.
+func NewTCPProxyVia(target func() (string, error), dial DialFunc) (*TCPProxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("listen for proxy: %w", err)
 	}
-	p := &tcpProxy{ln: ln, target: target, dial: dial, conns: map[*linkConn]struct{}{}}
+	p := &TCPProxy{ln: ln, target: target, dial: dial, conns: map[*linkConn]struct{}{}}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -83,9 +83,9 @@ func newTCPProxyVia(target func() (string, error), dial dialFunc) (*tcpProxy, er
 }
 
 // URL is the http URL clients use to reach the upstream through this proxy.
-func (p *tcpProxy) URL() string { return "http://" + p.ln.Addr().String() }
+func (p *TCPProxy) URL() string { return "http://" + p.ln.Addr().String() }
 
-func (p *tcpProxy) acceptLoop() {
+func (p *TCPProxy) acceptLoop() {
 	for {
 		c, err := p.ln.Accept()
 		if err != nil {
@@ -102,7 +102,7 @@ func (p *tcpProxy) acceptLoop() {
 	}
 }
 
-func (p *tcpProxy) serve(down net.Conn) {
+func (p *TCPProxy) serve(down net.Conn) {
 	p.mu.Lock()
 	refuse := p.cut || p.closed
 	p.mu.Unlock()
@@ -132,7 +132,7 @@ func (p *tcpProxy) serve(down net.Conn) {
 }
 
 // pipe copies both directions until either side fails, then closes both.
-func (p *tcpProxy) pipe(lc *linkConn) {
+func (p *TCPProxy) pipe(lc *linkConn) {
 	var inner sync.WaitGroup
 	toUp := newDelayReader(lc.down, p.delay, &p.gate, nil, &inner)
 	toDown := newDelayReader(lc.up, p.delay, &p.gate, nil, &inner)
@@ -155,7 +155,7 @@ func (p *tcpProxy) pipe(lc *linkConn) {
 	inner.Wait()
 }
 
-func (p *tcpProxy) track(lc *linkConn) bool {
+func (p *TCPProxy) track(lc *linkConn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cut || p.closed {
@@ -165,44 +165,44 @@ func (p *tcpProxy) track(lc *linkConn) bool {
 	return true
 }
 
-func (p *tcpProxy) untrack(lc *linkConn) {
+func (p *TCPProxy) untrack(lc *linkConn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.conns, lc)
 }
 
-func (p *tcpProxy) delay() time.Duration {
+func (p *TCPProxy) delay() time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.latency
 }
 
-// setCut cuts the link (closing live connections) or restores it.
-func (p *tcpProxy) setCut(cut bool) {
+// SetCut cuts the link (closing live connections) or restores it.
+func (p *TCPProxy) SetCut(cut bool) {
 	p.mu.Lock()
 	p.cut = cut
 	p.mu.Unlock()
 	if cut {
-		p.closeConns()
+		p.CloseConns()
 	}
 }
 
-func (p *tcpProxy) isCut() bool {
+func (p *TCPProxy) isCut() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.cut
 }
 
-// setLatency sets the one-way delay applied to each direction.
-func (p *tcpProxy) setLatency(d time.Duration) {
+// SetLatency sets the one-way delay applied to each direction.
+func (p *TCPProxy) SetLatency(d time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.latency = d
 }
 
-// closeConns closes every live connection; new ones are still accepted
+// CloseConns closes every live connection; new ones are still accepted
 // unless the proxy is cut or closed.
-func (p *tcpProxy) closeConns() {
+func (p *TCPProxy) CloseConns() {
 	p.mu.Lock()
 	conns := make([]*linkConn, 0, len(p.conns))
 	for lc := range p.conns {
@@ -214,8 +214,15 @@ func (p *tcpProxy) closeConns() {
 	}
 }
 
-// heal restores the link: not cut, not paused, no latency.
-func (p *tcpProxy) heal() {
+// Pause holds every byte on the link, in both directions, until Resume or
+// Heal; nothing is closed.
+func (p *TCPProxy) Pause() { p.gate.pause() }
+
+// Resume lets the bytes of a paused link flow again.
+func (p *TCPProxy) Resume() { p.gate.unpause() }
+
+// Heal restores the link: not cut, not paused, no latency.
+func (p *TCPProxy) Heal() {
 	p.mu.Lock()
 	p.cut = false
 	p.latency = 0
@@ -225,7 +232,7 @@ func (p *tcpProxy) heal() {
 
 // Close stops the listener, closes every connection and waits for all
 // goroutines. It is safe to call more than once.
-func (p *tcpProxy) Close() error {
+func (p *TCPProxy) Close() error {
 	p.mu.Lock()
 	already := p.closed
 	p.closed = true
@@ -235,7 +242,7 @@ func (p *tcpProxy) Close() error {
 		err = p.ln.Close()
 	}
 	p.gate.unpause()
-	p.closeConns()
+	p.CloseConns()
 	p.wg.Wait()
 	return err
 }

@@ -1,4 +1,4 @@
-package harness
+package links
 
 import (
 	"context"
@@ -10,32 +10,33 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// leaseTable remembers which member each lease granted by a harness client
+// Leases remembers which member each lease granted by a harness client
 // belongs to: the member that client talks to, which is the member that
 // forwards the lease's keep-alives to the leader.
-type leaseTable struct {
+type Leases struct {
 	mu sync.Mutex
 	m  map[int64]int
 }
 
-func newLeaseTable() *leaseTable { return &leaseTable{m: map[int64]int{}} }
+// NewLeases returns an empty table.
+func NewLeases() *Leases { return &Leases{m: map[int64]int{}} }
 
-func (t *leaseTable) record(id int64, member int) {
+func (t *Leases) record(id int64, member int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.m[id] = member
 }
 
-// member returns the member of lease id, or 0 if the lease is unknown.
-func (t *leaseTable) member(id int64) int {
+// Member returns the member of lease id, or 0 if the lease is unknown.
+func (t *Leases) Member(id int64) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.m[id]
 }
 
-// grantInterceptor records the lease of every successful LeaseGrant made
+// GrantInterceptor records the lease of every successful LeaseGrant made
 // through a client connected to member.
-func (t *leaseTable) grantInterceptor(member int) grpc.UnaryClientInterceptor {
+func (t *Leases) GrantInterceptor(member int) grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		err := invoker(ctx, method, req, reply, cc, opts...)
 		if err == nil {

@@ -1,4 +1,4 @@
-package harness
+package member
 
 import (
 	"fmt"
@@ -43,9 +43,9 @@ func ephemeralLow() int {
 	return lo
 }
 
-// freePorts returns n distinct 127.0.0.1 addresses that were free a moment
+// FreePorts returns n distinct 127.0.0.1 addresses that were free a moment
 // ago, below the ephemeral range when there is room for them.
-func freePorts(n int) ([]string, error) {
+func FreePorts(n int) ([]string, error) {
 	lns := make([]net.Listener, 0, n)
 	defer func() {
 		for _, ln := range lns {

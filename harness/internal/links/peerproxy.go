@@ -1,4 +1,4 @@
-package harness
+package links
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ import (
 // request to the hex ID of the sending member.
 const senderHeader = "X-Server-From"
 
-// peerProxy sits in front of one member's peer listener; its address is the
+// PeerProxy sits in front of one member's peer listener; its address is the
 // member's advertised peer URL, so all peer traffic to the member passes
 // through it. It attributes each request to the member that sent it and
 // applies the link table to the pair (sender, member):
@@ -34,15 +34,15 @@ const senderHeader = "X-Server-From"
 // members' proxies stops traffic in both directions while other links keep
 // working. Lease keep-alives that a follower forwards to the leader (/leases)
 // have no sender header; they are attributed to the member whose harness
-// client granted the lease (see leaseTable). Requests that cannot be
+// client granted the lease (see Leases). Requests that cannot be
 // attributed pass: version and probing requests, forwarded LeaseTimeToLive
 // queries (/leases/internal, sent by the member of the asking client, which
 // the body does not tell), and keep-alives of leases no harness client
 // granted.
-type peerProxy struct {
+type PeerProxy struct {
 	member int
-	links  *linkTable
-	leases *leaseTable
+	links  *Table
+	leases *Leases
 	sender map[uint64]int // member ID -> member number
 	target func() (string, error)
 
@@ -63,13 +63,14 @@ type liveRequest struct {
 	cancel context.CancelFunc
 }
 
-// newPeerProxy listens on a free 127.0.0.1 port; call serve to start.
-func newPeerProxy(member int, links *linkTable, leases *leaseTable, target func() (string, error)) (*peerProxy, error) {
+// NewPeerProxy listens on a free 127.0.0.1 port for the peer traffic of
+// member; call Serve to start.
+func NewPeerProxy(member int, links *Table, leases *Leases, target func() (string, error)) (*PeerProxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("listen for peer proxy of member %d: %w", member, err)
 	}
-	p := &peerProxy{
+	p := &PeerProxy{
 		member: member,
 		links:  links,
 		leases: leases,
@@ -92,14 +93,15 @@ func newPeerProxy(member int, links *linkTable, leases *leaseTable, target func(
 		ModifyResponse: p.modifyResponse,
 	}
 	p.srv = &http.Server{Handler: p, ErrorLog: log.New(io.Discard, "", 0), ReadHeaderTimeout: 5 * time.Second}
-	links.subscribe(p.enforce)
+	links.Subscribe(p.enforce)
 	return p, nil
 }
 
-// setSenders installs the member ID -> member number map; call before serve.
-func (p *peerProxy) setSenders(ids map[uint64]int) { p.sender = ids }
+// SetSenders installs the member ID -> member number map; call before Serve.
+func (p *PeerProxy) SetSenders(ids map[uint64]int) { p.sender = ids }
 
-func (p *peerProxy) serve() {
+// Serve starts serving peer requests.
+func (p *PeerProxy) Serve() {
 	p.handlers.Add(1)
 	go func() {
 		defer p.handlers.Done()
@@ -108,11 +110,11 @@ func (p *peerProxy) serve() {
 }
 
 // URL is the member's advertised peer URL.
-func (p *peerProxy) URL() string { return "http://" + p.ln.Addr().String() }
+func (p *PeerProxy) URL() string { return "http://" + p.ln.Addr().String() }
 
 type senderKey struct{}
 
-func (p *peerProxy) rewrite(pr *httputil.ProxyRequest) {
+func (p *PeerProxy) rewrite(pr *httputil.ProxyRequest) {
 	addr, err := p.target()
 	if err != nil {
 		addr = "127.0.0.1:1" // member down: the dial fails and the request aborts
@@ -122,17 +124,17 @@ func (p *peerProxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.Host = pr.In.Host
 }
 
-func (p *peerProxy) modifyResponse(resp *http.Response) error {
+func (p *PeerProxy) modifyResponse(resp *http.Response) error {
 	sender, _ := resp.Request.Context().Value(senderKey{}).(int)
 	member := p.member
-	delay := func() time.Duration { return p.links.delay(member, sender) }
-	deliver := func(n int) bool { return p.links.deliver(member, sender, n) }
+	delay := func() time.Duration { return p.links.Delay(member, sender) }
+	deliver := func(n int) bool { return p.links.Deliver(member, sender, n) }
 	resp.Body = newDelayReader(resp.Body, delay, nil, deliver, &p.pumps)
 	return nil
 }
 
 // ServeHTTP attributes, filters, delays and forwards one peer request.
-func (p *peerProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (p *PeerProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := readBody(r)
 	if err != nil {
 		panic(http.ErrAbortHandler)
@@ -144,7 +146,7 @@ func (p *peerProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer p.release(lr)
 	if body != nil {
-		if !sleepCtx(ctx, p.links.delay(sender, p.member)) || !p.links.deliver(sender, p.member, len(body)) {
+		if !Sleep(ctx, p.links.Delay(sender, p.member)) || !p.links.Deliver(sender, p.member, len(body)) {
 			panic(http.ErrAbortHandler)
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -164,7 +166,7 @@ func readBody(r *http.Request) ([]byte, error) {
 }
 
 // senderOf returns the member that sent r, or 0 if unknown.
-func (p *peerProxy) senderOf(r *http.Request, body []byte) int {
+func (p *PeerProxy) senderOf(r *http.Request, body []byte) int {
 	if h := r.Header.Get(senderHeader); h != "" {
 		id, err := strconv.ParseUint(h, 16, 64)
 		if err != nil {
@@ -173,16 +175,16 @@ func (p *peerProxy) senderOf(r *http.Request, body []byte) int {
 		return p.sender[id]
 	}
 	if id, ok := forwardedKeepAlive(r.URL.Path, body); ok {
-		return p.leases.member(id)
+		return p.leases.Member(id)
 	}
 	return 0
 }
 
 // admit registers a live request if its link is up.
-func (p *peerProxy) admit(parent context.Context, sender int) (*liveRequest, context.Context, bool) {
+func (p *PeerProxy) admit(parent context.Context, sender int) (*liveRequest, context.Context, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed || !p.links.connected(sender, p.member) {
+	if p.closed || !p.links.Connected(sender, p.member) {
 		return nil, nil, false
 	}
 	ctx, cancel := context.WithCancel(parent)
@@ -192,7 +194,7 @@ func (p *peerProxy) admit(parent context.Context, sender int) (*liveRequest, con
 	return lr, ctx, true
 }
 
-func (p *peerProxy) release(lr *liveRequest) {
+func (p *PeerProxy) release(lr *liveRequest) {
 	lr.cancel()
 	p.mu.Lock()
 	delete(p.live, lr)
@@ -201,27 +203,29 @@ func (p *peerProxy) release(lr *liveRequest) {
 }
 
 // enforce aborts live requests whose link is now cut.
-func (p *peerProxy) enforce() {
+func (p *PeerProxy) enforce() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for lr := range p.live {
-		if !p.links.connected(lr.sender, p.member) {
+		if !p.links.Connected(lr.sender, p.member) {
 			lr.cancel()
 		}
 	}
 }
 
-// abortAll aborts every live request (used when the member stops).
-func (p *peerProxy) abortAll() {
+// AbortAll aborts every live request and drops idle connections to the
+// member (used when the member stops).
+func (p *PeerProxy) AbortAll() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	for lr := range p.live {
 		lr.cancel()
 	}
+	p.mu.Unlock()
+	p.transport.CloseIdleConnections()
 }
 
 // Close stops the proxy, aborts live requests and waits for its goroutines.
-func (p *peerProxy) Close() error {
+func (p *PeerProxy) Close() error {
 	p.mu.Lock()
 	p.closed = true
 	for lr := range p.live {
@@ -235,8 +239,8 @@ func (p *peerProxy) Close() error {
 	return err
 }
 
-// sleepCtx sleeps for d; it returns false if ctx ended first.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
+// Sleep sleeps for d; it returns false if ctx ended first.
+func Sleep(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return ctx.Err() == nil
 	}

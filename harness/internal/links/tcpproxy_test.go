@@ -1,4 +1,4 @@
-package harness
+package links
 
 import (
 	"bufio"
@@ -51,15 +51,15 @@ func echoServer(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func newTestProxy(t *testing.T, target string) *tcpProxy {
+func newTestProxy(t *testing.T, target string) *TCPProxy {
 	t.Helper()
-	p, err := newTCPProxy(func() (string, error) { return target, nil })
+	p, err := NewTCPProxy(func() (string, error) { return target, nil })
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, p.Close()) })
 	return p
 }
 
-func dialProxy(t *testing.T, p *tcpProxy) (net.Conn, *bufio.Reader) {
+func dialProxy(t *testing.T, p *TCPProxy) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	c, err := net.Dial("tcp", p.ln.Addr().String())
 	require.NoError(t, err)
@@ -86,12 +86,12 @@ func TestTCPProxyLatency(t *testing.T) {
 	got, _ := roundTrip(t, c, r, "hello")
 	assert.Equal(t, "hello", got)
 
-	p.setLatency(50 * time.Millisecond)
+	p.SetLatency(50 * time.Millisecond)
 	got, took := roundTrip(t, c, r, "slow")
 	assert.Equal(t, "slow", got)
 	assert.GreaterOrEqual(t, took, 100*time.Millisecond, "50ms each way")
 
-	p.heal()
+	p.Heal()
 	got, _ = roundTrip(t, c, r, "fast")
 	assert.Equal(t, "fast", got)
 }
@@ -99,7 +99,7 @@ func TestTCPProxyLatency(t *testing.T) {
 func TestTCPProxyLatencyKeepsOrder(t *testing.T) {
 	t.Parallel()
 	p := newTestProxy(t, echoServer(t))
-	p.setLatency(20 * time.Millisecond)
+	p.SetLatency(20 * time.Millisecond)
 	c, r := dialProxy(t, p)
 	for i := 0; i < 20; i++ {
 		_, err := c.Write([]byte{byte('a' + i), '\n'})
@@ -140,14 +140,14 @@ func TestTCPProxyCut(t *testing.T) {
 	c, r := dialProxy(t, p)
 	roundTrip(t, c, r, "before")
 
-	p.setCut(true)
+	p.SetCut(true)
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
 	_, err := r.ReadString('\n')
 	require.Error(t, err, "live connection is closed by the cut")
 
 	requireRefused(t, p)
 
-	p.setCut(false)
+	p.SetCut(false)
 	c3, r3 := dialProxy(t, p)
 	got, _ := roundTrip(t, c3, r3, "after")
 	assert.Equal(t, "after", got)
@@ -155,7 +155,7 @@ func TestTCPProxyCut(t *testing.T) {
 
 func TestTCPProxyUpstreamDown(t *testing.T) {
 	t.Parallel()
-	p, err := newTCPProxy(func() (string, error) { return "", errors.New("down") })
+	p, err := NewTCPProxy(func() (string, error) { return "", errors.New("down") })
 	require.NoError(t, err)
 	defer p.Close()
 	requireRefused(t, p)
@@ -165,7 +165,7 @@ func TestTCPProxyUpstreamDown(t *testing.T) {
 
 // requireRefused checks that a connection through p fails: the proxy resets
 // it right away, which the dial or the first read reports.
-func requireRefused(t *testing.T, p *tcpProxy) {
+func requireRefused(t *testing.T, p *TCPProxy) {
 	t.Helper()
 	c, err := net.Dial("tcp", p.ln.Addr().String())
 	if err != nil {

@@ -1,4 +1,4 @@
-package harness
+package member
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/etcdchaos/etcdchaos/harness/internal/links"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
@@ -18,12 +19,14 @@ const (
 	// statusStale is how old the last answer may be before the member's
 	// raft view counts as unknown (a paused or dead member stops answering).
 	statusStale = time.Second
+	// statusDialTimeout bounds the status client's connection attempts.
+	statusDialTimeout = 2 * time.Second
 )
 
-// statusPoller keeps the raft view (member ID, leader, term) of one member
+// Status keeps the raft view (member ID, leader, term) of one member
 // current by asking its client endpoint for its Status in the background,
 // so that the cluster can read it without blocking on a stalled member.
-type statusPoller struct {
+type Status struct {
 	cli    *clientv3.Client
 	addr   string
 	readyC chan struct{}
@@ -38,12 +41,12 @@ type statusPoller struct {
 	at   time.Time
 }
 
-// newStatusPoller starts polling the member serving clients at addr
+// NewStatus starts polling the member serving clients at addr
 // (host:port), dialing it with dial (nil: from the harness's namespace).
-func newStatusPoller(addr string, dial dialFunc, lg *zap.Logger) (*statusPoller, error) {
+func NewStatus(addr string, dial links.DialFunc, lg *zap.Logger) (*Status, error) {
 	cfg := clientv3.Config{
 		Endpoints:   []string{"http://" + addr},
-		DialTimeout: clientDialTimeout,
+		DialTimeout: statusDialTimeout,
 		Logger:      lg.Named("status"),
 	}
 	if dial != nil {
@@ -54,12 +57,12 @@ func newStatusPoller(addr string, dial dialFunc, lg *zap.Logger) (*statusPoller,
 		return nil, fmt.Errorf("status client of %s: %w", addr, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &statusPoller{cli: cli, addr: addr, readyC: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
+	p := &Status{cli: cli, addr: addr, readyC: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
 	go p.loop(ctx)
 	return p, nil
 }
 
-func (p *statusPoller) loop(ctx context.Context) {
+func (p *Status) loop(ctx context.Context) {
 	defer close(p.done)
 	t := time.NewTicker(statusInterval)
 	defer t.Stop()
@@ -73,7 +76,7 @@ func (p *statusPoller) loop(ctx context.Context) {
 	}
 }
 
-func (p *statusPoller) poll(ctx context.Context) {
+func (p *Status) poll(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
 	defer cancel()
 	st, err := p.cli.Status(ctx, p.cli.Endpoints()[0])
@@ -86,8 +89,8 @@ func (p *statusPoller) poll(ctx context.Context) {
 	p.once.Do(func() { close(p.readyC) })
 }
 
-// view returns the last answer, or zeros if it is stale.
-func (p *statusPoller) view() (id, lead, term uint64) {
+// View returns the last answer, or zeros if it is stale.
+func (p *Status) View() (id, lead, term uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if time.Since(p.at) > statusStale {
@@ -96,23 +99,24 @@ func (p *statusPoller) view() (id, lead, term uint64) {
 	return p.id, p.lead, p.term
 }
 
-// ready is closed once the member answered a Status request (etcd serves
+// Ready is closed once the member answered a Status request (etcd serves
 // clients only once it has joined the cluster).
-func (p *statusPoller) ready() <-chan struct{} { return p.readyC }
+func (p *Status) Ready() <-chan struct{} { return p.readyC }
 
-// check performs a linearizable read through the member.
-func (p *statusPoller) check(ctx context.Context) error {
+// Check performs a linearizable read through the member.
+func (p *Status) Check(ctx context.Context) error {
 	_, err := p.cli.Get(ctx, "health")
 	return err
 }
 
-func (p *statusPoller) moveLeader(ctx context.Context, to uint64) error {
+// MoveLeader asks the member (the leader) to hand leadership to to.
+func (p *Status) MoveLeader(ctx context.Context, to uint64) error {
 	_, err := p.cli.MoveLeader(ctx, to)
 	return err
 }
 
-// close stops polling and closes the client.
-func (p *statusPoller) close() {
+// Close stops polling and closes the client.
+func (p *Status) Close() {
 	p.cancel()
 	<-p.done
 	_ = p.cli.Close()

@@ -1,4 +1,4 @@
-package harness
+package netns
 
 import (
 	"bytes"
@@ -16,15 +16,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/etcdchaos/etcdchaos/harness/internal/links"
 	"golang.org/x/sys/unix"
 )
 
-// netnsNet is the network of a NetworkNetns cluster: one network namespace
-// per member, each with a veth pair to a bridge in a hub namespace, all
+// Net is the network of a cluster whose members run in namespaces: one
+// network namespace per member, each with a veth pair to a bridge in a hub namespace, all
 // created by the harness and addressed from a private /24. Nothing is added
 // to the harness's own namespace. Cut links are prohibit routes inside the
 // members' namespaces, on both sides.
-type netnsNet struct {
+type Net struct {
 	prefix string // namespace name prefix, unique per cluster
 	subnet string // "10.a.b." of the cluster's /24
 	n      int
@@ -34,37 +35,53 @@ type netnsNet struct {
 	cut     map[[2]int]bool // pairs a<b with routes in place
 }
 
+// network names this network in errors, as the harness's Config.Network
+// does.
+const network = "network netns"
+
 // nsCmdTimeout bounds each ip command.
 const nsCmdTimeout = 10 * time.Second
 
-// newNetns creates the namespaces, bridge and veth pairs of an n-member
+// New creates the namespaces, bridge and veth pairs of an n-member
 // cluster. On error everything created is deleted again.
-func newNetns(n int) (*netnsNet, error) {
+func New(n int) (*Net, error) {
 	if os.Geteuid() != 0 {
-		return nil, fmt.Errorf("network %s: needs root (CAP_NET_ADMIN) to create network namespaces", NetworkNetns)
+		return nil, fmt.Errorf("%s: needs root (CAP_NET_ADMIN) to create network namespaces", network)
 	}
 	var rnd [5]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
-		return nil, fmt.Errorf("network %s: random suffix: %w", NetworkNetns, err)
+		return nil, fmt.Errorf("%s: random suffix: %w", network, err)
 	}
-	nn := &netnsNet{
+	nn := &Net{
 		prefix: "ecx" + hex.EncodeToString(rnd[:3]),
 		subnet: fmt.Sprintf("10.%d.%d.", rnd[3], rnd[4]),
 		n:      n,
 		cut:    map[[2]int]bool{},
 	}
 	if err := nn.setup(); err != nil {
-		return nil, errors.Join(fmt.Errorf("network %s: %w", NetworkNetns, err), nn.close())
+		return nil, errors.Join(fmt.Errorf("%s: %w", network, err), nn.Close())
 	}
 	return nn, nil
 }
 
-func (nn *netnsNet) hub() string         { return nn.prefix + "-hub" }
-func (nn *netnsNet) ns(i int) string     { return fmt.Sprintf("%s-m%d", nn.prefix, i) }
-func (nn *netnsNet) addr(i int) string   { return fmt.Sprintf("%s%d", nn.subnet, 10+i) }
-func (nn *netnsNet) nsPath(i int) string { return filepath.Join("/var/run/netns", nn.ns(i)) }
+// Prefix starts the name of every namespace of this network.
+func (nn *Net) Prefix() string { return nn.prefix }
 
-func (nn *netnsNet) setup() error {
+func (nn *Net) hub() string         { return nn.prefix + "-hub" }
+func (nn *Net) ns(i int) string     { return fmt.Sprintf("%s-m%d", nn.prefix, i) }
+func (nn *Net) Addr(i int) string   { return fmt.Sprintf("%s%d", nn.subnet, 10+i) }
+func (nn *Net) nsPath(i int) string { return filepath.Join("/var/run/netns", nn.ns(i)) }
+
+// Probe creates and deletes a namespace called name: it fails if this
+// process cannot create network namespaces.
+func Probe(name string) error {
+	if err := runIP("netns", "add", name); err != nil {
+		return err
+	}
+	return runIP("netns", "delete", name)
+}
+
+func (nn *Net) setup() error {
 	if err := nn.addNs(nn.hub()); err != nil {
 		return err
 	}
@@ -86,7 +103,7 @@ func (nn *netnsNet) setup() error {
 }
 
 // addMember creates member i's namespace and connects it to the bridge.
-func (nn *netnsNet) addMember(i int) error {
+func (nn *Net) addMember(i int) error {
 	ns, hub, veth := nn.ns(i), nn.hub(), fmt.Sprintf("v%d", i)
 	if err := nn.addNs(ns); err != nil {
 		return err
@@ -95,12 +112,12 @@ func (nn *netnsNet) addMember(i int) error {
 		{"-n", hub, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns},
 		{"-n", hub, "link", "set", veth, "master", "br0", "up"},
 		{"-n", ns, "link", "set", "lo", "up"},
-		{"-n", ns, "addr", "add", nn.addr(i) + "/24", "dev", "eth0"},
+		{"-n", ns, "addr", "add", nn.Addr(i) + "/24", "dev", "eth0"},
 		{"-n", ns, "link", "set", "eth0", "up"},
 	})
 }
 
-func (nn *netnsNet) addNs(name string) error {
+func (nn *Net) addNs(name string) error {
 	if err := runIP("netns", "add", name); err != nil {
 		return err
 	}
@@ -110,8 +127,8 @@ func (nn *netnsNet) addNs(name string) error {
 	return nil
 }
 
-// close deletes every namespace the cluster created. It is idempotent.
-func (nn *netnsNet) close() error {
+// Close deletes every namespace the network created. It is idempotent.
+func (nn *Net) Close() error {
 	nn.mu.Lock()
 	names := nn.created
 	nn.created = nil
@@ -123,9 +140,9 @@ func (nn *netnsNet) close() error {
 	return errors.Join(errs...)
 }
 
-// sync makes the prohibit routes match the cut links (pairs a<b): a cut
+// Sync makes the prohibit routes match the cut links (pairs a<b): a cut
 // pair has a route to the other's address in both members' namespaces.
-func (nn *netnsNet) sync(cut [][2]int) error {
+func (nn *Net) Sync(cut [][2]int) error {
 	nn.mu.Lock()
 	defer nn.mu.Unlock()
 	want := map[[2]int]bool{}
@@ -152,24 +169,24 @@ func (nn *netnsNet) sync(cut [][2]int) error {
 }
 
 // route adds or deletes the prohibit routes of pair p on both sides.
-func (nn *netnsNet) route(op string, p [2]int) error {
+func (nn *Net) route(op string, p [2]int) error {
 	return runIPs([][]string{
-		{"-n", nn.ns(p[0]), "route", op, "prohibit", nn.addr(p[1]) + "/32"},
-		{"-n", nn.ns(p[1]), "route", op, "prohibit", nn.addr(p[0]) + "/32"},
+		{"-n", nn.ns(p[0]), "route", op, "prohibit", nn.Addr(p[1]) + "/32"},
+		{"-n", nn.ns(p[1]), "route", op, "prohibit", nn.Addr(p[0]) + "/32"},
 	})
 }
 
-// command returns the command that runs bin with args in member i's
+// Command returns the command that runs bin with args in member i's
 // namespace. ip netns exec execs bin in place, so the process is bin
 // itself and signals and the parent-death signal reach it.
-func (nn *netnsNet) command(i int, bin string, args []string) *exec.Cmd {
+func (nn *Net) Command(i int, bin string, args []string) *exec.Cmd {
 	return exec.Command("ip", append([]string{"netns", "exec", nn.ns(i), bin}, args...)...)
 }
 
-// dialer returns a dial function that creates its sockets in member i's
+// Dialer returns a dial function that creates its sockets in member i's
 // namespace, so the harness reaches the member without any address in its
 // own namespace.
-func (nn *netnsNet) dialer(i int) dialFunc {
+func (nn *Net) Dialer(i int) links.DialFunc {
 	path := nn.nsPath(i)
 	return func(ctx context.Context, addr string) (net.Conn, error) {
 		return dialInNs(ctx, path, addr)

@@ -1,4 +1,4 @@
-package harness
+package links
 
 import (
 	"errors"
