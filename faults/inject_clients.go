@@ -6,12 +6,40 @@ package faults
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcdchaos/etcdchaos/history"
 )
+
+// Client and lease injector names, as used in scenarios.
+const (
+	IsolateClient = history.KindIsolateClient
+	RevokeLease   = history.KindRevokeLease
+	ExpireLease   = history.KindExpireLease
+	PauseClient   = history.KindPauseClient
+)
+
+func init() {
+	register(IsolateClient, history.KindIsolateClient, isolateClient, nil)
+	register(RevokeLease, history.KindRevokeLease, revokeLease, nil)
+	register(ExpireLease, history.KindExpireLease, expireLease, outlastLease)
+	register(PauseClient, history.KindPauseClient, pauseClient, pauseBeyondLease)
+}
+
+// outlastLease is how long an expiry lasts: long enough for the lease to
+// expire and for the client to notice.
+func outlastLease(rng *rand.Rand, s Scenario) time.Duration {
+	return s.LeaseTTL + jitter(rng, time.Second)
+}
+
+// pauseBeyondLease is how long a pause lasts: longer than the lease, so the
+// lease really expires while the client is paused.
+func pauseBeyondLease(rng *rand.Rand, s Scenario) time.Duration {
+	return s.LeaseTTL*3/2 + jitter(rng, time.Second)
+}
 
 // pick returns a client chosen by choice, preferring one that holds a lock
 // or leads when prefer is set.
@@ -64,7 +92,7 @@ func isolateClient(_ context.Context, env *Env, choice uint64) (*injection, erro
 		return nil, err
 	}
 	return &injection{
-		event: history.FaultEvent{Fault: KindIsolateClient, Target: c.ID(), Member: c.Member(),
+		event: history.FaultEvent{Target: c.ID(), Member: c.Member(),
 			Detail: fmt.Sprintf("client %d cut from member %d", c.ID(), c.Member())},
 		apply: func(context.Context) error { return env.Cluster.IsolateClient(c.Conn()) },
 		heal:  func(context.Context) error { return env.Cluster.ReconnectClient(c.Conn()) },
@@ -92,7 +120,7 @@ func revokeLease(ctx context.Context, env *Env, choice uint64) (*injection, erro
 		return nil, err
 	}
 	return &injection{
-		event: history.FaultEvent{Fault: KindRevokeLease, Target: c.ID(), Lease: lease,
+		event: history.FaultEvent{Target: c.ID(), Lease: lease,
 			Detail: fmt.Sprintf("lease %x of client %d", lease, c.ID())},
 		apply: func(ctx context.Context) error {
 			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -111,7 +139,7 @@ func expireLease(ctx context.Context, env *Env, choice uint64) (*injection, erro
 		return nil, err
 	}
 	return &injection{
-		event: history.FaultEvent{Fault: KindExpireLease, Target: c.ID(), Lease: lease,
+		event: history.FaultEvent{Target: c.ID(), Lease: lease,
 			Detail: fmt.Sprintf("keep-alives of lease %x of client %d stopped", lease, c.ID())},
 		apply: func(context.Context) error {
 			if c.StopKeepAlive() != lease {
@@ -119,7 +147,6 @@ func expireLease(ctx context.Context, env *Env, choice uint64) (*injection, erro
 			}
 			return nil
 		},
-		heal: func(context.Context) error { return nil },
 	}, nil
 }
 
@@ -136,7 +163,7 @@ func pauseClient(ctx context.Context, env *Env, choice uint64) (*injection, erro
 		held = "nothing"
 	}
 	return &injection{
-		event: history.FaultEvent{Fault: KindPauseClient, Target: c.ID(), Lease: c.Lease(), Member: c.Member(),
+		event: history.FaultEvent{Target: c.ID(), Lease: c.Lease(), Member: c.Member(),
 			Detail: fmt.Sprintf("client %d paused holding %s", c.ID(), held)},
 		apply: func(context.Context) error {
 			c.Pause()

@@ -11,9 +11,24 @@ import (
 	"github.com/etcdchaos/etcdchaos/history"
 )
 
+// Member injector names, as used in scenarios.
+const (
+	KillMember  = history.KindKillMember
+	KillLeader  = "kill-leader"
+	MoveLeader  = history.KindMoveLeader
+	PauseMember = history.KindPauseMember
+)
+
+func init() {
+	register(KillMember, history.KindKillMember, killMember, nil)
+	register(KillLeader, history.KindKillMember, killLeader, nil)
+	register(MoveLeader, history.KindMoveLeader, moveLeader, nil)
+	register(PauseMember, history.KindPauseMember, pauseMember, nil)
+}
+
 func killInjection(env *Env, m int) (*injection, error) {
 	return &injection{
-		event: history.FaultEvent{Fault: KindKillMember, Member: m, Detail: fmt.Sprintf("member %d killed", m)},
+		event: history.FaultEvent{Member: m, Detail: fmt.Sprintf("member %d killed", m)},
 		apply: func(context.Context) error { return env.Cluster.Kill(m) },
 		heal:  func(context.Context) error { return env.Cluster.Restart(m) },
 	}, nil
@@ -43,7 +58,7 @@ func moveLeader(ctx context.Context, env *Env, choice uint64) (*injection, error
 	others := without(members(n), from)
 	to := others[choice%uint64(len(others))]
 	return &injection{
-		event: history.FaultEvent{Fault: KindMoveLeader, Member: to,
+		event: history.FaultEvent{Member: to,
 			Detail: fmt.Sprintf("leadership moved from %d to %d", from, to)},
 		apply: func(ctx context.Context) error {
 			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -64,7 +79,7 @@ func pauseMember(_ context.Context, env *Env, choice uint64) (*injection, error)
 	}
 	m := 1 + int(choice%uint64(env.Cluster.Size()))
 	return &injection{
-		event: history.FaultEvent{Fault: KindPauseMember, Member: m, Detail: fmt.Sprintf("member %d paused (SIGSTOP)", m)},
+		event: history.FaultEvent{Member: m, Detail: fmt.Sprintf("member %d paused (SIGSTOP)", m)},
 		apply: func(context.Context) error { return env.Cluster.PauseMember(m) },
 		heal:  func(context.Context) error { return env.Cluster.ResumeMember(m) },
 	}, nil

@@ -13,6 +13,23 @@ import (
 	"github.com/etcdchaos/etcdchaos/history"
 )
 
+// Network injector names, as used in scenarios.
+const (
+	IsolateLeader = "isolate-leader"
+	IsolateMember = "isolate-member"
+	Split         = "split"
+	Bridge        = "bridge"
+	Latency       = history.KindLatency
+)
+
+func init() {
+	register(IsolateLeader, history.KindPartition, isolateLeader, nil)
+	register(IsolateMember, history.KindPartition, isolateMember, nil)
+	register(Split, history.KindPartition, split, nil)
+	register(Bridge, history.KindPartition, bridge, nil)
+	register(Latency, history.KindLatency, latency, nil)
+}
+
 func members(n int) []int {
 	m := make([]int, n)
 	for i := range m {
@@ -59,7 +76,7 @@ func partitionInjection(env *Env, groups ...[]int) (*injection, error) {
 		sort.Ints(g)
 	}
 	return &injection{
-		event: history.FaultEvent{Fault: KindPartition, Detail: groupString(groups...)},
+		event: history.FaultEvent{Detail: groupString(groups...)},
 		apply: func(context.Context) error { return env.Cluster.Partition(groups...) },
 		heal:  func(context.Context) error { return env.Cluster.Heal() },
 	}, nil
@@ -120,7 +137,7 @@ func bridge(_ context.Context, env *Env, choice uint64) (*injection, error) {
 	sort.Ints(l)
 	sort.Ints(r)
 	return &injection{
-		event: history.FaultEvent{Fault: KindPartition, Member: b,
+		event: history.FaultEvent{Member: b,
 			Detail: fmt.Sprintf("%s | %s, bridged by %d", groupString(l), groupString(r), b)},
 		apply: func(context.Context) error {
 			for _, a := range l {
@@ -145,7 +162,7 @@ func latency(_ context.Context, env *Env, choice uint64) (*injection, error) {
 	m := 1 + int(choice%uint64(n))
 	d := time.Duration(50+choice/uint64(n)%150) * time.Millisecond
 	return &injection{
-		event: history.FaultEvent{Fault: KindLatency, Member: m, Detail: fmt.Sprintf("%v on every link of member %d", d, m)},
+		event: history.FaultEvent{Member: m, Detail: fmt.Sprintf("%v on every link of member %d", d, m)},
 		apply: func(context.Context) error {
 			for _, o := range without(members(n), m) {
 				if err := errors.Join(env.Cluster.SetLinkLatency(m, o, d), env.Cluster.SetLinkLatency(o, m, d)); err != nil {

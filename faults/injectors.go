@@ -3,6 +3,7 @@ package faults
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"sort"
 	"time"
 
@@ -10,36 +11,6 @@ import (
 
 	"github.com/etcdchaos/etcdchaos/harness"
 	"github.com/etcdchaos/etcdchaos/history"
-)
-
-// Injector names, as used in scenarios.
-const (
-	IsolateLeader = "isolate-leader"
-	IsolateMember = "isolate-member"
-	Split         = "split"
-	Bridge        = "bridge"
-	Latency       = "latency"
-	IsolateClient = "isolate-client"
-	RevokeLease   = "revoke-lease"
-	ExpireLease   = "expire-lease"
-	PauseClient   = "pause-client"
-	KillMember    = "kill-member"
-	KillLeader    = "kill-leader"
-	MoveLeader    = "move-leader"
-	PauseMember   = "pause-member"
-)
-
-// Fault kinds as recorded in a history's fault events.
-const (
-	KindPartition     = "partition"
-	KindLatency       = "latency"
-	KindIsolateClient = "isolate-client"
-	KindPauseClient   = "pause-client"
-	KindRevokeLease   = "revoke-lease"
-	KindExpireLease   = "expire-lease"
-	KindKillMember    = "kill-member"
-	KindMoveLeader    = "move-leader"
-	KindPauseMember   = "pause-member"
 )
 
 // Client is what the nemesis needs of a workload client.
@@ -59,13 +30,45 @@ type Client interface {
 	StopKeepAlive() int64
 }
 
+// Cluster is what injectors need of the cluster under test;
+// *harness.Cluster has it, and a test can stand in for it.
+type Cluster interface {
+	Size() int
+	Mode() string
+	// Leader is the current leader, 0 when none is known.
+	Leader() int
+	WaitLeader(ctx context.Context) (int, error)
+
+	Kill(member int) error
+	Restart(member int) error
+	PauseMember(member int) error
+	ResumeMember(member int) error
+	MoveLeader(ctx context.Context, to int) error
+
+	Partition(groups ...[]int) error
+	CutLink(a, b int) error
+	SetLinkLatency(from, to int, d time.Duration) error
+	// Heal restores every member link and its speed.
+	Heal() error
+
+	IsolateClient(c *harness.Client) error
+	ReconnectClient(c *harness.Client) error
+	PauseClient(c *harness.Client) error
+	ResumeClient(c *harness.Client) error
+}
+
+// LeaseRevoker revokes leases from outside the clients' own links;
+// *clientv3.Client is one.
+type LeaseRevoker interface {
+	Revoke(ctx context.Context, id clientv3.LeaseID) (*clientv3.LeaseRevokeResponse, error)
+}
+
 // Env is what injectors act on.
 type Env struct {
-	Cluster *harness.Cluster
+	Cluster Cluster
 	Clients []Client
-	// Admin is a client used to act on leases (revoke) from outside the
-	// clients' own links.
-	Admin *clientv3.Client
+	// Admin revokes the clients' leases.
+	Admin LeaseRevoker
 	// LeaseTTL is the clients' lease TTL.
 	LeaseTTL time.Duration
 }
@@ -76,39 +79,53 @@ var errNotApplicable = errors.New("fault not applicable")
 
 // injection is a planned fault: its event, how to start it and how to heal
 // it. The nemesis records the start event before apply, so the recorded
-// interval always covers the fault's effect.
+// interval always covers the fault's effect. The event's kind is the
+// injector's; heal is nil when there is nothing to undo, and is never
+// called for a one-shot kind.
 type injection struct {
 	event history.FaultEvent
 	apply func(ctx context.Context) error
-	heal  func(ctx context.Context) error // nil for one-shot faults
+	heal  func(ctx context.Context) error
 }
 
 type injectFunc func(ctx context.Context, env *Env, choice uint64) (*injection, error)
 
-var injectors = map[string]injectFunc{
-	IsolateLeader: isolateLeader,
-	IsolateMember: isolateMember,
-	Split:         split,
-	Bridge:        bridge,
-	Latency:       latency,
-	IsolateClient: isolateClient,
-	RevokeLease:   revokeLease,
-	ExpireLease:   expireLease,
-	PauseClient:   pauseClient,
-	KillMember:    killMember,
-	KillLeader:    killLeader,
-	MoveLeader:    moveLeader,
-	PauseMember:   pauseMember,
+// injector is a named way to inject faults of one kind. Each injector file
+// registers its own; what depends on the kind (one-shot or not, client-side
+// or not) is read from the kind.
+type injector struct {
+	kind   history.FaultKind
+	inject injectFunc
+	// lasts is how long an interval fault lasts; nil means the scenario's
+	// FaultFor, jittered.
+	lasts func(rng *rand.Rand, s Scenario) time.Duration
 }
 
-// clientSide lists the injectors that act only on clients and their links,
-// so they also work on a cluster the harness did not start.
-var clientSide = map[string]bool{IsolateClient: true, PauseClient: true, RevokeLease: true, ExpireLease: true}
+var injectors = map[string]injector{}
 
-// ClientSide reports whether injector name acts only on clients and their
-// links (isolate-client, pause-client, revoke-lease, expire-lease); the
-// others need a cluster whose members the harness runs.
-func ClientSide(name string) bool { return clientSide[name] }
+// register adds an injector of the named fault kind; it is called from each
+// injector file's init.
+func register(name, kind string, inject injectFunc, lasts func(*rand.Rand, Scenario) time.Duration) {
+	if _, dup := injectors[name]; dup {
+		panic("faults: injector " + name + " registered twice")
+	}
+	injectors[name] = injector{kind: history.FaultKindOf(kind), inject: inject, lasts: lasts}
+}
+
+// clientSide reports whether the injector acts only on clients, their links
+// and their leases.
+func (inj injector) clientSide() bool {
+	return inj.kind.Target == history.TargetClient || inj.kind.Target == history.TargetLease
+}
+
+// ClientSide reports whether injector name acts only on clients, their
+// links and their leases (its kind targets a client or a lease), so it also
+// works on a cluster the harness did not start; the others need a cluster
+// whose members the harness runs.
+func ClientSide(name string) bool {
+	inj, ok := injectors[name]
+	return ok && inj.clientSide()
+}
 
 // Injectors lists every injector name.
 func Injectors() []string {

@@ -60,7 +60,12 @@ func (n *Nemesis) Run(ctx context.Context) error {
 
 // step applies one fault, waits for its duration and heals it.
 func (n *Nemesis) step(ctx context.Context, st Step) error {
-	inj, err := injectors[st.Injector](ctx, n.env, st.Choice)
+	injector, ok := injectors[st.Injector]
+	if !ok {
+		n.logf("nemesis: %s skipped: no such injector", st.Injector)
+		return nil
+	}
+	inj, err := injector.inject(ctx, n.env, st.Choice)
 	if errors.Is(err, errNotApplicable) {
 		n.logf("nemesis: %s skipped: not applicable", st.Injector)
 		return nil
@@ -69,6 +74,7 @@ func (n *Nemesis) step(ctx context.Context, st Step) error {
 		n.logf("nemesis: %s not started: %v", st.Injector, err)
 		return nil
 	}
+	inj.event.Fault = injector.kind.Name
 	ev := inj.event
 	ev.Phase = history.PhaseStart
 	if _, err := n.rec.Fault(ev); err != nil {
@@ -83,7 +89,7 @@ func (n *Nemesis) step(ctx context.Context, st Step) error {
 	n.mu.Lock()
 	n.counts[st.Injector]++
 	n.mu.Unlock()
-	if inj.heal == nil {
+	if injector.kind.OneShot {
 		n.setActive(nil)
 		return nil
 	}

@@ -35,7 +35,7 @@ func NewSchedule(s Scenario, seed int64, duration time.Duration) Schedule {
 	for t := time.Duration(0); ; {
 		t += jitter(rng, s.Quiet)
 		inj := s.Injectors[rng.IntN(len(s.Injectors))]
-		d := faultDuration(rng, s, inj)
+		d := faultDuration(rng, s, injectors[inj])
 		if t+d+tail > duration {
 			return sch
 		}
@@ -49,16 +49,14 @@ func jitter(rng *rand.Rand, d time.Duration) time.Duration {
 	return time.Duration(float64(d) * (0.5 + rng.Float64()))
 }
 
-func faultDuration(rng *rand.Rand, s Scenario, inj string) time.Duration {
-	switch inj {
-	case RevokeLease, MoveLeader:
+// faultDuration is 0 for a one-shot fault, else how long the injector's
+// faults last.
+func faultDuration(rng *rand.Rand, s Scenario, inj injector) time.Duration {
+	switch {
+	case inj.kind.OneShot:
 		return 0
-	case PauseClient:
-		// Longer than the lease, so the lease really expires while paused.
-		return s.LeaseTTL*3/2 + jitter(rng, time.Second)
-	case ExpireLease:
-		// Long enough for the lease to expire and for the client to notice.
-		return s.LeaseTTL + jitter(rng, time.Second)
+	case inj.lasts != nil:
+		return inj.lasts(rng, s)
 	default:
 		return jitter(rng, s.FaultFor)
 	}

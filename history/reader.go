@@ -288,13 +288,10 @@ func (h *History) Operations() []Operation {
 	return ops
 }
 
-// oneShot are fault kinds that happen at an instant and write no end event.
-var oneShot = map[string]bool{"restart-member": true, "revoke-lease": true, "move-leader": true}
-
 // Faults pairs fault start and end events into intervals, in start order.
-// A one-shot fault (restart-member, revoke-lease, move-leader) without an end
-// has End == Start; any other fault without an end lasts to the end of the
-// history (End = Never, Ended false).
+// A one-shot fault (see FaultKind.OneShot) without an end has End == Start;
+// any other fault without an end, including one of a kind this version does
+// not know, lasts to the end of the history (End = Never, Ended false).
 func (h *History) Faults() []Fault {
 	var faults []Fault
 	open := map[string][]int{}
@@ -306,7 +303,7 @@ func (h *History) Faults() []Fault {
 		if e.Phase == PhaseStart {
 			open[id] = append(open[id], len(faults))
 			end := Never
-			if oneShot[e.Fault] {
+			if FaultKindOf(e.Fault).OneShot {
 				end = e.Time
 			}
 			faults = append(faults, Fault{Kind: e.Fault, Detail: e.Detail, Member: e.Member,

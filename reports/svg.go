@@ -136,36 +136,52 @@ func (s *svgBuilder) drawTimeAxis(a timeAxis, top, bottom float64, title bool) {
 	s.printf(`</g>`)
 }
 
-// faultColors are the colours of fault kinds on every plot.
-var faultColors = map[string]string{
-	"partition":      "#7e57c2",
-	"pause-client":   "#8d6e63",
-	"kill-member":    "#455a64",
-	"restart-member": "#00897b",
-	"revoke-lease":   "#d81b60",
-	"expire-lease":   "#ab47bc",
-	"move-leader":    "#43a047",
-	"latency":        "#78909c",
+// classShades are the colours of each fault class on every plot: the kinds
+// of a class take its shades in the order of history's kinds table, so
+// every known kind has its own colour and a new kind needs none here.
+var classShades = map[history.FaultClass][]string{
+	history.ClassNetwork: {"#7e57c2", "#78909c", "#5c6bc0", "#26c6da"},
+	history.ClassMember:  {"#455a64", "#43a047", "#6d4c41", "#c0ca33"},
+	history.ClassClient:  {"#ff7043", "#8d6e63", "#f9a825", "#00897b"},
+	history.ClassLease:   {"#d81b60", "#ab47bc", "#e57373", "#f06292"},
 }
 
-var extraFaultColors = []string{"#5c6bc0", "#6d4c41", "#c0ca33", "#26c6da", "#ff7043"}
+// neutralColor is the colour of a fault kind this version does not know.
+const neutralColor = "#9e9e9e"
 
-// faultPalette assigns a colour to every fault kind present, in a stable
-// order (first appearance).
+// kindColors gives every known fault kind its shade of its class.
+var kindColors = func() map[string]string {
+	colors := map[string]string{}
+	used := map[history.FaultClass]int{}
+	for _, k := range history.FaultKinds() {
+		shades := classShades[k.Class]
+		if len(shades) == 0 {
+			continue
+		}
+		colors[k.Name] = shades[used[k.Class]%len(shades)]
+		used[k.Class]++
+	}
+	return colors
+}()
+
+// faultColor is the colour of a fault kind.
+func faultColor(kind string) string {
+	if c, ok := kindColors[kind]; ok {
+		return c
+	}
+	return neutralColor
+}
+
+// faultPalette lists every fault kind present, in a stable order (first
+// appearance), with its colour.
 func faultPalette(faults []history.Fault) (kinds []string, colors map[string]string) {
 	colors = map[string]string{}
-	extra := 0
 	for _, f := range faults {
 		if _, ok := colors[f.Kind]; ok {
 			continue
 		}
 		kinds = append(kinds, f.Kind)
-		c, ok := faultColors[f.Kind]
-		if !ok {
-			c = extraFaultColors[extra%len(extraFaultColors)]
-			extra++
-		}
-		colors[f.Kind] = c
+		colors[f.Kind] = faultColor(f.Kind)
 	}
 	return kinds, colors
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/etcdchaos/etcdchaos/faults"
 	"github.com/etcdchaos/etcdchaos/harness"
+	"github.com/etcdchaos/etcdchaos/history"
 	"github.com/etcdchaos/etcdchaos/models"
 )
 
@@ -84,7 +85,7 @@ func TestProcessModeRun(t *testing.T) {
 	require.Positive(t, res.Applied[faults.PauseMember], "no member was paused: %v", res.Applied)
 	paused := 0
 	for _, f := range h.Faults() {
-		if f.Kind == faults.KindPauseMember {
+		if f.Kind == history.KindPauseMember {
 			paused++
 		}
 	}

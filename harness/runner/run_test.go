@@ -72,7 +72,7 @@ func requirePartitionsReal(t *testing.T, h *history.History) int {
 	ops := h.Operations()
 	checked := 0
 	for _, f := range h.Faults() {
-		if f.Kind != faults.KindPartition || strings.Contains(f.Detail, "bridged") {
+		if f.Kind != history.KindPartition || strings.Contains(f.Detail, "bridged") {
 			continue
 		}
 		minority := minoritySide(t, f.Detail, h.Header.Members)
@@ -120,7 +120,7 @@ func requirePausedLeasesExpired(t *testing.T, h *history.History) int {
 	}
 	checked := 0
 	for _, f := range h.Faults() {
-		if f.Kind != faults.KindPauseClient || f.Lease == 0 || !f.Ended {
+		if f.Kind != history.KindPauseClient || f.Lease == 0 || !f.Ended {
 			continue
 		}
 		at, ok := lost[f.Lease]
