@@ -118,7 +118,7 @@ func Shrink(ctx context.Context, h *history.History, opts ShrinkOptions) (Shrink
 	s.run()
 	out := s.build(s.kept)
 	if opts.Renumber {
-		renumber(out)
+		history.Renumber(out)
 	}
 	final := checkOne(out, target.Check, s.family, target.Name, opts.CandidateTimeout, opts.Strict)
 	return ShrinkResult{History: out, Original: target, Final: final, Culprits: s.culprits(), OpsBefore: s.ops(nil),
@@ -583,33 +583,4 @@ func (s *shrinker) ops(kept []bool) int {
 		}
 	}
 	return n
-}
-
-// renumber gives operations ids 1..n and clients ids 1..k (fault targets
-// included) in order of appearance.
-func renumber(h *history.History) {
-	ops := map[int64]int64{}
-	clients := map[int]int{}
-	client := func(c int) int {
-		if c == 0 {
-			return 0
-		}
-		if n, ok := clients[c]; ok {
-			return n
-		}
-		clients[c] = len(clients) + 1
-		return clients[c]
-	}
-	for i := range h.Events {
-		e := &h.Events[i]
-		switch e.Type {
-		case history.TypeInvoke:
-			ops[e.Op] = int64(len(ops) + 1)
-			e.Op, e.Client = ops[e.Op], client(e.Client)
-		case history.TypeFault:
-			e.Target = client(e.Target)
-		default:
-			e.Op = ops[e.Op]
-		}
-	}
 }
