@@ -15,7 +15,7 @@ import (
 // and says why that operation was impossible given who held what since when.
 // It returns the account, the ids of the operations involved and the time of
 // the offending moment.
-func (p *partition) explain(check string, ops []porcupine.Operation, info *porcupine.LinearizationInfo) (string, []int64, int64) {
+func (p *nameHistory) explain(check string, ops []porcupine.Operation, info *porcupine.LinearizationInfo) (string, []int64, int64) {
 	var t tracer = newLockTrace(p, check)
 	if p.family == familyElection {
 		t = newElectionTrace(p)
@@ -127,7 +127,7 @@ func deathDesc(m *mop) string {
 // from the operations that prove it: the invoke of a successful grant,
 // guarded write, campaign, proclaim or leader read naming its key, and
 // last_alive of a lease-lost.
-func (p *partition) aliveUntil(h int32) int64 {
+func (p *nameHistory) aliveUntil(h int32) int64 {
 	var t int64 = -1
 	for _, m := range p.mops {
 		if m.holder != h || !m.certain() {
@@ -145,7 +145,7 @@ func (p *partition) aliveUntil(h int32) int64 {
 
 // aliveClause says until when the holder that made op m its own was alive,
 // when that is after from.
-func (p *partition) aliveClause(m *mop, from int64) string {
+func (p *nameHistory) aliveClause(m *mop, from int64) string {
 	if m == nil {
 		return ""
 	}
@@ -156,7 +156,7 @@ func (p *partition) aliveClause(m *mop, from int64) string {
 }
 
 // describeOp describes an operation for visualizations.
-func (p *partition) describeOp(m *mop) string {
+func (p *nameHistory) describeOp(m *mop) string {
 	op := m.op
 	s := fmt.Sprintf("%s(", op.F)
 	switch m.kind {

@@ -24,17 +24,17 @@ func Check(ctx context.Context, h *history.History, opts Options) (Result, error
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
-	parts := buildPartitions(h.Operations(), h.Faults())
+	names := splitByName(h.Operations(), h.Faults())
 	c := &checker{h: h, opts: opts}
 	stopWatch := context.AfterFunc(ctx, func() { c.stop.Store(true) })
 	defer stopWatch()
 
-	results := make([][]CheckResult, len(parts))
+	results := make([][]CheckResult, len(names))
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, p := range parts {
+	for i, p := range names {
 		g.Go(func() error {
-			results[i] = c.checkPartition(p)
+			results[i] = c.checkName(p)
 			return nil
 		})
 	}
@@ -47,7 +47,7 @@ func Check(ctx context.Context, h *history.History, opts Options) (Result, error
 		res.Checks = append(res.Checks, rs...)
 	}
 	res.Verdict = combine(res.Checks)
-	res.Hazard = hazardOf(parts)
+	res.Hazard = hazardOf(names)
 	return res, nil
 }
 
@@ -58,14 +58,14 @@ type checker struct {
 	stop atomic.Bool // set when the caller's context ends
 }
 
-func (c *checker) checkPartition(p *partition) []CheckResult {
+func (c *checker) checkName(p *nameHistory) []CheckResult {
 	if p.family == familyElection {
 		return c.checkElectionName(p)
 	}
 	return c.checkLockName(p)
 }
 
-func (c *checker) checkLockName(p *partition) []CheckResult {
+func (c *checker) checkLockName(p *nameHistory) []CheckResult {
 	lock := c.runLock(p, CheckLock, func(*mop) bool { return false })
 	out := []CheckResult{lock}
 	fenced := CheckResult{Verdict: Empty}
@@ -80,7 +80,7 @@ func (c *checker) checkLockName(p *partition) []CheckResult {
 	return out
 }
 
-func (c *checker) checkElectionName(p *partition) []CheckResult {
+func (c *checker) checkElectionName(p *nameHistory) []CheckResult {
 	var out []CheckResult
 	if p.has(func(m *mop) bool { return m.kind >= opCampaign && m.kind <= opLeader }) {
 		ops := p.porcupineOps(func(m *mop) bool {
@@ -111,7 +111,7 @@ func trivial(m *mop) bool {
 }
 
 // runLock runs the lock model with the writes that writes selects.
-func (c *checker) runLock(p *partition, check string, writes func(*mop) bool) CheckResult {
+func (c *checker) runLock(p *nameHistory, check string, writes func(*mop) bool) CheckResult {
 	keep := func(m *mop) bool {
 		switch m.kind {
 		case opLock, opUnlock, opDeath:
@@ -132,8 +132,8 @@ func (c *checker) runLock(p *partition, check string, writes func(*mop) bool) Ch
 
 // run checks ops with porcupine. subject tells whether there is anything to
 // check at all; without it the result is Empty.
-func (c *checker) run(check string, p *partition, ops []porcupine.Operation, model porcupine.Model, subject bool) CheckResult {
-	res := CheckResult{Check: check, Name: p.name, Ops: len(ops), Verdict: Empty, Model: &model, ops: ops, part: p}
+func (c *checker) run(check string, p *nameHistory, ops []porcupine.Operation, model porcupine.Model, subject bool) CheckResult {
+	res := CheckResult{Check: check, Name: p.name, Ops: len(ops), Verdict: Empty, Model: &model, ops: ops, sub: p}
 	if !subject {
 		return res
 	}
@@ -163,7 +163,7 @@ func (c *checker) run(check string, p *partition, ops []porcupine.Operation, mod
 	return res
 }
 
-func (c *checker) lockModel(p *partition) porcupine.Model {
+func (c *checker) lockModel(p *nameHistory) porcupine.Model {
 	step := func(s, in, _ any) (bool, any) {
 		ok, n := lockStep(s.(*lockState), in.(*mop))
 		return ok, n
@@ -184,7 +184,7 @@ func (c *checker) lockModel(p *partition) porcupine.Model {
 	}
 }
 
-func (c *checker) electionModel(p *partition) porcupine.Model {
+func (c *checker) electionModel(p *nameHistory) porcupine.Model {
 	step := func(s, in, _ any) (bool, any) {
 		ok, n := electionStep(s.(*electionState), in.(*mop))
 		return ok, n
@@ -253,12 +253,12 @@ type lapse struct {
 // writerOf returns the maker of the operation a failed check refused first
 // (its first evidence), if it is a write whose lease is known.
 func writerOf(u CheckResult) lapse {
-	if u.part == nil || len(u.Evidence) == 0 {
+	if u.sub == nil || len(u.Evidence) == 0 {
 		return lapse{}
 	}
-	for _, m := range u.part.mops {
-		if m.op != nil && m.op.ID == u.Evidence[0] && m.kind == opWrite && u.part.leaseOf[m.holder] != 0 {
-			return lapse{client: m.op.Client, lease: u.part.leaseOf[m.holder]}
+	for _, m := range u.sub.mops {
+		if m.op != nil && m.op.ID == u.Evidence[0] && m.kind == opWrite && u.sub.leaseOf[m.holder] != 0 {
+			return lapse{client: m.op.Client, lease: u.sub.leaseOf[m.holder]}
 		}
 	}
 	return lapse{}

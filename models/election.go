@@ -165,7 +165,7 @@ func (s *electionState) hash() uint64 {
 	return h ^ s.dead.hashValue()
 }
 
-func (p *partition) describeElectionState(s *electionState) string {
+func (p *nameHistory) describeElectionState(s *electionState) string {
 	var b strings.Builder
 	if s.leader == 0 {
 		b.WriteString("no leader")

@@ -15,9 +15,9 @@ import "sort"
 //     to the write's ok;
 //   - fenced writes rejected by their guard are the fenced writes that
 //     failed.
-func hazardOf(parts []*partition) Hazard {
+func hazardOf(names []*nameHistory) Hazard {
 	var hz Hazard
-	for _, p := range parts {
+	for _, p := range names {
 		if p.family == familyLock {
 			p.hazard(&hz)
 		}
@@ -31,7 +31,7 @@ type tenure struct {
 	start, end int64
 }
 
-func (p *partition) hazard(hz *Hazard) {
+func (p *nameHistory) hazard(hz *Hazard) {
 	tenures := p.tenures()
 	maxEnd := make([]int64, len(tenures)) // prefix maxima, to prune the scan
 	for i, t := range tenures {
@@ -76,7 +76,7 @@ func overlap(w *mop, tenures []tenure, maxEnd []int64, ownGrant int64) (int64, b
 }
 
 // tenures returns the certain tenures of every lock ok, sorted by start.
-func (p *partition) tenures() []tenure {
+func (p *nameHistory) tenures() []tenure {
 	ends := map[int32][]*mop{} // holder -> unlocks and deaths that may end its ownership
 	for _, m := range p.mops {
 		if (m.kind == opUnlock && !m.failed()) || m.kind == opDeath {

@@ -151,7 +151,7 @@ func (s *lockState) hash() uint64 {
 	return h ^ s.dead.hashValue()
 }
 
-func (p *partition) describeLockState(s *lockState) string {
+func (p *nameHistory) describeLockState(s *lockState) string {
 	var b strings.Builder
 	if s.owner == 0 {
 		b.WriteString("free")
@@ -172,7 +172,7 @@ func (p *partition) describeLockState(s *lockState) string {
 }
 
 // holderName names a holder by its lease in hex, as in its key.
-func (p *partition) holderName(h int32) string {
+func (p *nameHistory) holderName(h int32) string {
 	if h <= 0 || int(h) >= len(p.leaseOf) {
 		return "unknown"
 	}

@@ -34,7 +34,7 @@ const (
 type mop struct {
 	kind   opKind
 	out    history.Outcome
-	holder int32 // index into partition.leaseOf; 0 when unknown
+	holder int32 // index into nameHistory.leaseOf; 0 when unknown
 	rev    int64 // create revision: granted, read or guarded on
 	wrev   int64 // write: the write's revision; observe: mod_rev
 	value  int32 // campaign, proclaim, leader, observe: interned value
@@ -49,9 +49,9 @@ func (m *mop) certain() bool { return m.out == history.Ok }
 func (m *mop) failed() bool  { return m.out == history.Fail }
 func (m *mop) unknown() bool { return m.out.Unknown() }
 
-// partition is every operation on one lock or election name, plus the lease
+// nameHistory is every operation on one lock or election name, plus the lease
 // deaths that concern its leases.
-type partition struct {
+type nameHistory struct {
 	family  string
 	name    string
 	mops    []*mop
@@ -62,8 +62,8 @@ type partition struct {
 	valueOf []string
 }
 
-func newPartition(family, name string) *partition {
-	return &partition{family: family, name: name, holders: map[int64]int32{},
+func newNameHistory(family, name string) *nameHistory {
+	return &nameHistory{family: family, name: name, holders: map[int64]int32{},
 		keys: map[string]int32{}, leaseOf: []int64{0}, values: map[string]int32{}, valueOf: []string{""}}
 }
 
@@ -77,12 +77,12 @@ func familyOf(f string) string {
 	return ""
 }
 
-// buildPartitions groups operations by family and name, converts them and
+// splitByName groups operations by family and name, converts them and
 // broadcasts lease deaths (and lease faults, see faultDeaths) into every
-// partition that uses the lease.
-func buildPartitions(ops []history.Operation, faults []history.Fault) []*partition {
-	byName := map[string]*partition{}
-	var parts []*partition
+// name whose history uses the lease.
+func splitByName(ops []history.Operation, faults []history.Fault) []*nameHistory {
+	byName := map[string]*nameHistory{}
+	var names []*nameHistory
 	var deaths []*history.Operation
 	slab := make([]mop, len(ops)) // one allocation for every mop
 	for i := range ops {
@@ -97,31 +97,31 @@ func buildPartitions(ops []history.Operation, faults []history.Fault) []*partiti
 		}
 		p := byName[fam+"\x00"+op.Name]
 		if p == nil {
-			p = newPartition(fam, op.Name)
+			p = newNameHistory(fam, op.Name)
 			byName[fam+"\x00"+op.Name] = p
-			parts = append(parts, p)
+			names = append(names, p)
 		}
 		slab[i].op = op
 		p.mops = append(p.mops, &slab[i])
 	}
-	for _, p := range parts {
+	for _, p := range names {
 		p.convert()
 	}
-	addDeaths(parts, append(deaths, faultDeaths(faults)...))
-	for _, p := range parts {
+	addDeaths(names, append(deaths, faultDeaths(faults)...))
+	for _, p := range names {
 		p.capUnknown()
 	}
-	sort.Slice(parts, func(i, j int) bool {
-		if parts[i].family != parts[j].family {
-			return parts[i].family > parts[j].family // lock before election
+	sort.Slice(names, func(i, j int) bool {
+		if names[i].family != names[j].family {
+			return names[i].family > names[j].family // lock before election
 		}
-		return parts[i].name < parts[j].name
+		return names[i].name < names[j].name
 	})
-	return parts
+	return names
 }
 
 // convert fills every mop from its history operation.
-func (p *partition) convert() {
+func (p *nameHistory) convert() {
 	learned := map[string]int64{} // key -> lease, from results that name both
 	for _, m := range p.mops {
 		if o := m.op.Output; o.Key != "" && o.Lease != 0 {
@@ -133,7 +133,7 @@ func (p *partition) convert() {
 	}
 }
 
-func (p *partition) fill(m *mop, learned map[string]int64) {
+func (p *nameHistory) fill(m *mop, learned map[string]int64) {
 	op := m.op
 	in, out := &op.Input, &op.Output
 	m.out, m.call, m.ret = op.Outcome, op.Call, op.Return
@@ -185,7 +185,7 @@ func firstLease(explicit int64, key string, fallback int64, learned map[string]i
 
 // holder returns the holder index of a lease, or of a key whose lease is
 // unknown; 0 when neither is known.
-func (p *partition) holder(lease int64, key string) int32 {
+func (p *nameHistory) holder(lease int64, key string) int32 {
 	if lease != 0 {
 		if h, ok := p.holders[lease]; ok {
 			return h
@@ -207,7 +207,7 @@ func (p *partition) holder(lease int64, key string) int32 {
 	return h
 }
 
-func (p *partition) value(v string) int32 {
+func (p *nameHistory) value(v string) int32 {
 	if id, ok := p.values[v]; ok {
 		return id
 	}
@@ -218,9 +218,9 @@ func (p *partition) value(v string) int32 {
 }
 
 // addDeaths turns lease-lost and revoke operations into opDeath mops in
-// every partition that knows the lease. A lease-lost's interval is the
+// every name history that knows the lease. A lease-lost's interval is the
 // window in which the lease ended: [last_alive, observed].
-func addDeaths(parts []*partition, deaths []*history.Operation) {
+func addDeaths(names []*nameHistory, deaths []*history.Operation) {
 	for _, op := range deaths {
 		if op.Outcome == history.Fail || op.Input.Lease == 0 {
 			continue
@@ -232,7 +232,7 @@ func addDeaths(parts []*partition, deaths []*history.Operation) {
 				call = min(*la, op.Call)
 			}
 		}
-		for _, p := range parts {
+		for _, p := range names {
 			h, ok := p.holders[op.Input.Lease]
 			if !ok {
 				continue
@@ -241,7 +241,7 @@ func addDeaths(parts []*partition, deaths []*history.Operation) {
 				call: call, ret: op.Return, op: op})
 		}
 	}
-	for _, p := range parts {
+	for _, p := range names {
 		sort.SliceStable(p.mops, func(i, j int) bool { return p.mops[i].call < p.mops[j].call })
 	}
 }
@@ -271,7 +271,7 @@ func faultDeaths(faults []history.Fault) []*history.Operation {
 // lease is gone (its keys are deleted and it cannot make new ones), so they
 // may be linearized, as no-ops, right after the death. This keeps them from
 // lingering until the end of the history and keeps the search small.
-func (p *partition) capUnknown() {
+func (p *nameHistory) capUnknown() {
 	deadBy := map[int32]int64{}
 	for _, m := range p.mops {
 		if m.kind == opDeath && m.certain() {
@@ -292,7 +292,7 @@ func (p *partition) capUnknown() {
 
 // porcupineOps returns the mops that keep returns true for, as porcupine
 // operations whose input is the *mop.
-func (p *partition) porcupineOps(keep func(*mop) bool) []porcupine.Operation {
+func (p *nameHistory) porcupineOps(keep func(*mop) bool) []porcupine.Operation {
 	ops := make([]porcupine.Operation, 0, len(p.mops))
 	for _, m := range p.mops {
 		if keep(m) {
@@ -303,7 +303,7 @@ func (p *partition) porcupineOps(keep func(*mop) bool) []porcupine.Operation {
 }
 
 // has reports whether any mop satisfies f.
-func (p *partition) has(f func(*mop) bool) bool {
+func (p *nameHistory) has(f func(*mop) bool) bool {
 	for _, m := range p.mops {
 		if f(m) {
 			return true

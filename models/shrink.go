@@ -169,8 +169,8 @@ func familyOfCheck(check string) string {
 // checkOne runs one check on one name of h.
 func checkOne(h *history.History, check, family, name string, timeout time.Duration, strict bool) CheckResult {
 	empty := CheckResult{Check: check, Name: name, Verdict: Empty}
-	var p *partition
-	for _, q := range buildPartitions(h.Operations(), h.Faults()) {
+	var p *nameHistory
+	for _, q := range splitByName(h.Operations(), h.Faults()) {
 		if q.family == family && q.name == name {
 			p = q
 		}
@@ -185,7 +185,7 @@ func checkOne(h *history.History, check, family, name string, timeout time.Durat
 	case CheckFenced:
 		return c.runLock(p, CheckFenced, func(m *mop) bool { return m.fenced })
 	}
-	for _, r := range c.checkPartition(p) {
+	for _, r := range c.checkName(p) {
 		if r.Check == check {
 			return r
 		}
@@ -318,8 +318,8 @@ func (s *shrinker) stopped() bool {
 // deaths and lease faults of its leases, then only dropping other names.
 func (s *shrinker) keepName() {
 	leases := map[int64]bool{}
-	if s.target.part != nil {
-		for l := range s.target.part.holders {
+	if s.target.sub != nil {
+		for l := range s.target.sub.holders {
 			leases[l] = true
 		}
 	}

@@ -8,7 +8,7 @@ import (
 // lockTrace replays a linearization through the lock model and remembers
 // which operation caused what, to explain the next operation's failure.
 type lockTrace struct {
-	p       *partition
+	p       *nameHistory
 	check   string
 	s       *lockState
 	ownerOp *mop           // made the current owner the owner
@@ -18,7 +18,7 @@ type lockTrace struct {
 	deathOf map[int32]*mop
 }
 
-func newLockTrace(p *partition, check string) *lockTrace {
+func newLockTrace(p *nameHistory, check string) *lockTrace {
 	return &lockTrace{p: p, check: check, s: &lockState{}, endedBy: map[int32]*mop{}, deathOf: map[int32]*mop{}}
 }
 
@@ -137,7 +137,7 @@ func ids(ms ...*mop) []int64 {
 
 // electionTrace is lockTrace for the election model.
 type electionTrace struct {
-	p        *partition
+	p        *nameHistory
 	s        *electionState
 	leaderOp *mop // made the current leader the leader
 	valueOp  *mop // set the current value
@@ -146,7 +146,7 @@ type electionTrace struct {
 	deathOf  map[int32]*mop
 }
 
-func newElectionTrace(p *partition) *electionTrace {
+func newElectionTrace(p *nameHistory) *electionTrace {
 	return &electionTrace{p: p, s: &electionState{}, endedBy: map[int32]*mop{}, deathOf: map[int32]*mop{}}
 }
 
@@ -190,7 +190,7 @@ func (t *electionTrace) explain(f *mop) (string, []int64) {
 
 // cannotFollow is the account of an operation refused in a state that no
 // more specific account covers.
-func cannotFollow(p *partition, f *mop, state string) (string, []int64) {
+func cannotFollow(p *nameHistory, f *mop, state string) (string, []int64) {
 	return fmt.Sprintf("client %d's %s on %s at %s (op %d) cannot follow the operations before it (state: %s)",
 		f.op.Client, f.op.F, p.name, secs(at(f)), f.op.ID, state), ids(f)
 }
