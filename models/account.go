@@ -11,33 +11,23 @@ import (
 
 // explain writes the plain-language account of a violation. It replays
 // porcupine's longest partial linearization, then keeps going in return
-// order (a real-time respecting order) until an operation cannot be applied,
-// and says why that operation was impossible given who held what since when.
-// It returns the account, the ids of the operations involved and the time of
-// the offending moment.
-func (p *nameHistory) explain(check string, ops []porcupine.Operation, info *porcupine.LinearizationInfo) (string, []int64, int64) {
-	var t tracer = newLockTrace(p, check)
-	if p.family == familyElection {
-		t = newElectionTrace(p)
-	}
+// order (a real-time respecting order) until the model refuses an
+// operation, and has the family say why, given who held what since when.
+// It returns the account, the ids of the operations involved and the time
+// of the offending moment.
+func (p *nameHistory) explain(ops []porcupine.Operation, info *porcupine.LinearizationInfo) (string, []int64, int64) {
+	t := newTrace(p)
 	lin, rest := longestAndRest(ops, info)
 	for _, m := range lin {
 		t.apply(m)
 	}
 	for _, f := range rest {
-		if !t.apply(f) {
-			account, evidence := t.explain(f)
+		if why := t.apply(f); why != accepted {
+			account, evidence := p.family.account(t, f, why)
 			return account, evidence, at(f)
 		}
 	}
 	return fmt.Sprintf("no linearization of %s exists (the conflicting operations could not be singled out in time)", p.name), nil, 0
-}
-
-// tracer replays operations through a model, remembering which operation
-// caused what, and explains an operation the model refuses.
-type tracer interface {
-	apply(m *mop) bool
-	explain(f *mop) (string, []int64)
 }
 
 // longestAndRest returns porcupine's longest partial linearization and the

@@ -58,13 +58,13 @@ type checker struct {
 	stop atomic.Bool // set when the caller's context ends
 }
 
+// checkName runs the checks of p's family on p.
 func (c *checker) checkName(p *nameHistory) []CheckResult {
-	if p.family == familyElection {
-		return c.checkElectionName(p)
-	}
-	return c.checkLockName(p)
+	return p.family.run(c, p)
 }
 
+// checkLockName runs the lock family's checks: lock, and fenced-writes and
+// unfenced-writes when there are such writes.
 func (c *checker) checkLockName(p *nameHistory) []CheckResult {
 	lock := c.runLock(p, CheckLock, func(*mop) bool { return false })
 	out := []CheckResult{lock}
@@ -80,6 +80,8 @@ func (c *checker) checkLockName(p *nameHistory) []CheckResult {
 	return out
 }
 
+// checkElectionName runs the election family's checks: election, and
+// observe when there are Observe deliveries.
 func (c *checker) checkElectionName(p *nameHistory) []CheckResult {
 	var out []CheckResult
 	if p.has(func(m *mop) bool { return m.kind >= opCampaign && m.kind <= opLeader }) {
@@ -87,7 +89,7 @@ func (c *checker) checkElectionName(p *nameHistory) []CheckResult {
 			return (m.kind >= opCampaign && m.kind <= opLeader || m.kind == opDeath) && !trivial(m)
 		})
 		subject := p.has(func(m *mop) bool { return m.kind >= opCampaign && m.kind <= opLeader && !trivial(m) })
-		out = append(out, c.run(CheckElection, p, ops, c.electionModel(p), subject))
+		out = append(out, c.run(CheckElection, p, ops, c.model(p), subject))
 	}
 	if p.has(func(m *mop) bool { return m.kind == opObserve }) {
 		start := time.Now()
@@ -127,7 +129,7 @@ func (c *checker) runLock(p *nameHistory, check string, writes func(*mop) bool) 
 		}
 		return m.kind == opWrite && writes(m) && !trivial(m)
 	})
-	return c.run(check, p, p.porcupineOps(keep), c.lockModel(p), subject)
+	return c.run(check, p, p.porcupineOps(keep), c.model(p), subject)
 }
 
 // run checks ops with porcupine. subject tells whether there is anything to
@@ -158,18 +160,20 @@ func (c *checker) run(check string, p *nameHistory, ops []porcupine.Operation, m
 		res.Account = fmt.Sprintf("could not decide within %v", c.opts.Timeout)
 	default:
 		res.Verdict, res.Fails = Violation, true
-		res.Account, res.Evidence, res.At = p.explain(check, ops, res.Info)
+		res.Account, res.Evidence, res.At = p.explain(ops, res.Info)
 	}
 	return res
 }
 
-func (c *checker) lockModel(p *nameHistory) porcupine.Model {
+// model is porcupine's view of the model of p's family: the family's state
+// and step, stopped short once the caller's context ended.
+func (c *checker) model(p *nameHistory) porcupine.Model {
 	step := func(s, in, _ any) (bool, any) {
-		ok, n := lockStep(s.(*lockState), in.(*mop))
-		return ok, n
+		n, why := s.(state).step(in.(*mop))
+		return why == accepted, n
 	}
 	return porcupine.Model{
-		Init: func() any { return &lockState{} },
+		Init: func() any { return p.family.initial() },
 		Step: step,
 		StepContext: func(_ context.Context, s, in, out any) (bool, any) {
 			if c.stop.Load() {
@@ -177,31 +181,10 @@ func (c *checker) lockModel(p *nameHistory) porcupine.Model {
 			}
 			return step(s, in, out)
 		},
-		Equal:             func(a, b any) bool { return a.(*lockState).equal(b.(*lockState)) },
-		Hash:              func(s any) uint64 { return s.(*lockState).hash() },
+		Equal:             func(a, b any) bool { return a.(state).equal(b.(state)) },
+		Hash:              func(s any) uint64 { return s.(state).hash() },
 		DescribeOperation: func(in, _ any) string { return p.describeOp(in.(*mop)) },
-		DescribeState:     func(s any) string { return p.describeLockState(s.(*lockState)) },
-	}
-}
-
-func (c *checker) electionModel(p *nameHistory) porcupine.Model {
-	step := func(s, in, _ any) (bool, any) {
-		ok, n := electionStep(s.(*electionState), in.(*mop))
-		return ok, n
-	}
-	return porcupine.Model{
-		Init: func() any { return &electionState{} },
-		Step: step,
-		StepContext: func(_ context.Context, s, in, out any) (bool, any) {
-			if c.stop.Load() {
-				return false, s
-			}
-			return step(s, in, out)
-		},
-		Equal:             func(a, b any) bool { return a.(*electionState).equal(b.(*electionState)) },
-		Hash:              func(s any) uint64 { return s.(*electionState).hash() },
-		DescribeOperation: func(in, _ any) string { return p.describeOp(in.(*mop)) },
-		DescribeState:     func(s any) string { return p.describeElectionState(s.(*electionState)) },
+		DescribeState:     func(s any) string { return s.(state).describe(p) },
 	}
 }
 

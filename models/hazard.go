@@ -20,12 +20,13 @@ import (
 //     to the write's ok;
 //   - fenced writes rejected by their guard are the fenced writes that
 //     failed.
+//
+// Only lock names have grants and writes to count; the scan finds none on
+// the others.
 func hazardOf(names []*nameHistory) Hazard {
 	var hz Hazard
 	for _, p := range names {
-		if p.family == familyLock {
-			p.hazard(&hz)
-		}
+		p.hazard(&hz)
 	}
 	return hz
 }

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/anishathalye/porcupine"
@@ -21,12 +22,6 @@ const (
 	opResign
 	opLeader
 	opObserve
-)
-
-// Partition families: lock names and election names are checked apart.
-const (
-	familyLock     = "lock"
-	familyElection = "election"
 )
 
 // mop is one history operation as the models see it: the lease it concerns
@@ -52,7 +47,7 @@ func (m *mop) unknown() bool { return m.out.Unknown() }
 // nameHistory is every operation on one lock or election name, plus the lease
 // deaths that concern its leases.
 type nameHistory struct {
-	family  string
+	family  *family
 	name    string
 	mops    []*mop
 	holders map[int64]int32  // lease -> holder index
@@ -62,19 +57,9 @@ type nameHistory struct {
 	valueOf []string
 }
 
-func newNameHistory(family, name string) *nameHistory {
+func newNameHistory(family *family, name string) *nameHistory {
 	return &nameHistory{family: family, name: name, holders: map[int64]int32{},
 		keys: map[string]int32{}, leaseOf: []int64{0}, values: map[string]int32{}, valueOf: []string{""}}
-}
-
-func familyOf(f string) string {
-	switch f {
-	case history.FLock, history.FUnlock, history.FWrite:
-		return familyLock
-	case history.FCampaign, history.FProclaim, history.FResign, history.FLeader, history.FObserve:
-		return familyElection
-	}
-	return ""
 }
 
 // splitByName groups operations by family and name, converts them and
@@ -92,13 +77,14 @@ func splitByName(ops []history.Operation, faults []history.Fault) []*nameHistory
 			continue
 		}
 		fam := familyOf(op.F)
-		if fam == "" {
+		if fam == nil {
 			continue
 		}
-		p := byName[fam+"\x00"+op.Name]
+		key := string(fam.workload) + "\x00" + op.Name
+		p := byName[key]
 		if p == nil {
 			p = newNameHistory(fam, op.Name)
-			byName[fam+"\x00"+op.Name] = p
+			byName[key] = p
 			names = append(names, p)
 		}
 		slab[i].op = op
@@ -113,7 +99,7 @@ func splitByName(ops []history.Operation, faults []history.Fault) []*nameHistory
 	}
 	sort.Slice(names, func(i, j int) bool {
 		if names[i].family != names[j].family {
-			return names[i].family > names[j].family // lock before election
+			return slices.Index(families, names[i].family) < slices.Index(families, names[j].family)
 		}
 		return names[i].name < names[j].name
 	})
@@ -136,31 +122,24 @@ func (p *nameHistory) convert() {
 func (p *nameHistory) fill(m *mop, learned map[string]int64) {
 	op := m.op
 	in, out := &op.Input, &op.Output
-	m.out, m.call, m.ret = op.Outcome, op.Call, op.Return
-	switch op.F {
-	case history.FLock:
-		m.kind, m.rev = opLock, out.Rev
+	m.kind, m.out, m.call, m.ret = p.family.ops[op.F], op.Outcome, op.Call, op.Return
+	switch m.kind {
+	case opLock:
+		m.rev = out.Rev
 		m.holder = p.holder(firstLease(out.Lease, out.Key, in.Lease, learned), out.Key)
-	case history.FUnlock:
-		m.kind = opUnlock
+	case opUnlock:
 		m.holder = p.holder(firstLease(in.Lease, in.Key, 0, learned), in.Key)
-	case history.FWrite:
-		m.kind, m.rev, m.wrev, m.fenced = opWrite, in.Rev, out.Rev, in.IsFenced()
+	case opWrite:
+		m.rev, m.wrev, m.fenced = in.Rev, out.Rev, in.IsFenced()
 		m.holder = p.holder(firstLease(in.Lease, in.Key, 0, learned), in.Key)
-	case history.FCampaign:
-		m.kind, m.rev, m.value = opCampaign, out.Rev, p.value(in.Value)
+	case opCampaign:
+		m.rev, m.value = out.Rev, p.value(in.Value)
 		m.holder = p.holder(firstLease(out.Lease, out.Key, in.Lease, learned), out.Key)
-	case history.FProclaim, history.FResign:
-		m.kind, m.rev, m.value = opProclaim, in.Rev, p.value(in.Value)
-		if op.F == history.FResign {
-			m.kind = opResign
-		}
+	case opProclaim, opResign:
+		m.rev, m.value = in.Rev, p.value(in.Value)
 		m.holder = p.holder(firstLease(in.Lease, in.Key, 0, learned), in.Key)
-	case history.FLeader, history.FObserve:
-		m.kind, m.rev, m.wrev, m.none = opLeader, out.Rev, out.ModRev, out.None
-		if op.F == history.FObserve {
-			m.kind = opObserve
-		}
+	case opLeader, opObserve:
+		m.rev, m.wrev, m.none = out.Rev, out.ModRev, out.None
 		m.value = p.value(out.Value)
 		if !out.None && op.Outcome == history.Ok {
 			m.holder = p.holder(firstLease(out.Lease, out.Key, 0, learned), out.Key)
