@@ -14,8 +14,9 @@ import (
 // and the shrinker go through the families; none of them branches on one.
 type family struct {
 	workload history.Workload
-	// ops are the operations on the family's names, by history function.
-	ops map[string]opKind
+	// ops are the operations on the family's names and their history
+	// functions (a short list: scanning it is faster than a map lookup).
+	ops []opFunc
 	// checks names the checks run on the family's names; run runs those
 	// that apply to one name.
 	checks []string
@@ -38,7 +39,7 @@ type family struct {
 
 var lockFamily = &family{
 	workload: history.WorkloadLock,
-	ops:      map[string]opKind{history.FLock: opLock, history.FUnlock: opUnlock, history.FWrite: opWrite},
+	ops:      []opFunc{{history.FLock, opLock}, {history.FUnlock, opUnlock}, {history.FWrite, opWrite}},
 	checks:   []string{CheckLock, CheckFenced, CheckUnfenced},
 	run:      (*checker).checkLockName,
 	initial:  func() state { return &lockState{} },
@@ -51,8 +52,8 @@ var lockFamily = &family{
 
 var electionFamily = &family{
 	workload: history.WorkloadElection,
-	ops: map[string]opKind{history.FCampaign: opCampaign, history.FProclaim: opProclaim,
-		history.FResign: opResign, history.FLeader: opLeader, history.FObserve: opObserve},
+	ops: []opFunc{{history.FCampaign, opCampaign}, {history.FProclaim, opProclaim},
+		{history.FResign, opResign}, {history.FLeader, opLeader}, {history.FObserve, opObserve}},
 	checks:  []string{CheckElection, CheckObserve},
 	run:     (*checker).checkElectionName,
 	initial: func() state { return &electionState{} },
@@ -68,15 +69,24 @@ var electionFamily = &family{
 // listed.
 var families = []*family{lockFamily, electionFamily}
 
+// opFunc pairs a history function with the model operation it is.
+type opFunc struct {
+	f    string
+	kind opKind
+}
+
 // familyOf returns the family whose names operations of function f act
-// on; nil for lease deaths, which concern leases, not names.
-func familyOf(f string) *family {
+// on, and the model operation they are; nil and 0 for lease deaths, which
+// concern leases, not names.
+func familyOf(f string) (*family, opKind) {
 	for _, fam := range families {
-		if _, ok := fam.ops[f]; ok {
-			return fam
+		for _, o := range fam.ops {
+			if o.f == f {
+				return fam, o.kind
+			}
 		}
 	}
-	return nil
+	return nil, 0
 }
 
 // familyOfCheck returns the family whose names a check runs on; nil for no
@@ -90,16 +100,20 @@ func familyOfCheck(check string) *family {
 	return nil
 }
 
-// kindOf is the model operation of history function f: the family's, or
+// kindOf is the model operation of history function f: its family's, or
 // opDeath for a lease death; 0 for anything else.
 func kindOf(f string) opKind {
-	if f == history.FLeaseLost || f == history.FRevoke {
+	if leaseDeath(f) {
 		return opDeath
 	}
-	if fam := familyOf(f); fam != nil {
-		return fam.ops[f]
-	}
-	return 0
+	_, kind := familyOf(f)
+	return kind
+}
+
+// leaseDeath reports whether operations of function f end a lease: they
+// concern every name that used it.
+func leaseDeath(f string) bool {
+	return f == history.FLeaseLost || f == history.FRevoke
 }
 
 // state is a model's state. States are immutable: step returns a new one

@@ -72,11 +72,11 @@ func splitByName(ops []history.Operation, faults []history.Fault) []*nameHistory
 	slab := make([]mop, len(ops)) // one allocation for every mop
 	for i := range ops {
 		op := &ops[i]
-		if op.F == history.FLeaseLost || op.F == history.FRevoke {
+		if leaseDeath(op.F) {
 			deaths = append(deaths, op)
 			continue
 		}
-		fam := familyOf(op.F)
+		fam, kind := familyOf(op.F)
 		if fam == nil {
 			continue
 		}
@@ -87,7 +87,7 @@ func splitByName(ops []history.Operation, faults []history.Fault) []*nameHistory
 			byName[key] = p
 			names = append(names, p)
 		}
-		slab[i].op = op
+		slab[i].op, slab[i].kind = op, kind
 		p.mops = append(p.mops, &slab[i])
 	}
 	for _, p := range names {
@@ -119,10 +119,11 @@ func (p *nameHistory) convert() {
 	}
 }
 
+// fill fills a mop whose op and kind are set.
 func (p *nameHistory) fill(m *mop, learned map[string]int64) {
 	op := m.op
 	in, out := &op.Input, &op.Output
-	m.kind, m.out, m.call, m.ret = p.family.ops[op.F], op.Outcome, op.Call, op.Return
+	m.out, m.call, m.ret = op.Outcome, op.Call, op.Return
 	switch m.kind {
 	case opLock:
 		m.rev = out.Rev

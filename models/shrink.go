@@ -193,6 +193,16 @@ type unit struct {
 	op     *history.Operation // operations only
 }
 
+// family is the family of a unit's operation; nil for faults and lease
+// deaths.
+func (u *unit) family() *family {
+	if u.fault {
+		return nil
+	}
+	fam, _ := familyOf(u.op.F)
+	return fam
+}
+
 // shrinker holds one Shrink's state: the units, which are kept, and what a
 // candidate must reproduce.
 type shrinker struct {
@@ -314,16 +324,16 @@ func (s *shrinker) keepName() {
 		}
 	}
 	own := func(u *unit) bool {
-		return !u.fault && familyOf(u.op.F) == s.family && u.name == s.target.Name
+		return !u.fault && u.family() == s.family && u.name == s.target.Name
 	}
 	strict := func(u *unit) bool {
 		if u.fault {
 			f := &s.h.Events[u.events[0]]
 			return leaseFaults[f.Fault] && leases[f.Lease]
 		}
-		return own(u) || (u.op.F == history.FLeaseLost || u.op.F == history.FRevoke) && leases[u.op.Input.Lease]
+		return own(u) || leaseDeath(u.op.F) && leases[u.op.Input.Lease]
 	}
-	loose := func(u *unit) bool { return u.fault || own(u) || familyOf(u.op.F) == nil }
+	loose := func(u *unit) bool { return u.fault || own(u) || u.family() == nil }
 	for _, keep := range []func(*unit) bool{strict, loose} {
 		cand := make([]bool, len(s.units))
 		for i := range s.units {
@@ -411,8 +421,8 @@ const (
 // holdRoleOf returns the role of op, from its family's shrink hooks, and
 // op as the checker sees it (kind and outcome only).
 func holdRoleOf(op *history.Operation) (holdRole, mop) {
+	fam, _ := familyOf(op.F)
 	m := mop{kind: kindOf(op.F), out: op.Outcome}
-	fam := familyOf(op.F)
 	switch {
 	case m.kind == opDeath:
 		return ends, m
@@ -437,8 +447,8 @@ func (s *shrinker) singles() [][]int {
 		if u.fault {
 			continue
 		}
+		fam := u.family()
 		m := mop{kind: kindOf(u.op.F), out: u.op.Outcome}
-		fam := familyOf(u.op.F)
 		if trivial(&m) || m.failed() || fam != nil && slices.Contains(fam.constraints, m.kind) {
 			gs = append(gs, []int{i})
 		}
