@@ -5,12 +5,14 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/etcdchaos/etcdchaos/history"
 )
 
-// Workload kinds a scenario can run.
+// Workload kinds a scenario can run, in the history's vocabulary.
 const (
-	WorkloadLock     = "lock"
-	WorkloadElection = "election"
+	WorkloadLock     = string(history.WorkloadLock)
+	WorkloadElection = string(history.WorkloadElection)
 )
 
 // Scenario is a named chaos scenario: which workloads run and which faults

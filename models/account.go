@@ -11,33 +11,23 @@ import (
 
 // explain writes the plain-language account of a violation. It replays
 // porcupine's longest partial linearization, then keeps going in return
-// order (a real-time respecting order) until an operation cannot be applied,
-// and says why that operation was impossible given who held what since when.
-// It returns the account, the ids of the operations involved and the time of
-// the offending moment.
-func (p *partition) explain(check string, ops []porcupine.Operation, info *porcupine.LinearizationInfo) (string, []int64, int64) {
-	var t tracer = newLockTrace(p, check)
-	if p.family == familyElection {
-		t = newElectionTrace(p)
-	}
+// order (a real-time respecting order) until the model refuses an
+// operation, and has the family say why, given who held what since when.
+// It returns the account, the ids of the operations involved and the time
+// of the offending moment.
+func (p *nameHistory) explain(ops []porcupine.Operation, info *porcupine.LinearizationInfo) (string, []int64, int64) {
+	t := newTrace(p)
 	lin, rest := longestAndRest(ops, info)
 	for _, m := range lin {
 		t.apply(m)
 	}
 	for _, f := range rest {
-		if !t.apply(f) {
-			account, evidence := t.explain(f)
+		if why := t.apply(f); why != accepted {
+			account, evidence := p.family.account(t, f, why)
 			return account, evidence, at(f)
 		}
 	}
 	return fmt.Sprintf("no linearization of %s exists (the conflicting operations could not be singled out in time)", p.name), nil, 0
-}
-
-// tracer replays operations through a model, remembering which operation
-// caused what, and explains an operation the model refuses.
-type tracer interface {
-	apply(m *mop) bool
-	explain(f *mop) (string, []int64)
 }
 
 // longestAndRest returns porcupine's longest partial linearization and the
@@ -127,7 +117,7 @@ func deathDesc(m *mop) string {
 // from the operations that prove it: the invoke of a successful grant,
 // guarded write, campaign, proclaim or leader read naming its key, and
 // last_alive of a lease-lost.
-func (p *partition) aliveUntil(h int32) int64 {
+func (p *nameHistory) aliveUntil(h int32) int64 {
 	var t int64 = -1
 	for _, m := range p.mops {
 		if m.holder != h || !m.certain() {
@@ -145,7 +135,7 @@ func (p *partition) aliveUntil(h int32) int64 {
 
 // aliveClause says until when the holder that made op m its own was alive,
 // when that is after from.
-func (p *partition) aliveClause(m *mop, from int64) string {
+func (p *nameHistory) aliveClause(m *mop, from int64) string {
 	if m == nil {
 		return ""
 	}
@@ -156,7 +146,7 @@ func (p *partition) aliveClause(m *mop, from int64) string {
 }
 
 // describeOp describes an operation for visualizations.
-func (p *partition) describeOp(m *mop) string {
+func (p *nameHistory) describeOp(m *mop) string {
 	op := m.op
 	s := fmt.Sprintf("%s(", op.F)
 	switch m.kind {

@@ -24,17 +24,17 @@ func Check(ctx context.Context, h *history.History, opts Options) (Result, error
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
-	parts := buildPartitions(h.Operations(), h.Faults())
+	names := splitByName(h.Operations(), h.Faults())
 	c := &checker{h: h, opts: opts}
 	stopWatch := context.AfterFunc(ctx, func() { c.stop.Store(true) })
 	defer stopWatch()
 
-	results := make([][]CheckResult, len(parts))
+	results := make([][]CheckResult, len(names))
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, p := range parts {
+	for i, p := range names {
 		g.Go(func() error {
-			results[i] = c.checkPartition(p)
+			results[i] = c.checkName(p)
 			return nil
 		})
 	}
@@ -47,7 +47,7 @@ func Check(ctx context.Context, h *history.History, opts Options) (Result, error
 		res.Checks = append(res.Checks, rs...)
 	}
 	res.Verdict = combine(res.Checks)
-	res.Hazard = hazardOf(parts)
+	res.Hazard = hazardOf(names)
 	return res, nil
 }
 
@@ -58,14 +58,14 @@ type checker struct {
 	stop atomic.Bool // set when the caller's context ends
 }
 
-func (c *checker) checkPartition(p *partition) []CheckResult {
-	if p.family == familyElection {
-		return c.checkElectionName(p)
-	}
-	return c.checkLockName(p)
+// checkName runs the checks of p's family on p.
+func (c *checker) checkName(p *nameHistory) []CheckResult {
+	return p.family.run(c, p)
 }
 
-func (c *checker) checkLockName(p *partition) []CheckResult {
+// checkLockName runs the lock family's checks: lock, and fenced-writes and
+// unfenced-writes when there are such writes.
+func (c *checker) checkLockName(p *nameHistory) []CheckResult {
 	lock := c.runLock(p, CheckLock, func(*mop) bool { return false })
 	out := []CheckResult{lock}
 	fenced := CheckResult{Verdict: Empty}
@@ -80,14 +80,16 @@ func (c *checker) checkLockName(p *partition) []CheckResult {
 	return out
 }
 
-func (c *checker) checkElectionName(p *partition) []CheckResult {
+// checkElectionName runs the election family's checks: election, and
+// observe when there are Observe deliveries.
+func (c *checker) checkElectionName(p *nameHistory) []CheckResult {
 	var out []CheckResult
 	if p.has(func(m *mop) bool { return m.kind >= opCampaign && m.kind <= opLeader }) {
 		ops := p.porcupineOps(func(m *mop) bool {
 			return (m.kind >= opCampaign && m.kind <= opLeader || m.kind == opDeath) && !trivial(m)
 		})
 		subject := p.has(func(m *mop) bool { return m.kind >= opCampaign && m.kind <= opLeader && !trivial(m) })
-		out = append(out, c.run(CheckElection, p, ops, c.electionModel(p), subject))
+		out = append(out, c.run(CheckElection, p, ops, c.model(p), subject))
 	}
 	if p.has(func(m *mop) bool { return m.kind == opObserve }) {
 		start := time.Now()
@@ -111,7 +113,7 @@ func trivial(m *mop) bool {
 }
 
 // runLock runs the lock model with the writes that writes selects.
-func (c *checker) runLock(p *partition, check string, writes func(*mop) bool) CheckResult {
+func (c *checker) runLock(p *nameHistory, check string, writes func(*mop) bool) CheckResult {
 	keep := func(m *mop) bool {
 		switch m.kind {
 		case opLock, opUnlock, opDeath:
@@ -127,13 +129,13 @@ func (c *checker) runLock(p *partition, check string, writes func(*mop) bool) Ch
 		}
 		return m.kind == opWrite && writes(m) && !trivial(m)
 	})
-	return c.run(check, p, p.porcupineOps(keep), c.lockModel(p), subject)
+	return c.run(check, p, p.porcupineOps(keep), c.model(p), subject)
 }
 
 // run checks ops with porcupine. subject tells whether there is anything to
 // check at all; without it the result is Empty.
-func (c *checker) run(check string, p *partition, ops []porcupine.Operation, model porcupine.Model, subject bool) CheckResult {
-	res := CheckResult{Check: check, Name: p.name, Ops: len(ops), Verdict: Empty, Model: &model, ops: ops, part: p}
+func (c *checker) run(check string, p *nameHistory, ops []porcupine.Operation, model porcupine.Model, subject bool) CheckResult {
+	res := CheckResult{Check: check, Name: p.name, Ops: len(ops), Verdict: Empty, Model: &model, ops: ops, sub: p}
 	if !subject {
 		return res
 	}
@@ -158,18 +160,20 @@ func (c *checker) run(check string, p *partition, ops []porcupine.Operation, mod
 		res.Account = fmt.Sprintf("could not decide within %v", c.opts.Timeout)
 	default:
 		res.Verdict, res.Fails = Violation, true
-		res.Account, res.Evidence, res.At = p.explain(check, ops, res.Info)
+		res.Account, res.Evidence, res.At = p.explain(ops, res.Info)
 	}
 	return res
 }
 
-func (c *checker) lockModel(p *partition) porcupine.Model {
+// model is porcupine's view of the model of p's family: the family's state
+// and step, stopped short once the caller's context ended.
+func (c *checker) model(p *nameHistory) porcupine.Model {
 	step := func(s, in, _ any) (bool, any) {
-		ok, n := lockStep(s.(*lockState), in.(*mop))
-		return ok, n
+		n, why := s.(state).step(in.(*mop))
+		return why == accepted, n
 	}
 	return porcupine.Model{
-		Init: func() any { return &lockState{} },
+		Init: func() any { return p.family.initial() },
 		Step: step,
 		StepContext: func(_ context.Context, s, in, out any) (bool, any) {
 			if c.stop.Load() {
@@ -177,128 +181,11 @@ func (c *checker) lockModel(p *partition) porcupine.Model {
 			}
 			return step(s, in, out)
 		},
-		Equal:             func(a, b any) bool { return a.(*lockState).equal(b.(*lockState)) },
-		Hash:              func(s any) uint64 { return s.(*lockState).hash() },
+		Equal:             func(a, b any) bool { return a.(state).equal(b.(state)) },
+		Hash:              func(s any) uint64 { return s.(state).hash() },
 		DescribeOperation: func(in, _ any) string { return p.describeOp(in.(*mop)) },
-		DescribeState:     func(s any) string { return p.describeLockState(s.(*lockState)) },
+		DescribeState:     func(s any) string { return s.(state).describe(p) },
 	}
-}
-
-func (c *checker) electionModel(p *partition) porcupine.Model {
-	step := func(s, in, _ any) (bool, any) {
-		ok, n := electionStep(s.(*electionState), in.(*mop))
-		return ok, n
-	}
-	return porcupine.Model{
-		Init: func() any { return &electionState{} },
-		Step: step,
-		StepContext: func(_ context.Context, s, in, out any) (bool, any) {
-			if c.stop.Load() {
-				return false, s
-			}
-			return step(s, in, out)
-		},
-		Equal:             func(a, b any) bool { return a.(*electionState).equal(b.(*electionState)) },
-		Hash:              func(s any) uint64 { return s.(*electionState).hash() },
-		DescribeOperation: func(in, _ any) string { return p.describeOp(in.(*mop)) },
-		DescribeState:     func(s any) string { return p.describeElectionState(s.(*electionState)) },
-	}
-}
-
-// classifyUnfenced turns a failed unfenced-writes check into the finding it
-// stands for. Unfenced writes made while another client held the lock are
-// etcd's documented hazard when a lease lapsed or a client paused: the
-// verdict is unsafe-without-fencing, failing only under Strict. With
-// nothing in the history that could explain it, or with mutual exclusion
-// itself broken, it is a violation; when the lock or fenced check could not
-// decide, neither can this one.
-func (c *checker) classifyUnfenced(u, lock, fenced CheckResult) CheckResult {
-	if u.Verdict != Violation {
-		return u
-	}
-	switch {
-	case lock.Verdict == Violation || fenced.Verdict == Violation:
-		u.Account = "mutual exclusion itself broke (see the lock and fenced-writes checks): " + u.Account
-		return u
-	case lock.Verdict == Unknown || fenced.Verdict == Unknown:
-		u.Verdict, u.Fails = Unknown, true
-		u.Account = "undecided because the lock check was undecided: " + u.Account
-		return u
-	}
-	why, ok := explanation(c.h, u.At, writerOf(u))
-	if !ok {
-		u.Account += "; nothing in the history (no loss of its lease, lease fault or pause aimed at it, partition or kill) explains it"
-		return u
-	}
-	u.Verdict, u.Fails = UnsafeWithoutFencing, c.opts.Strict
-	u.Account = "unsafe without fencing: " + u.Account + "; explained by " + why
-	return u
-}
-
-// Fault kinds that can make a lease lapse while its client still believes it
-// holds the lock. Client faults do so for the client (Target) or lease they
-// aim at; cluster faults cut keep-alives of whichever clients they touch.
-var (
-	clientLapseFaults  = map[string]bool{"revoke-lease": true, "expire-lease": true, "pause-client": true, "isolate-client": true}
-	clusterLapseFaults = map[string]bool{"partition": true, "kill-member": true, "pause-member": true}
-)
-
-// lapse names whose lease lapse can explain a stale write: a client and its
-// lease, or anyone (zero values) when the write's maker is not known.
-type lapse struct {
-	client int
-	lease  int64
-}
-
-// writerOf returns the maker of the operation a failed check refused first
-// (its first evidence), if it is a write whose lease is known.
-func writerOf(u CheckResult) lapse {
-	if u.part == nil || len(u.Evidence) == 0 {
-		return lapse{}
-	}
-	for _, m := range u.part.mops {
-		if m.op != nil && m.op.ID == u.Evidence[0] && m.kind == opWrite && u.part.leaseOf[m.holder] != 0 {
-			return lapse{client: m.op.Client, lease: u.part.leaseOf[m.holder]}
-		}
-	}
-	return lapse{}
-}
-
-// concerns reports whether a lease-lost or fault event is about who: about
-// its lease when the event names one, else about its client.
-func (who lapse) concerns(client int, lease int64) bool {
-	switch {
-	case who.lease == 0:
-		return true
-	case lease != 0:
-		return lease == who.lease
-	}
-	return client != 0 && client == who.client
-}
-
-// explanation finds an event at or before at that can make who keep writing
-// after its lease lapsed: a loss of its lease, a lease fault or pause aimed
-// at it, or a cluster fault that cut keep-alives.
-func explanation(h *history.History, at int64, who lapse) (string, bool) {
-	for _, e := range h.Events {
-		switch {
-		case e.Type == history.TypeInvoke && e.F == history.FLeaseLost:
-			lease, la := int64(0), e.Time
-			if e.Value != nil {
-				lease = e.Value.Lease
-				if e.Value.LastAlive != nil {
-					la = *e.Value.LastAlive
-				}
-			}
-			if who.concerns(0, lease) && (at == 0 || la <= at) {
-				return fmt.Sprintf("client %d's lease lost after %s (op %d)", e.Client, secs(la), e.Op), true
-			}
-		case e.Type == history.TypeFault && e.Phase == history.PhaseStart && (at == 0 || e.Time <= at) &&
-			(clusterLapseFaults[e.Fault] || clientLapseFaults[e.Fault] && who.concerns(e.Target, e.Lease)):
-			return fmt.Sprintf("a %s fault at %s", e.Fault, secs(e.Time)), true
-		}
-	}
-	return "", false
 }
 
 // combine is the verdict on a whole history: a failing violation beats a

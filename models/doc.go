@@ -2,7 +2,9 @@
 // etcd's locks and elections, with porcupine.
 //
 // Check splits a history by lock or election name (lease deaths are
-// broadcast to every name that uses the lease) and runs, per name:
+// broadcast to every name that uses the lease) and runs, per name, the
+// checks of its family (family.go: a lock or an election, one value that
+// holds its model, its account and its shrink hooks):
 //
 //   - lock (lock.go): mutual exclusion of the lock keys, grants in create
 //     revision order, no grant to a lease that is gone;
@@ -23,5 +25,7 @@
 // Each porcupine check is bounded by Options.Timeout: a check that runs out
 // of time is Unknown, and a check with nothing to look at is Empty, never Ok.
 // A violation comes with a plain-language account built from porcupine's
-// longest partial linearization (account.go, trace.go).
+// longest partial linearization (account.go, trace.go): the model's step
+// function says why it refuses an operation, and the family's account puts
+// that reason in words.
 package models

@@ -53,21 +53,21 @@ type electionState struct {
 	dead      *deadSet
 }
 
-// electionStep is the election model's step function; it is pure.
-func electionStep(s *electionState, m *mop) (bool, *electionState) {
+// step is the election model's step function.
+func (s *electionState) step(m *mop) (state, refusal) {
 	switch m.kind {
 	case opCampaign:
 		if m.failed() {
-			return true, s
+			return s, accepted
 		}
 		return campaign(s, m)
 	case opProclaim:
 		return proclaim(s, m)
 	case opResign:
 		if !m.failed() && m.holder != 0 && s.leader == m.holder && revMatch(s.leaderRev, m.rev) {
-			return true, &electionState{lastRev: s.lastRev, dead: s.dead}
+			return &electionState{lastRev: s.lastRev, dead: s.dead}, accepted
 		}
-		return true, s
+		return s, accepted
 	case opLeader:
 		return readLeader(s, m)
 	case opDeath:
@@ -76,9 +76,9 @@ func electionStep(s *electionState, m *mop) (bool, *electionState) {
 			n.leader, n.leaderRev, n.value = 0, 0, 0
 		}
 		n.dead = s.dead.with(m.holder)
-		return true, &n
+		return &n, accepted
 	}
-	return true, s
+	return s, accepted
 }
 
 // revMatch reports whether a known leader revision matches a guard's.
@@ -86,12 +86,14 @@ func revMatch(leaderRev, rev int64) bool {
 	return leaderRev == 0 || rev == 0 || leaderRev == rev
 }
 
-func campaign(s *electionState, m *mop) (bool, *electionState) {
-	if m.holder == 0 {
-		return true, s
-	}
-	if s.dead.has(m.holder) || (s.leader != 0 && s.leader != m.holder) {
-		return !m.certain(), s
+func campaign(s *electionState, m *mop) (state, refusal) {
+	switch {
+	case m.holder == 0:
+		return s, accepted
+	case s.dead.has(m.holder):
+		return s, certainly(m, refuseGone)
+	case s.leader != 0 && s.leader != m.holder:
+		return s, certainly(m, refuseHeld)
 	}
 	n := *s
 	n.value = m.value
@@ -99,61 +101,68 @@ func campaign(s *electionState, m *mop) (bool, *electionState) {
 		if s.leader == 0 {
 			n.leader, n.leaderRev = m.holder, 0
 		}
-		return true, &n
+		return &n, accepted
 	}
 	if s.leader == m.holder && s.leaderRev != 0 {
-		return revMatch(s.leaderRev, m.rev), &n
+		if revMatch(s.leaderRev, m.rev) {
+			return &n, accepted
+		}
+		return s, refuseOwnRev
 	}
 	if m.rev != 0 && m.rev <= s.lastRev {
-		return false, s
+		return s, refuseRevOrder
 	}
 	n.leader, n.leaderRev = m.holder, m.rev
 	n.lastRev = max(s.lastRev, m.rev)
-	return true, &n
+	return &n, accepted
 }
 
-func proclaim(s *electionState, m *mop) (bool, *electionState) {
+func proclaim(s *electionState, m *mop) (state, refusal) {
 	leads := m.holder != 0 && s.leader == m.holder && revMatch(s.leaderRev, m.rev)
 	switch {
 	case m.failed():
 		// Illegal only when the key certainly leads with that revision.
-		return !(leads && s.leaderRev != 0 && m.rev != 0), s
+		if leads && s.leaderRev != 0 && m.rev != 0 {
+			return s, refuseFailedLead
+		}
+		return s, accepted
 	case !leads:
-		return !m.certain(), s
+		return s, certainly(m, refuseNotLeader)
 	}
 	n := *s
 	n.value = m.value
 	if m.certain() && s.leaderRev == 0 && m.rev != 0 {
 		if m.rev <= s.lastRev {
-			return false, s
+			return s, refuseRevOrder
 		}
 		n.leaderRev, n.lastRev = m.rev, m.rev
 	}
-	return true, &n
+	return &n, accepted
 }
 
-func readLeader(s *electionState, m *mop) (bool, *electionState) {
-	if !m.certain() {
-		return true, s
-	}
-	if m.none {
-		return s.leader == 0, s
-	}
-	if m.holder == 0 || s.leader != m.holder || s.value != m.value || !revMatch(s.leaderRev, m.rev) {
-		return false, s
-	}
-	if s.leaderRev != 0 || m.rev == 0 {
-		return true, s
-	}
-	if m.rev <= s.lastRev {
-		return false, s
+func readLeader(s *electionState, m *mop) (state, refusal) {
+	switch {
+	case !m.certain():
+		return s, accepted
+	case m.none:
+		if s.leader == 0 {
+			return s, accepted
+		}
+		return s, refuseStaleRead
+	case m.holder == 0 || s.leader != m.holder || s.value != m.value || !revMatch(s.leaderRev, m.rev):
+		return s, refuseStaleRead
+	case s.leaderRev != 0 || m.rev == 0:
+		return s, accepted
+	case m.rev <= s.lastRev:
+		return s, refuseStaleRead
 	}
 	n := *s
 	n.leaderRev, n.lastRev = m.rev, m.rev
-	return true, &n
+	return &n, accepted
 }
 
-func (s *electionState) equal(o *electionState) bool {
+func (s *electionState) equal(other state) bool {
+	o := other.(*electionState)
 	return s.leader == o.leader && s.leaderRev == o.leaderRev && s.value == o.value &&
 		s.lastRev == o.lastRev && s.dead.equal(o.dead)
 }
@@ -165,7 +174,17 @@ func (s *electionState) hash() uint64 {
 	return h ^ s.dead.hashValue()
 }
 
-func (p *partition) describeElectionState(s *electionState) string {
+func (s *electionState) heldBy() int32     { return s.leader }
+func (s *electionState) highestRev() int64 { return s.lastRev }
+
+// marks: the election's account cites what set the current value: a new
+// leader, a change of value, or any proclaim that took effect.
+func (s *electionState) marks(prev state, m *mop) bool {
+	p := prev.(*electionState)
+	return s.value != p.value || s.leader != p.leader || m.kind == opProclaim && s != p
+}
+
+func (s *electionState) describe(p *nameHistory) string {
 	var b strings.Builder
 	if s.leader == 0 {
 		b.WriteString("no leader")

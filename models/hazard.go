@@ -1,6 +1,11 @@
 package models
 
-import "sort"
+import (
+	"fmt"
+	"sort"
+
+	"github.com/etcdchaos/etcdchaos/history"
+)
 
 // hazardOf quantifies the lock hazard over every lock name, by a direct scan
 // (no model search):
@@ -15,12 +20,13 @@ import "sort"
 //     to the write's ok;
 //   - fenced writes rejected by their guard are the fenced writes that
 //     failed.
-func hazardOf(parts []*partition) Hazard {
+//
+// Only lock names have grants and writes to count; the scan finds none on
+// the others.
+func hazardOf(names []*nameHistory) Hazard {
 	var hz Hazard
-	for _, p := range parts {
-		if p.family == familyLock {
-			p.hazard(&hz)
-		}
+	for _, p := range names {
+		p.hazard(&hz)
 	}
 	return hz
 }
@@ -31,7 +37,7 @@ type tenure struct {
 	start, end int64
 }
 
-func (p *partition) hazard(hz *Hazard) {
+func (p *nameHistory) hazard(hz *Hazard) {
 	tenures := p.tenures()
 	maxEnd := make([]int64, len(tenures)) // prefix maxima, to prune the scan
 	for i, t := range tenures {
@@ -76,7 +82,7 @@ func overlap(w *mop, tenures []tenure, maxEnd []int64, ownGrant int64) (int64, b
 }
 
 // tenures returns the certain tenures of every lock ok, sorted by start.
-func (p *partition) tenures() []tenure {
+func (p *nameHistory) tenures() []tenure {
 	ends := map[int32][]*mop{} // holder -> unlocks and deaths that may end its ownership
 	for _, m := range p.mops {
 		if (m.kind == opUnlock && !m.failed()) || m.kind == opDeath {
@@ -108,4 +114,100 @@ func endAfter(ends []*mop, from int64) int64 {
 		}
 	}
 	return end
+}
+
+// classifyUnfenced turns a failed unfenced-writes check into the finding it
+// stands for. Unfenced writes made while another client held the lock are
+// etcd's documented hazard when a lease lapsed or a client paused: the
+// verdict is unsafe-without-fencing, failing only under Strict. With
+// nothing in the history that could explain it, or with mutual exclusion
+// itself broken, it is a violation; when the lock or fenced check could not
+// decide, neither can this one.
+func (c *checker) classifyUnfenced(u, lock, fenced CheckResult) CheckResult {
+	if u.Verdict != Violation {
+		return u
+	}
+	switch {
+	case lock.Verdict == Violation || fenced.Verdict == Violation:
+		u.Account = "mutual exclusion itself broke (see the lock and fenced-writes checks): " + u.Account
+		return u
+	case lock.Verdict == Unknown || fenced.Verdict == Unknown:
+		u.Verdict, u.Fails = Unknown, true
+		u.Account = "undecided because the lock check was undecided: " + u.Account
+		return u
+	}
+	why, ok := explanation(c.h, u.At, writerOf(u))
+	if !ok {
+		u.Account += "; nothing in the history (no loss of its lease, lease fault or pause aimed at it, partition or kill) explains it"
+		return u
+	}
+	u.Verdict, u.Fails = UnsafeWithoutFencing, c.opts.Strict
+	u.Account = "unsafe without fencing: " + u.Account + "; explained by " + why
+	return u
+}
+
+// Fault kinds that can make a lease lapse while its client still believes it
+// holds the lock. Client faults do so for the client (Target) or lease they
+// aim at; cluster faults cut keep-alives of whichever clients they touch.
+var (
+	clientLapseFaults  = map[string]bool{"revoke-lease": true, "expire-lease": true, "pause-client": true, "isolate-client": true}
+	clusterLapseFaults = map[string]bool{"partition": true, "kill-member": true, "pause-member": true}
+)
+
+// lapse names whose lease lapse can explain a stale write: a client and its
+// lease, or anyone (zero values) when the write's maker is not known.
+type lapse struct {
+	client int
+	lease  int64
+}
+
+// writerOf returns the maker of the operation a failed check refused first
+// (its first evidence), if it is a write whose lease is known.
+func writerOf(u CheckResult) lapse {
+	if u.sub == nil || len(u.Evidence) == 0 {
+		return lapse{}
+	}
+	for _, m := range u.sub.mops {
+		if m.op != nil && m.op.ID == u.Evidence[0] && m.kind == opWrite && u.sub.leaseOf[m.holder] != 0 {
+			return lapse{client: m.op.Client, lease: u.sub.leaseOf[m.holder]}
+		}
+	}
+	return lapse{}
+}
+
+// concerns reports whether a lease-lost or fault event is about who: about
+// its lease when the event names one, else about its client.
+func (who lapse) concerns(client int, lease int64) bool {
+	switch {
+	case who.lease == 0:
+		return true
+	case lease != 0:
+		return lease == who.lease
+	}
+	return client != 0 && client == who.client
+}
+
+// explanation finds an event at or before at that can make who keep writing
+// after its lease lapsed: a loss of its lease, a lease fault or pause aimed
+// at it, or a cluster fault that cut keep-alives.
+func explanation(h *history.History, at int64, who lapse) (string, bool) {
+	for _, e := range h.Events {
+		switch {
+		case e.Type == history.TypeInvoke && e.F == history.FLeaseLost:
+			lease, la := int64(0), e.Time
+			if e.Value != nil {
+				lease = e.Value.Lease
+				if e.Value.LastAlive != nil {
+					la = *e.Value.LastAlive
+				}
+			}
+			if who.concerns(0, lease) && (at == 0 || la <= at) {
+				return fmt.Sprintf("client %d's lease lost after %s (op %d)", e.Client, secs(la), e.Op), true
+			}
+		case e.Type == history.TypeFault && e.Phase == history.PhaseStart && (at == 0 || e.Time <= at) &&
+			(clusterLapseFaults[e.Fault] || clientLapseFaults[e.Fault] && who.concerns(e.Target, e.Lease)):
+			return fmt.Sprintf("a %s fault at %s", e.Fault, secs(e.Time)), true
+		}
+	}
+	return "", false
 }

@@ -56,11 +56,10 @@ type lockState struct {
 	dead      *deadSet
 }
 
-// lockStep is the lock model's step function. It is pure: it returns a new
-// state and never modifies s.
-func lockStep(s *lockState, m *mop) (bool, *lockState) {
+// step is the lock model's step function.
+func (s *lockState) step(m *mop) (state, refusal) {
 	if m.failed() {
-		return true, s
+		return s, accepted
 	}
 	switch m.kind {
 	case opLock:
@@ -69,77 +68,84 @@ func lockStep(s *lockState, m *mop) (bool, *lockState) {
 		if m.holder != 0 && s.owner == m.holder {
 			n := *s
 			n.owner, n.ownerRev = 0, 0
-			return true, &n
+			return &n, accepted
 		}
-		return true, s
+		return s, accepted
 	case opDeath:
 		n := *s
 		if s.owner == m.holder {
 			n.owner, n.ownerRev = 0, 0
 		}
 		n.dead = s.dead.with(m.holder)
-		return true, &n
+		return &n, accepted
 	case opWrite:
 		return lockWrite(s, m)
 	}
-	return true, s
+	return s, accepted
 }
 
-func lockGrant(s *lockState, m *mop) (bool, *lockState) {
-	if m.holder == 0 {
-		return true, s // nothing known about the key: cannot be checked
-	}
-	if s.dead.has(m.holder) || (s.owner != 0 && s.owner != m.holder) {
-		return !m.certain(), s
+func lockGrant(s *lockState, m *mop) (state, refusal) {
+	switch {
+	case m.holder == 0:
+		return s, accepted // nothing known about the key: cannot be checked
+	case s.dead.has(m.holder):
+		return s, certainly(m, refuseGone)
+	case s.owner != 0 && s.owner != m.holder:
+		return s, certainly(m, refuseHeld)
 	}
 	if !m.certain() {
 		if s.owner == m.holder {
-			return true, s
+			return s, accepted
 		}
 		n := *s
 		n.owner, n.ownerRev = m.holder, 0
-		return true, &n
+		return &n, accepted
 	}
 	if s.owner == m.holder && s.ownerRev != 0 {
-		return m.rev == 0 || m.rev == s.ownerRev, s
+		if m.rev == 0 || m.rev == s.ownerRev {
+			return s, accepted
+		}
+		return s, refuseOwnRev
 	}
 	if m.rev != 0 && m.rev <= s.lastRev {
-		return false, s
+		return s, refuseRevOrder
 	}
 	n := *s
 	n.owner, n.ownerRev = m.holder, m.rev
 	n.lastRev = max(s.lastRev, m.rev)
-	return true, &n
+	return &n, accepted
 }
 
-func lockWrite(s *lockState, m *mop) (bool, *lockState) {
-	if !m.certain() {
-		return true, s
-	}
-	if m.holder == 0 || s.owner != m.holder {
-		return false, s
-	}
-	if m.rev != 0 && s.ownerRev != 0 && m.rev != s.ownerRev {
-		return false, s
-	}
-	if m.wrev != 0 && (m.wrev <= s.lastWrite || m.wrev <= m.rev) {
-		return false, s
-	}
-	if s.ownerRev != 0 && m.wrev == 0 {
-		return true, s
+func lockWrite(s *lockState, m *mop) (state, refusal) {
+	switch {
+	case !m.certain():
+		return s, accepted
+	case s.owner == 0:
+		return s, refuseNoOwner
+	case m.holder == 0 || s.owner != m.holder:
+		return s, refuseNotOwner
+	case m.rev != 0 && s.ownerRev != 0 && m.rev != s.ownerRev:
+		return s, refuseGuard
+	case m.wrev != 0 && m.wrev <= m.rev:
+		return s, refuseBelowKey
+	case m.wrev != 0 && m.wrev <= s.lastWrite:
+		return s, refuseWriteOrder
+	case s.ownerRev != 0 && m.wrev == 0:
+		return s, accepted
 	}
 	n := *s
 	if n.ownerRev == 0 && m.rev != 0 {
 		if m.rev <= s.lastRev {
-			return false, s
+			return s, refuseRevOrder
 		}
 		n.ownerRev, n.lastRev = m.rev, m.rev
 	}
 	n.lastWrite = max(s.lastWrite, m.wrev)
-	return true, &n
+	return &n, accepted
 }
 
-func (s *lockState) equal(o *lockState) bool {
+func (s *lockState) equal(other state) bool {
+	o := other.(*lockState)
 	return s.owner == o.owner && s.ownerRev == o.ownerRev && s.lastRev == o.lastRev &&
 		s.lastWrite == o.lastWrite && s.dead.equal(o.dead)
 }
@@ -151,7 +157,13 @@ func (s *lockState) hash() uint64 {
 	return h ^ s.dead.hashValue()
 }
 
-func (p *partition) describeLockState(s *lockState) string {
+func (s *lockState) heldBy() int32     { return s.owner }
+func (s *lockState) highestRev() int64 { return s.lastRev }
+
+// marks: the lock's account cites the last write.
+func (s *lockState) marks(prev state, _ *mop) bool { return s.lastWrite != prev.(*lockState).lastWrite }
+
+func (s *lockState) describe(p *nameHistory) string {
 	var b strings.Builder
 	if s.owner == 0 {
 		b.WriteString("free")
@@ -172,7 +184,7 @@ func (p *partition) describeLockState(s *lockState) string {
 }
 
 // holderName names a holder by its lease in hex, as in its key.
-func (p *partition) holderName(h int32) string {
+func (p *nameHistory) holderName(h int32) string {
 	if h <= 0 || int(h) >= len(p.leaseOf) {
 		return "unknown"
 	}

@@ -41,7 +41,7 @@ import (
 //     known) invoked before the delivery returned; anything else is a
 //     phantom.
 type observeCheck struct {
-	p         *partition
+	p         *nameHistory
 	producers map[producerKey][]*mop
 }
 
@@ -50,7 +50,7 @@ type producerKey struct {
 	value  int32
 }
 
-func checkObserve(p *partition) CheckResult {
+func checkObserve(p *nameHistory) CheckResult {
 	res := CheckResult{Check: CheckObserve, Name: p.name, Verdict: Empty}
 	oc := observeCheck{p: p, producers: map[producerKey][]*mop{}}
 	streams := map[int][]*mop{}
@@ -155,7 +155,7 @@ func (oc *observeCheck) reversal(prev, m *mop) *observeFinding {
 }
 
 // keyDesc names the key an operation concerns.
-func (p *partition) keyDesc(m *mop) string {
+func (p *nameHistory) keyDesc(m *mop) string {
 	for _, k := range []string{m.op.Output.Key, m.op.Input.Key} {
 		if k != "" {
 			return "key " + k

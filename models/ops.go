@@ -1,6 +1,7 @@
 package models
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/anishathalye/porcupine"
@@ -23,18 +24,12 @@ const (
 	opObserve
 )
 
-// Partition families: lock names and election names are checked apart.
-const (
-	familyLock     = "lock"
-	familyElection = "election"
-)
-
 // mop is one history operation as the models see it: the lease it concerns
 // as a small holder index, interned values, and the interval porcupine uses.
 type mop struct {
 	kind   opKind
 	out    history.Outcome
-	holder int32 // index into partition.leaseOf; 0 when unknown
+	holder int32 // index into nameHistory.leaseOf; 0 when unknown
 	rev    int64 // create revision: granted, read or guarded on
 	wrev   int64 // write: the write's revision; observe: mod_rev
 	value  int32 // campaign, proclaim, leader, observe: interned value
@@ -49,10 +44,10 @@ func (m *mop) certain() bool { return m.out == history.Ok }
 func (m *mop) failed() bool  { return m.out == history.Fail }
 func (m *mop) unknown() bool { return m.out.Unknown() }
 
-// partition is every operation on one lock or election name, plus the lease
+// nameHistory is every operation on one lock or election name, plus the lease
 // deaths that concern its leases.
-type partition struct {
-	family  string
+type nameHistory struct {
+	family  *family
 	name    string
 	mops    []*mop
 	holders map[int64]int32  // lease -> holder index
@@ -62,66 +57,57 @@ type partition struct {
 	valueOf []string
 }
 
-func newPartition(family, name string) *partition {
-	return &partition{family: family, name: name, holders: map[int64]int32{},
+func newNameHistory(family *family, name string) *nameHistory {
+	return &nameHistory{family: family, name: name, holders: map[int64]int32{},
 		keys: map[string]int32{}, leaseOf: []int64{0}, values: map[string]int32{}, valueOf: []string{""}}
 }
 
-func familyOf(f string) string {
-	switch f {
-	case history.FLock, history.FUnlock, history.FWrite:
-		return familyLock
-	case history.FCampaign, history.FProclaim, history.FResign, history.FLeader, history.FObserve:
-		return familyElection
-	}
-	return ""
-}
-
-// buildPartitions groups operations by family and name, converts them and
+// splitByName groups operations by family and name, converts them and
 // broadcasts lease deaths (and lease faults, see faultDeaths) into every
-// partition that uses the lease.
-func buildPartitions(ops []history.Operation, faults []history.Fault) []*partition {
-	byName := map[string]*partition{}
-	var parts []*partition
+// name whose history uses the lease.
+func splitByName(ops []history.Operation, faults []history.Fault) []*nameHistory {
+	byName := map[string]*nameHistory{}
+	var names []*nameHistory
 	var deaths []*history.Operation
 	slab := make([]mop, len(ops)) // one allocation for every mop
 	for i := range ops {
 		op := &ops[i]
-		if op.F == history.FLeaseLost || op.F == history.FRevoke {
+		if leaseDeath(op.F) {
 			deaths = append(deaths, op)
 			continue
 		}
-		fam := familyOf(op.F)
-		if fam == "" {
+		fam, kind := familyOf(op.F)
+		if fam == nil {
 			continue
 		}
-		p := byName[fam+"\x00"+op.Name]
+		key := string(fam.workload) + "\x00" + op.Name
+		p := byName[key]
 		if p == nil {
-			p = newPartition(fam, op.Name)
-			byName[fam+"\x00"+op.Name] = p
-			parts = append(parts, p)
+			p = newNameHistory(fam, op.Name)
+			byName[key] = p
+			names = append(names, p)
 		}
-		slab[i].op = op
+		slab[i].op, slab[i].kind = op, kind
 		p.mops = append(p.mops, &slab[i])
 	}
-	for _, p := range parts {
+	for _, p := range names {
 		p.convert()
 	}
-	addDeaths(parts, append(deaths, faultDeaths(faults)...))
-	for _, p := range parts {
+	addDeaths(names, append(deaths, faultDeaths(faults)...))
+	for _, p := range names {
 		p.capUnknown()
 	}
-	sort.Slice(parts, func(i, j int) bool {
-		if parts[i].family != parts[j].family {
-			return parts[i].family > parts[j].family // lock before election
+	sort.Slice(names, func(i, j int) bool {
+		if names[i].family != names[j].family {
+			return slices.Index(families, names[i].family) < slices.Index(families, names[j].family)
 		}
-		return parts[i].name < parts[j].name
+		return names[i].name < names[j].name
 	})
-	return parts
+	return names
 }
 
 // convert fills every mop from its history operation.
-func (p *partition) convert() {
+func (p *nameHistory) convert() {
 	learned := map[string]int64{} // key -> lease, from results that name both
 	for _, m := range p.mops {
 		if o := m.op.Output; o.Key != "" && o.Lease != 0 {
@@ -133,34 +119,28 @@ func (p *partition) convert() {
 	}
 }
 
-func (p *partition) fill(m *mop, learned map[string]int64) {
+// fill fills a mop whose op and kind are set.
+func (p *nameHistory) fill(m *mop, learned map[string]int64) {
 	op := m.op
 	in, out := &op.Input, &op.Output
 	m.out, m.call, m.ret = op.Outcome, op.Call, op.Return
-	switch op.F {
-	case history.FLock:
-		m.kind, m.rev = opLock, out.Rev
+	switch m.kind {
+	case opLock:
+		m.rev = out.Rev
 		m.holder = p.holder(firstLease(out.Lease, out.Key, in.Lease, learned), out.Key)
-	case history.FUnlock:
-		m.kind = opUnlock
+	case opUnlock:
 		m.holder = p.holder(firstLease(in.Lease, in.Key, 0, learned), in.Key)
-	case history.FWrite:
-		m.kind, m.rev, m.wrev, m.fenced = opWrite, in.Rev, out.Rev, in.IsFenced()
+	case opWrite:
+		m.rev, m.wrev, m.fenced = in.Rev, out.Rev, in.IsFenced()
 		m.holder = p.holder(firstLease(in.Lease, in.Key, 0, learned), in.Key)
-	case history.FCampaign:
-		m.kind, m.rev, m.value = opCampaign, out.Rev, p.value(in.Value)
+	case opCampaign:
+		m.rev, m.value = out.Rev, p.value(in.Value)
 		m.holder = p.holder(firstLease(out.Lease, out.Key, in.Lease, learned), out.Key)
-	case history.FProclaim, history.FResign:
-		m.kind, m.rev, m.value = opProclaim, in.Rev, p.value(in.Value)
-		if op.F == history.FResign {
-			m.kind = opResign
-		}
+	case opProclaim, opResign:
+		m.rev, m.value = in.Rev, p.value(in.Value)
 		m.holder = p.holder(firstLease(in.Lease, in.Key, 0, learned), in.Key)
-	case history.FLeader, history.FObserve:
-		m.kind, m.rev, m.wrev, m.none = opLeader, out.Rev, out.ModRev, out.None
-		if op.F == history.FObserve {
-			m.kind = opObserve
-		}
+	case opLeader, opObserve:
+		m.rev, m.wrev, m.none = out.Rev, out.ModRev, out.None
 		m.value = p.value(out.Value)
 		if !out.None && op.Outcome == history.Ok {
 			m.holder = p.holder(firstLease(out.Lease, out.Key, 0, learned), out.Key)
@@ -185,7 +165,7 @@ func firstLease(explicit int64, key string, fallback int64, learned map[string]i
 
 // holder returns the holder index of a lease, or of a key whose lease is
 // unknown; 0 when neither is known.
-func (p *partition) holder(lease int64, key string) int32 {
+func (p *nameHistory) holder(lease int64, key string) int32 {
 	if lease != 0 {
 		if h, ok := p.holders[lease]; ok {
 			return h
@@ -207,7 +187,7 @@ func (p *partition) holder(lease int64, key string) int32 {
 	return h
 }
 
-func (p *partition) value(v string) int32 {
+func (p *nameHistory) value(v string) int32 {
 	if id, ok := p.values[v]; ok {
 		return id
 	}
@@ -218,9 +198,9 @@ func (p *partition) value(v string) int32 {
 }
 
 // addDeaths turns lease-lost and revoke operations into opDeath mops in
-// every partition that knows the lease. A lease-lost's interval is the
+// every name history that knows the lease. A lease-lost's interval is the
 // window in which the lease ended: [last_alive, observed].
-func addDeaths(parts []*partition, deaths []*history.Operation) {
+func addDeaths(names []*nameHistory, deaths []*history.Operation) {
 	for _, op := range deaths {
 		if op.Outcome == history.Fail || op.Input.Lease == 0 {
 			continue
@@ -232,7 +212,7 @@ func addDeaths(parts []*partition, deaths []*history.Operation) {
 				call = min(*la, op.Call)
 			}
 		}
-		for _, p := range parts {
+		for _, p := range names {
 			h, ok := p.holders[op.Input.Lease]
 			if !ok {
 				continue
@@ -241,7 +221,7 @@ func addDeaths(parts []*partition, deaths []*history.Operation) {
 				call: call, ret: op.Return, op: op})
 		}
 	}
-	for _, p := range parts {
+	for _, p := range names {
 		sort.SliceStable(p.mops, func(i, j int) bool { return p.mops[i].call < p.mops[j].call })
 	}
 }
@@ -271,7 +251,7 @@ func faultDeaths(faults []history.Fault) []*history.Operation {
 // lease is gone (its keys are deleted and it cannot make new ones), so they
 // may be linearized, as no-ops, right after the death. This keeps them from
 // lingering until the end of the history and keeps the search small.
-func (p *partition) capUnknown() {
+func (p *nameHistory) capUnknown() {
 	deadBy := map[int32]int64{}
 	for _, m := range p.mops {
 		if m.kind == opDeath && m.certain() {
@@ -292,7 +272,7 @@ func (p *partition) capUnknown() {
 
 // porcupineOps returns the mops that keep returns true for, as porcupine
 // operations whose input is the *mop.
-func (p *partition) porcupineOps(keep func(*mop) bool) []porcupine.Operation {
+func (p *nameHistory) porcupineOps(keep func(*mop) bool) []porcupine.Operation {
 	ops := make([]porcupine.Operation, 0, len(p.mops))
 	for _, m := range p.mops {
 		if keep(m) {
@@ -303,7 +283,7 @@ func (p *partition) porcupineOps(keep func(*mop) bool) []porcupine.Operation {
 }
 
 // has reports whether any mop satisfies f.
-func (p *partition) has(f func(*mop) bool) bool {
+func (p *nameHistory) has(f func(*mop) bool) bool {
 	for _, m := range p.mops {
 		if f(m) {
 			return true

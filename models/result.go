@@ -65,8 +65,8 @@ type CheckResult struct {
 	Model *porcupine.Model             `json:"-"`
 	Info  *porcupine.LinearizationInfo `json:"-"`
 
-	ops  []porcupine.Operation // what porcupine checked, for visualizations
-	part *partition
+	ops []porcupine.Operation // what porcupine checked, for visualizations
+	sub *nameHistory
 }
 
 // Hazard quantifies the lock hazard: unfenced writes made while another

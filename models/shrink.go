@@ -95,7 +95,7 @@ type ShrinkResult struct {
 // history so far, Partial.
 func Shrink(ctx context.Context, h *history.History, opts ShrinkOptions) (ShrinkResult, error) {
 	start := time.Now()
-	if opts.Check != "" && familyOfCheck(opts.Check) == "" {
+	if opts.Check != "" && familyOfCheck(opts.Check) == nil {
 		return ShrinkResult{}, fmt.Errorf("%w %q (expected lock, fenced-writes, unfenced-writes, election or observe)", ErrUnknownCheck, opts.Check)
 	}
 	if opts.MaxTime <= 0 {
@@ -118,7 +118,7 @@ func Shrink(ctx context.Context, h *history.History, opts ShrinkOptions) (Shrink
 	s.run()
 	out := s.build(s.kept)
 	if opts.Renumber {
-		renumber(out)
+		history.Renumber(out)
 	}
 	final := checkOne(out, target.Check, s.family, target.Name, opts.CandidateTimeout, opts.Strict)
 	return ShrinkResult{History: out, Original: target, Final: final, Culprits: s.culprits(), OpsBefore: s.ops(nil),
@@ -156,22 +156,12 @@ func pickTarget(res Result, opts ShrinkOptions) (CheckResult, error) {
 	return CheckResult{}, fmt.Errorf("%w (%s)", ErrNoViolation, what)
 }
 
-func familyOfCheck(check string) string {
-	switch check {
-	case CheckLock, CheckFenced, CheckUnfenced:
-		return familyLock
-	case CheckElection, CheckObserve:
-		return familyElection
-	}
-	return ""
-}
-
 // checkOne runs one check on one name of h.
-func checkOne(h *history.History, check, family, name string, timeout time.Duration, strict bool) CheckResult {
+func checkOne(h *history.History, check string, fam *family, name string, timeout time.Duration, strict bool) CheckResult {
 	empty := CheckResult{Check: check, Name: name, Verdict: Empty}
-	var p *partition
-	for _, q := range buildPartitions(h.Operations(), h.Faults()) {
-		if q.family == family && q.name == name {
+	var p *nameHistory
+	for _, q := range splitByName(h.Operations(), h.Faults()) {
+		if q.family == fam && q.name == name {
 			p = q
 		}
 	}
@@ -185,7 +175,7 @@ func checkOne(h *history.History, check, family, name string, timeout time.Durat
 	case CheckFenced:
 		return c.runLock(p, CheckFenced, func(m *mop) bool { return m.fenced })
 	}
-	for _, r := range c.checkPartition(p) {
+	for _, r := range c.checkName(p) {
 		if r.Check == check {
 			return r
 		}
@@ -203,13 +193,23 @@ type unit struct {
 	op     *history.Operation // operations only
 }
 
+// family is the family of a unit's operation; nil for faults and lease
+// deaths.
+func (u *unit) family() *family {
+	if u.fault {
+		return nil
+	}
+	fam, _ := familyOf(u.op.F)
+	return fam
+}
+
 // shrinker holds one Shrink's state: the units, which are kept, and what a
 // candidate must reproduce.
 type shrinker struct {
 	ctx        context.Context
 	h          *history.History
 	target     CheckResult
-	family     string
+	family     *family
 	evidence   map[int64]bool
 	opts       ShrinkOptions
 	units      []unit
@@ -318,22 +318,22 @@ func (s *shrinker) stopped() bool {
 // deaths and lease faults of its leases, then only dropping other names.
 func (s *shrinker) keepName() {
 	leases := map[int64]bool{}
-	if s.target.part != nil {
-		for l := range s.target.part.holders {
+	if s.target.sub != nil {
+		for l := range s.target.sub.holders {
 			leases[l] = true
 		}
 	}
 	own := func(u *unit) bool {
-		return !u.fault && familyOf(u.op.F) == s.family && u.name == s.target.Name
+		return !u.fault && u.family() == s.family && u.name == s.target.Name
 	}
 	strict := func(u *unit) bool {
 		if u.fault {
 			f := &s.h.Events[u.events[0]]
 			return leaseFaults[f.Fault] && leases[f.Lease]
 		}
-		return own(u) || (u.op.F == history.FLeaseLost || u.op.F == history.FRevoke) && leases[u.op.Input.Lease]
+		return own(u) || leaseDeath(u.op.F) && leases[u.op.Input.Lease]
 	}
-	loose := func(u *unit) bool { return u.fault || own(u) || familyOf(u.op.F) == "" }
+	loose := func(u *unit) bool { return u.fault || own(u) || u.family() == nil }
 	for _, keep := range []func(*unit) bool{strict, loose} {
 		cand := make([]bool, len(s.units))
 		for i := range s.units {
@@ -371,57 +371,75 @@ func (s *shrinker) trim(groups [][]int) {
 }
 
 // cycles groups the kept units into cycles (see run), in order of their
-// first units; faults and reads stand alone. A lock or campaign while the
-// client may still hold (campaigning again to proclaim, relocking with the
-// same lease) continues the cycle.
+// first units; faults and reads stand alone. A grant while the client may
+// still hold (campaigning again to proclaim, relocking with the same lease)
+// continues the cycle. An operation the checker finds trivial (a failed
+// one) neither begins nor ends a hold.
 func (s *shrinker) cycles() [][]int {
 	cycle := map[int]int{}  // client -> its current cycle's group
 	holds := map[int]bool{} // client -> may hold a lock or lead
 	var gs [][]int
 	for _, i := range s.keptIndices() {
 		u := &s.units[i]
-		if u.fault || !cyclic(u.op.F) {
+		if u.fault {
 			gs = append(gs, []int{i})
 			continue
 		}
-		grant := u.op.F == history.FLock || u.op.F == history.FCampaign
+		role, m := holdRoleOf(u.op)
+		if role == outside {
+			gs = append(gs, []int{i})
+			continue
+		}
 		g, ok := cycle[u.client]
-		if !ok || grant && !holds[u.client] {
+		if !ok || role == begins && !holds[u.client] {
 			g = len(gs)
 			cycle[u.client] = g
 			gs = append(gs, nil)
 		}
 		gs[g] = append(gs[g], i)
 		switch {
-		case grant && u.op.Outcome != history.Fail:
+		case role == begins && !trivial(&m):
 			holds[u.client] = true
-		case releases(u.op.F) && u.op.Outcome != history.Fail:
+		case role == ends && !trivial(&m):
 			holds[u.client] = false
 		}
 	}
 	return gs
 }
 
-// releases reports whether an operation of function f ends a hold.
-func releases(f string) bool {
-	switch f {
-	case history.FUnlock, history.FResign, history.FLeaseLost, history.FRevoke:
-		return true
+// holdRole is what an operation does to its client's hold of a lock or
+// leadership, as far as cycles go.
+type holdRole uint8
+
+const (
+	outside holdRole = iota // no part of a cycle: a read, or not a family's operation
+	within                  // done while holding: a write, a proclaim
+	begins                  // may begin a hold: a grant
+	ends                    // ends a hold: a release, a lease death
+)
+
+// holdRoleOf returns the role of op, from its family's shrink hooks, and
+// op as the checker sees it (kind and outcome only).
+func holdRoleOf(op *history.Operation) (holdRole, mop) {
+	fam, _ := familyOf(op.F)
+	m := mop{kind: kindOf(op.F), out: op.Outcome}
+	switch {
+	case m.kind == opDeath:
+		return ends, m
+	case fam == nil || slices.Contains(fam.reads, m.kind):
+		return outside, m
+	case m.kind == fam.grant:
+		return begins, m
+	case slices.Contains(fam.releases, m.kind):
+		return ends, m
 	}
-	return false
+	return within, m
 }
 
-// cyclic reports whether an operation of function f is part of a cycle.
-func cyclic(f string) bool {
-	switch f {
-	case history.FLeader, history.FObserve:
-		return false
-	}
-	return familyOf(f) != "" || f == history.FLeaseLost || f == history.FRevoke
-}
-
-// singles are the kept operations that change no model state, one group
-// each: writes, leader reads, observations and failed operations.
+// singles are the kept operations that change no hold, one group each:
+// those the checker finds trivial, the failed ones (a failed proclaim is
+// not trivial, as the election model may refuse it, but changes nothing),
+// and the family's constraints (writes, leader reads, observations).
 func (s *shrinker) singles() [][]int {
 	var gs [][]int
 	for _, i := range s.keptIndices() {
@@ -429,8 +447,9 @@ func (s *shrinker) singles() [][]int {
 		if u.fault {
 			continue
 		}
-		switch {
-		case u.op.Outcome == history.Fail, u.op.F == history.FWrite, u.op.F == history.FLeader, u.op.F == history.FObserve:
+		fam := u.family()
+		m := mop{kind: kindOf(u.op.F), out: u.op.Outcome}
+		if trivial(&m) || m.failed() || fam != nil && slices.Contains(fam.constraints, m.kind) {
 			gs = append(gs, []int{i})
 		}
 	}
@@ -583,33 +602,4 @@ func (s *shrinker) ops(kept []bool) int {
 		}
 	}
 	return n
-}
-
-// renumber gives operations ids 1..n and clients ids 1..k (fault targets
-// included) in order of appearance.
-func renumber(h *history.History) {
-	ops := map[int64]int64{}
-	clients := map[int]int{}
-	client := func(c int) int {
-		if c == 0 {
-			return 0
-		}
-		if n, ok := clients[c]; ok {
-			return n
-		}
-		clients[c] = len(clients) + 1
-		return clients[c]
-	}
-	for i := range h.Events {
-		e := &h.Events[i]
-		switch e.Type {
-		case history.TypeInvoke:
-			ops[e.Op] = int64(len(ops) + 1)
-			e.Op, e.Client = ops[e.Op], client(e.Client)
-		case history.TypeFault:
-			e.Target = client(e.Target)
-		default:
-			e.Op = ops[e.Op]
-		}
-	}
 }

@@ -5,107 +5,179 @@ import (
 	"slices"
 )
 
-// lockTrace replays a linearization through the lock model and remembers
-// which operation caused what, to explain the next operation's failure.
-type lockTrace struct {
-	p       *partition
-	check   string
-	s       *lockState
-	ownerOp *mop           // made the current owner the owner
-	grantOp *mop           // granted the highest revision
-	writeOp *mop           // the last write
-	endedBy map[int32]*mop // last ended each holder's ownership
-	deathOf map[int32]*mop
+// trace replays a linearization through a name's model and remembers which
+// operation caused what, so that the family's account can say why the model
+// refused the next operation. The rules are the model's own: the trace
+// learns why from the step function that refused.
+type trace struct {
+	p        *nameHistory
+	s        state
+	holderOp *mop           // made the current holder (owner or leader) hold
+	revOp    *mop           // set the highest create revision
+	markOp   *mop           // set what the family's account cites besides the holder (see state.marks)
+	endedBy  map[int32]*mop // last ended each holder's hold
+	deathOf  map[int32]*mop // first ended each holder's lease
 }
 
-func newLockTrace(p *partition, check string) *lockTrace {
-	return &lockTrace{p: p, check: check, s: &lockState{}, endedBy: map[int32]*mop{}, deathOf: map[int32]*mop{}}
+func newTrace(p *nameHistory) *trace {
+	return &trace{p: p, s: p.family.initial(), endedBy: map[int32]*mop{}, deathOf: map[int32]*mop{}}
 }
 
-func (t *lockTrace) apply(m *mop) bool {
-	ok, n := lockStep(t.s, m)
-	if !ok {
-		return false
+// apply steps the model with m, remembering what m did; on a refusal it
+// leaves the state as it was and returns why.
+func (t *trace) apply(m *mop) refusal {
+	n, why := t.s.step(m)
+	if why != accepted {
+		return why
 	}
-	if n.owner != t.s.owner {
-		if t.s.owner != 0 {
-			t.endedBy[t.s.owner] = m
+	if was, now := t.s.heldBy(), n.heldBy(); now != was {
+		if was != 0 {
+			t.endedBy[was] = m
 		}
-		if n.owner != 0 {
-			t.ownerOp = m
+		if now != 0 {
+			t.holderOp = m
 		}
 	}
-	if n.lastRev != t.s.lastRev {
-		t.grantOp = m
+	if n.highestRev() != t.s.highestRev() {
+		t.revOp = m
 	}
-	if n.lastWrite != t.s.lastWrite {
-		t.writeOp = m
+	if n.marks(t.s, m) {
+		t.markOp = m
 	}
 	if m.kind == opDeath && t.deathOf[m.holder] == nil {
 		t.deathOf[m.holder] = m
 	}
 	t.s = n
-	return true
+	return accepted
 }
 
-func (t *lockTrace) explain(f *mop) (string, []int64) {
-	switch f.kind {
-	case opLock:
-		return t.explainGrant(f)
-	case opWrite:
-		return t.explainWrite(f, t.check)
+// lockAccount is the lock family's account of a refusal.
+func lockAccount(t *trace, f *mop, why refusal) (string, []int64) {
+	s, p := t.s.(*lockState), t.p
+	if f.kind == opWrite {
+		return lockWriteAccount(t, f, why)
 	}
-	return cannotFollow(t.p, f, t.p.describeLockState(t.s))
-}
-
-func (t *lockTrace) explainGrant(f *mop) (string, []int64) {
-	s, p := t.s, t.p
 	head := fmt.Sprintf("client %d was granted %s at %s (op %d)", f.op.Client, p.name, secs(at(f)), f.op.ID)
-	switch {
-	case s.dead.has(f.holder):
+	switch why {
+	case refuseGone:
 		d := t.deathOf[f.holder]
 		return fmt.Sprintf("%s with %s, which was already gone: %s", head, p.holderName(f.holder), deathDesc(d)), ids(f, d)
-	case s.owner != 0 && s.owner != f.holder:
-		return head + " while " + heldSince(t.ownerOp, "held") + p.aliveClause(t.ownerOp, at(f)), ids(f, t.ownerOp)
-	case s.owner == f.holder:
+	case refuseHeld:
+		return head + " while " + heldSince(t.holderOp, "held") + p.aliveClause(t.holderOp, at(f)), ids(f, t.holderOp)
+	case refuseOwnRev:
 		return fmt.Sprintf("%s with revision %d, but its lease's key already held it at revision %d%s",
-			head, f.rev, s.ownerRev, by(t.ownerOp)), ids(f, t.ownerOp)
+			head, f.rev, s.ownerRev, by(t.holderOp)), ids(f, t.holderOp)
+	case refuseRevOrder:
+		return fmt.Sprintf("%s with revision %d, not above revision %d granted earlier%s",
+			head, f.rev, s.lastRev, to(t.revOp)), ids(f, t.revOp)
 	}
-	return fmt.Sprintf("%s with revision %d, not above revision %d granted earlier%s",
-		head, f.rev, s.lastRev, to(t.grantOp)), ids(f, t.grantOp)
+	return cannotFollow(t, f)
 }
 
-func (t *lockTrace) explainWrite(f *mop, check string) (string, []int64) {
-	s, p := t.s, t.p
+func lockWriteAccount(t *trace, f *mop, why refusal) (string, []int64) {
+	s, p := t.s.(*lockState), t.p
 	kind := "unfenced"
 	if f.fenced {
 		kind = "fenced"
 	}
 	head := fmt.Sprintf("client %d's %s write to %s at %s (op %d)", f.op.Client, kind, p.name, secs(at(f)), f.op.ID)
-	switch {
-	case s.owner == 0:
+	switch why {
+	case refuseNoOwner:
 		e := t.endedBy[f.holder]
-		why := "; its lease never held the lock"
+		ended := "; its lease never held the lock"
 		switch {
 		case e != nil && e.kind == opDeath:
-			why = "; its lease was gone: " + deathDesc(e)
+			ended = "; its lease was gone: " + deathDesc(e)
 		case e != nil:
-			why = fmt.Sprintf("; client %d had released it at %s (op %d)", e.op.Client, secs(at(e)), e.op.ID)
+			ended = fmt.Sprintf("; client %d had released it at %s (op %d)", e.op.Client, secs(at(e)), e.op.ID)
 		}
-		return head + " took effect while nobody held the lock" + why, ids(f, e)
-	case s.owner != f.holder:
-		return head + " took effect while " + heldSince(t.ownerOp, "held") + p.aliveClause(t.ownerOp, at(f)), ids(f, t.ownerOp)
-	case f.rev != 0 && s.ownerRev != 0 && f.rev != s.ownerRev:
+		return head + " took effect while nobody held the lock" + ended, ids(f, e)
+	case refuseNotOwner:
+		return head + " took effect while " + heldSince(t.holderOp, "held") + p.aliveClause(t.holderOp, at(f)), ids(f, t.holderOp)
+	case refuseGuard:
 		return fmt.Sprintf("%s was guarded on lock revision %d, but the lock was held at revision %d%s",
-			head, f.rev, s.ownerRev, by(t.ownerOp)), ids(f, t.ownerOp)
-	case f.wrev <= f.rev:
+			head, f.rev, s.ownerRev, by(t.holderOp)), ids(f, t.holderOp)
+	case refuseBelowKey:
 		return fmt.Sprintf("%s has revision %d, not above its lock key's revision %d", head, f.wrev, f.rev), ids(f)
-	case f.wrev <= s.lastWrite:
+	case refuseWriteOrder:
 		return fmt.Sprintf("%s has revision %d, not above revision %d of an earlier write%s",
-			head, f.wrev, s.lastWrite, by(t.writeOp)), ids(f, t.writeOp)
+			head, f.wrev, s.lastWrite, by(t.markOp)), ids(f, t.markOp)
+	case refuseRevOrder:
+		return fmt.Sprintf("%s was guarded on lock revision %d, not above revision %d granted earlier%s",
+			head, f.rev, s.lastRev, to(t.revOp)), ids(f, t.revOp)
 	}
-	return fmt.Sprintf("%s cannot follow the operations before it in the %s check (state: %s)",
-		head, check, p.describeLockState(s)), ids(f)
+	return cannotFollow(t, f)
+}
+
+// electionAccount is the election family's account of a refusal.
+func electionAccount(t *trace, f *mop, why refusal) (string, []int64) {
+	s, p := t.s.(*electionState), t.p
+	switch f.kind {
+	case opCampaign:
+		head := fmt.Sprintf("client %d became leader of %s at %s (op %d)", f.op.Client, p.name, secs(at(f)), f.op.ID)
+		switch why {
+		case refuseGone:
+			d := t.deathOf[f.holder]
+			return fmt.Sprintf("%s with %s, which was already gone: %s", head, p.holderName(f.holder), deathDesc(d)), ids(f, d)
+		case refuseHeld:
+			return "two leaders: " + head + " while " + heldSince(t.holderOp, "led") + p.aliveClause(t.holderOp, at(f)), ids(f, t.holderOp)
+		case refuseOwnRev:
+			return fmt.Sprintf("%s with revision %d, but its lease's key already led at revision %d%s",
+				head, f.rev, s.leaderRev, by(t.holderOp)), ids(f, t.holderOp)
+		case refuseRevOrder:
+			return fmt.Sprintf("%s with revision %d, not above revision %d of an earlier leader%s",
+				head, f.rev, s.lastRev, to(t.revOp)), ids(f, t.revOp)
+		}
+	case opProclaim:
+		head := fmt.Sprintf("client %d proclaimed %q on %s at %s (op %d)", f.op.Client, p.valueOf[f.value], p.name, secs(at(f)), f.op.ID)
+		switch why {
+		case refuseFailedLead:
+			return fmt.Sprintf("client %d's proclaim of %q on %s failed at %s (op %d) although its key was the leader: %s",
+				f.op.Client, p.valueOf[f.value], p.name, secs(at(f)), f.op.ID, heldSince(t.holderOp, "led")), ids(f, t.holderOp)
+		case refuseNotLeader:
+			return head + " but its key was not the leader: " + leaderDesc(t, f.holder), ids(f, t.holderOp, t.endedBy[f.holder])
+		case refuseRevOrder:
+			return fmt.Sprintf("%s with revision %d, not above revision %d of an earlier leader%s",
+				head, f.rev, s.lastRev, to(t.revOp)), ids(f, t.revOp)
+		}
+	case opLeader:
+		if why == refuseStaleRead {
+			read := "no leader"
+			if !f.none {
+				read = fmt.Sprintf("%s with value %q (create rev %d)", p.keyDesc(f), p.valueOf[f.value], f.rev)
+			}
+			return fmt.Sprintf("client %d read the leader of %s at %s (op %d) as %s, but %s",
+				f.op.Client, p.name, secs(at(f)), f.op.ID, read, leaderDesc(t, f.holder)), ids(f, t.holderOp, t.markOp)
+		}
+	}
+	return cannotFollow(t, f)
+}
+
+// leaderDesc describes the current leader; about is the holder the
+// operation expected to lead, to say how its leadership ended.
+func leaderDesc(t *trace, about int32) string {
+	s, p := t.s.(*electionState), t.p
+	if s.leader == 0 {
+		if e := t.endedBy[about]; e != nil {
+			if e.kind == opDeath {
+				return "there was no leader since its lease was gone: " + deathDesc(e)
+			}
+			return fmt.Sprintf("there was no leader since client %d resigned at %s (op %d)", e.op.Client, secs(at(e)), e.op.ID)
+		}
+		return "there was no leader"
+	}
+	desc := heldSince(t.holderOp, "led") + fmt.Sprintf(" with value %q", p.valueOf[s.value])
+	if v := t.markOp; v != nil && v != t.holderOp {
+		desc += fmt.Sprintf(" (set by client %d at %s, op %d)", v.op.Client, secs(at(v)), v.op.ID)
+	}
+	return desc
+}
+
+// cannotFollow is the account of an operation refused for a reason no more
+// specific account covers.
+func cannotFollow(t *trace, f *mop) (string, []int64) {
+	return fmt.Sprintf("client %d's %s on %s at %s (op %d) cannot follow the operations before it (state: %s)",
+		f.op.Client, f.op.F, t.p.name, secs(at(f)), f.op.ID, t.s.describe(t.p)), ids(f)
 }
 
 // by names the operation that did something: " (op 7, client 3)".
@@ -133,121 +205,4 @@ func ids(ms ...*mop) []int64 {
 		}
 	}
 	return out
-}
-
-// electionTrace is lockTrace for the election model.
-type electionTrace struct {
-	p        *partition
-	s        *electionState
-	leaderOp *mop // made the current leader the leader
-	valueOp  *mop // set the current value
-	revOp    *mop // set the highest leader revision
-	endedBy  map[int32]*mop
-	deathOf  map[int32]*mop
-}
-
-func newElectionTrace(p *partition) *electionTrace {
-	return &electionTrace{p: p, s: &electionState{}, endedBy: map[int32]*mop{}, deathOf: map[int32]*mop{}}
-}
-
-func (t *electionTrace) apply(m *mop) bool {
-	ok, n := electionStep(t.s, m)
-	if !ok {
-		return false
-	}
-	if n.leader != t.s.leader {
-		if t.s.leader != 0 {
-			t.endedBy[t.s.leader] = m
-		}
-		if n.leader != 0 {
-			t.leaderOp = m
-		}
-	}
-	if n.value != t.s.value || n.leader != t.s.leader || m.kind == opProclaim && n != t.s {
-		t.valueOp = m
-	}
-	if n.lastRev != t.s.lastRev {
-		t.revOp = m
-	}
-	if m.kind == opDeath && t.deathOf[m.holder] == nil {
-		t.deathOf[m.holder] = m
-	}
-	t.s = n
-	return true
-}
-
-func (t *electionTrace) explain(f *mop) (string, []int64) {
-	switch f.kind {
-	case opCampaign:
-		return t.explainCampaign(f)
-	case opProclaim:
-		return t.explainProclaim(f)
-	case opLeader:
-		return t.explainRead(f)
-	}
-	return cannotFollow(t.p, f, t.p.describeElectionState(t.s))
-}
-
-// cannotFollow is the account of an operation refused in a state that no
-// more specific account covers.
-func cannotFollow(p *partition, f *mop, state string) (string, []int64) {
-	return fmt.Sprintf("client %d's %s on %s at %s (op %d) cannot follow the operations before it (state: %s)",
-		f.op.Client, f.op.F, p.name, secs(at(f)), f.op.ID, state), ids(f)
-}
-
-func (t *electionTrace) explainCampaign(f *mop) (string, []int64) {
-	s, p := t.s, t.p
-	head := fmt.Sprintf("client %d became leader of %s at %s (op %d)", f.op.Client, p.name, secs(at(f)), f.op.ID)
-	switch {
-	case s.dead.has(f.holder):
-		d := t.deathOf[f.holder]
-		return fmt.Sprintf("%s with %s, which was already gone: %s", head, p.holderName(f.holder), deathDesc(d)), ids(f, d)
-	case s.leader != 0 && s.leader != f.holder:
-		return "two leaders: " + head + " while " + heldSince(t.leaderOp, "led") + p.aliveClause(t.leaderOp, at(f)), ids(f, t.leaderOp)
-	case s.leader == f.holder:
-		return fmt.Sprintf("%s with revision %d, but its lease's key already led at revision %d%s",
-			head, f.rev, s.leaderRev, by(t.leaderOp)), ids(f, t.leaderOp)
-	}
-	return fmt.Sprintf("%s with revision %d, not above revision %d of an earlier leader%s",
-		head, f.rev, s.lastRev, to(t.revOp)), ids(f, t.revOp)
-}
-
-func (t *electionTrace) explainProclaim(f *mop) (string, []int64) {
-	p := t.p
-	if f.failed() {
-		return fmt.Sprintf("client %d's proclaim of %q on %s failed at %s (op %d) although its key was the leader: %s",
-			f.op.Client, p.valueOf[f.value], p.name, secs(at(f)), f.op.ID, heldSince(t.leaderOp, "led")), ids(f, t.leaderOp)
-	}
-	return fmt.Sprintf("client %d proclaimed %q on %s at %s (op %d) but its key was not the leader: %s",
-		f.op.Client, p.valueOf[f.value], p.name, secs(at(f)), f.op.ID, t.leaderDesc(f.holder)), ids(f, t.leaderOp, t.endedBy[f.holder])
-}
-
-func (t *electionTrace) explainRead(f *mop) (string, []int64) {
-	p := t.p
-	read := "no leader"
-	if !f.none {
-		read = fmt.Sprintf("%s with value %q (create rev %d)", p.keyDesc(f), p.valueOf[f.value], f.rev)
-	}
-	return fmt.Sprintf("client %d read the leader of %s at %s (op %d) as %s, but %s",
-		f.op.Client, p.name, secs(at(f)), f.op.ID, read, t.leaderDesc(f.holder)), ids(f, t.leaderOp, t.valueOp)
-}
-
-// leaderDesc describes the current leader; about is the holder the reader
-// expected, to say how its leadership ended.
-func (t *electionTrace) leaderDesc(about int32) string {
-	s, p := t.s, t.p
-	if s.leader == 0 {
-		if e := t.endedBy[about]; e != nil {
-			if e.kind == opDeath {
-				return "there was no leader since its lease was gone: " + deathDesc(e)
-			}
-			return fmt.Sprintf("there was no leader since client %d resigned at %s (op %d)", e.op.Client, secs(at(e)), e.op.ID)
-		}
-		return "there was no leader"
-	}
-	desc := heldSince(t.leaderOp, "led") + fmt.Sprintf(" with value %q", p.valueOf[s.value])
-	if v := t.valueOp; v != nil && v != t.leaderOp {
-		desc += fmt.Sprintf(" (set by client %d at %s, op %d)", v.op.Client, secs(at(v)), v.op.ID)
-	}
-	return desc
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // VisualizeLimit is the most operations a visualization shows; a larger
-// partition is cut to a window around the violation (or its start).
+// check is cut to a window around the violation (or its start).
 const VisualizeLimit = 5000
 
 // visualizeTimeout bounds the porcupine run a visualization may need.
@@ -26,7 +26,7 @@ var ErrNoVisualization = errors.New("check has no porcupine visualization")
 // WriteVisualization writes porcupine's HTML visualization of a check, with
 // the faults as annotations on their own row ("faults"), the violation (if
 // any) on a "violation" row, and a "note" when only a window of a large
-// partition is shown.
+// check is shown.
 func WriteVisualization(w io.Writer, c CheckResult, faults []history.Fault) error {
 	if c.Model == nil || len(c.ops) == 0 {
 		return fmt.Errorf("%s %s: %w", c.Check, c.Name, ErrNoVisualization)

@@ -26,7 +26,7 @@ func TestWriteVisualizationWithFaults(t *testing.T) {
 	assert.Contains(t, page, `"Tag":"faults"`)
 	assert.Contains(t, page, `"Description":"pause-client"`)
 	assert.Contains(t, page, `"Tag":"violation"`)
-	assert.NotContains(t, page, `"Tag":"note"`, "a small partition is shown whole")
+	assert.NotContains(t, page, `"Tag":"note"`, "a small check is shown whole")
 
 	// Writing twice does not pile up annotations on the shared info.
 	var again bytes.Buffer

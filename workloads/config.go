@@ -3,15 +3,17 @@ package workloads
 import (
 	"fmt"
 	"time"
+
+	"github.com/etcdchaos/etcdchaos/history"
 )
 
-// Kind is what a workload exercises.
-type Kind string
+// Kind is what a workload exercises: the history's workload vocabulary.
+type Kind = history.Workload
 
 // Workload kinds.
 const (
-	KindLock     Kind = "lock"
-	KindElection Kind = "election"
+	KindLock     = history.WorkloadLock
+	KindElection = history.WorkloadElection
 )
 
 // Backend selects the built-in lock or election implementation.
