@@ -146,13 +146,14 @@ func (c *checker) classifyUnfenced(u, lock, fenced CheckResult) CheckResult {
 	return u
 }
 
-// Fault kinds that can make a lease lapse while its client still believes it
-// holds the lock. Client faults do so for the client (Target) or lease they
-// aim at; cluster faults cut keep-alives of whichever clients they touch.
-var (
-	clientLapseFaults  = map[string]bool{"revoke-lease": true, "expire-lease": true, "pause-client": true, "isolate-client": true}
-	clusterLapseFaults = map[string]bool{"partition": true, "kill-member": true, "pause-member": true}
-)
+// lapses reports whether a fault of this kind can make a lease lapse while
+// its client still believes it holds the lock: a client fault (one that
+// explains a client's stall) for the client or lease it aims at, a cluster
+// fault for whichever clients it touches (history's fault kinds say which).
+func lapses(kind string, aimedAtWriter bool) bool {
+	explains := history.FaultKindOf(kind).Explains
+	return explains.Has(history.ExplainsClusterFault) || explains.Has(history.ExplainsClientStall) && aimedAtWriter
+}
 
 // lapse names whose lease lapse can explain a stale write: a client and its
 // lease, or anyone (zero values) when the write's maker is not known.
@@ -205,7 +206,7 @@ func explanation(h *history.History, at int64, who lapse) (string, bool) {
 				return fmt.Sprintf("client %d's lease lost after %s (op %d)", e.Client, secs(la), e.Op), true
 			}
 		case e.Type == history.TypeFault && e.Phase == history.PhaseStart && (at == 0 || e.Time <= at) &&
-			(clusterLapseFaults[e.Fault] || clientLapseFaults[e.Fault] && who.concerns(e.Target, e.Lease)):
+			lapses(e.Fault, who.concerns(e.Target, e.Lease)):
 			return fmt.Sprintf("a %s fault at %s", e.Fault, secs(e.Time)), true
 		}
 	}

@@ -226,9 +226,12 @@ func addDeaths(names []*nameHistory, deaths []*history.Operation) {
 	}
 }
 
-// Fault kinds that may end the targeted lease: revoking it, stopping its
-// keep-alives, or pausing its client past its TTL.
-var leaseFaults = map[string]bool{"revoke-lease": true, "expire-lease": true, "pause-client": true}
+// endsLease reports whether a fault of this kind may end the lease it
+// targets (revoking it, stopping its keep-alives, pausing its client past
+// its TTL), as history's fault kinds say.
+func endsLease(kind string) bool {
+	return history.FaultKindOf(kind).Explains.Has(history.ExplainsLeaseDeath)
+}
 
 // faultDeaths turns lease faults into lease deaths of unknown outcome from
 // the fault's start: the lease may have ended any time after it (or never,
@@ -238,7 +241,7 @@ var leaseFaults = map[string]bool{"revoke-lease": true, "expire-lease": true, "p
 func faultDeaths(faults []history.Fault) []*history.Operation {
 	var ops []*history.Operation
 	for _, f := range faults {
-		if leaseFaults[f.Kind] && f.Lease != 0 {
+		if endsLease(f.Kind) && f.Lease != 0 {
 			ops = append(ops, &history.Operation{Client: f.Target, F: f.Kind, Call: f.Start,
 				Return: history.Never, Outcome: history.Info, Input: history.Value{Lease: f.Lease}})
 		}

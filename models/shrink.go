@@ -329,7 +329,7 @@ func (s *shrinker) keepName() {
 	strict := func(u *unit) bool {
 		if u.fault {
 			f := &s.h.Events[u.events[0]]
-			return leaseFaults[f.Fault] && leases[f.Lease]
+			return endsLease(f.Fault) && leases[f.Lease]
 		}
 		return own(u) || leaseDeath(u.op.F) && leases[u.op.Input.Lease]
 	}
