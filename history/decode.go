@@ -71,6 +71,9 @@ func (d *fastDecoder) eventField(key []byte, e *Event) bool {
 		if e.Value == nil { // a repeated key merges, as encoding/json does
 			e.Value = &Value{}
 		}
+		if d.pos < len(d.b) && d.b[d.pos] == '"' { // a server line's plain value
+			return d.str(&e.Value.Value)
+		}
 		return d.object(func(k []byte) bool { return d.valueField(k, e.Value) })
 	case "error":
 		return d.str(&e.Error)
@@ -86,6 +89,20 @@ func (d *fastDecoder) eventField(key []byte, e *Event) bool {
 		return d.int(&e.Target)
 	case "lease":
 		return d.int64(&e.Lease)
+	case "role":
+		return d.str(&e.Role)
+	case "event":
+		return d.str(&e.Action)
+	case "key":
+		return d.str(&e.Key)
+	case "rev":
+		return d.int64(&e.Rev)
+	case "create_rev":
+		return d.int64(&e.CreateRev)
+	case "from_rev":
+		return d.int64(&e.FromRev)
+	case "to_rev":
+		return d.int64(&e.ToRev)
 	}
 	return false
 }
@@ -120,6 +137,8 @@ func (d *fastDecoder) valueField(key []byte, v *Value) bool {
 		}
 		v.LastAlive = &n
 		return true
+	case "header_rev":
+		return d.int64(&v.HeaderRev)
 	}
 	return false
 }

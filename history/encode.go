@@ -20,7 +20,11 @@ func appendEvent(b []byte, e *Event) []byte {
 	b = appendStringField(b, "f", e.F)
 	b = appendStringField(b, "name", e.Name)
 	b = appendIntField(b, "time", e.Time)
-	if e.Value != nil {
+	switch {
+	case e.Type == TypeServer && e.Value != nil:
+		b = append(b, `,"value":`...)
+		b = appendString(b, e.Value.Value)
+	case e.Value != nil:
 		b = append(b, `,"value":`...)
 		b = appendValue(b, e.Value)
 	}
@@ -37,7 +41,26 @@ func appendEvent(b []byte, e *Event) []byte {
 	if e.Lease != 0 {
 		b = appendIntField(b, "lease", e.Lease)
 	}
+	if e.Type == TypeServer {
+		b = appendServerFields(b, e)
+	}
 	return append(b, "}\n"...)
+}
+
+// appendServerFields appends a server line's own fields.
+func appendServerFields(b []byte, e *Event) []byte {
+	b = appendStringField(b, "role", e.Role)
+	b = appendStringField(b, "event", e.Action)
+	b = appendStringField(b, "key", e.Key)
+	for _, f := range [...]struct {
+		name string
+		n    int64
+	}{{"rev", e.Rev}, {"create_rev", e.CreateRev}, {"from_rev", e.FromRev}, {"to_rev", e.ToRev}} {
+		if f.n != 0 {
+			b = appendIntField(b, f.name, f.n)
+		}
+	}
+	return b
 }
 
 func appendValue(b []byte, v *Value) []byte {
@@ -85,6 +108,10 @@ func appendValue(b []byte, v *Value) []byte {
 	if v.LastAlive != nil {
 		field("last_alive")
 		b = strconv.AppendInt(b, *v.LastAlive, 10)
+	}
+	if v.HeaderRev != 0 {
+		field("header_rev")
+		b = strconv.AppendInt(b, v.HeaderRev, 10)
 	}
 	return append(b, '}')
 }

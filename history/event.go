@@ -14,6 +14,21 @@ const (
 	TypeFail   = "fail"
 	TypeInfo   = "info"
 	TypeFault  = "fault"
+	// TypeServer is an event etcd applied to a watched key, or a gap in
+	// that record (server truth, extension 1.1).
+	TypeServer = "server"
+)
+
+// Server truth: what a server line records ("event") and which keys of a
+// name it concerns ("role").
+const (
+	ServerPut    = "put"
+	ServerDelete = "delete"
+	ServerGap    = "gap"
+
+	RoleLock     = "lock"     // keys of a lock's queue
+	RoleElection = "election" // keys of an election's queue
+	RoleData     = "data"     // keys written by a lock's critical section
 )
 
 // Operation functions (the "f" field).
@@ -55,6 +70,9 @@ type Header struct {
 	Mutant   string `json:"mutant,omitempty"`   // name of a deliberately broken client, if any
 	Clients  int    `json:"clients,omitempty"`
 	Command  string `json:"command,omitempty"` // command line that reproduces the run
+	// ServerTruth says the history records every event etcd applied to the
+	// workloads' keys (server lines, extension 1.1).
+	ServerTruth bool `json:"server_truth,omitempty"`
 }
 
 // Value is the union of every operation's invoke and completion values.
@@ -69,6 +87,9 @@ type Value struct {
 	ModRev    int64  `json:"mod_rev,omitempty"`
 	None      bool   `json:"none,omitempty"`
 	LastAlive *int64 `json:"last_alive,omitempty"`
+	// HeaderRev is the revision of the response header of a completion,
+	// where the API returns one (extension 1.1).
+	HeaderRev int64 `json:"header_rev,omitempty"`
 }
 
 // IsFenced reports whether a write value is fenced.
@@ -94,8 +115,19 @@ type Event struct {
 	Member int `json:"member,omitempty"`
 	// Target is the client a client or lease fault targets (extension).
 	Target int `json:"target,omitempty"`
-	// Lease is the lease a lease fault targets (extension).
+	// Lease is the lease a lease fault targets (extension), or the lease of
+	// the key a server put wrote.
 	Lease int64 `json:"lease,omitempty"`
+
+	// Server lines (extension 1.1). Name is the lock or election name; the
+	// key's value is in Value.Value (written as a plain string).
+	Role      string `json:"role,omitempty"`
+	Action    string `json:"event,omitempty"` // put, delete or gap
+	Key       string `json:"key,omitempty"`
+	Rev       int64  `json:"rev,omitempty"`
+	CreateRev int64  `json:"create_rev,omitempty"`
+	FromRev   int64  `json:"from_rev,omitempty"` // gap: events in (FromRev, ToRev] may be missing
+	ToRev     int64  `json:"to_rev,omitempty"`
 }
 
 // Bool returns a pointer to b, for Value.Fenced.

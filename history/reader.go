@@ -23,6 +23,8 @@ var (
 	ErrClientBusy      = errors.New("client has two operations in flight")
 	ErrBadPhase        = errors.New("bad fault phase")
 	ErrLineTooLong     = errors.New("line too long")
+	ErrBadServerLine   = errors.New("bad server line")
+	ErrRevBackwards    = errors.New("revision went backwards")
 	errTruncatedAtEOF  = errors.New("cut-off last line")
 	maxLineBytes       = 1 << 20
 	knownFunctions     = map[string]bool{FLock: true, FUnlock: true, FWrite: true, FCampaign: true, FProclaim: true, FResign: true, FLeader: true, FObserve: true, FLeaseLost: true, FRevoke: true}
@@ -150,6 +152,7 @@ type parser struct {
 	last     int64
 	inflight map[int]int64 // client -> op
 	ops      map[int64]opState
+	truthRev map[[2]string]int64 // name and role -> revision of its last server line
 }
 
 func (p *parser) errorf(kind error, format string, args ...any) error {
@@ -203,10 +206,12 @@ func (p *parser) validate(e *Event) error {
 		return p.complete(e)
 	case TypeFault:
 		return p.fault(e)
+	case TypeServer:
+		return p.server(e)
 	case "":
 		return p.errorf(ErrMissingField, `expected "type"`)
 	default:
-		return p.errorf(ErrUnknownType, "%q (expected invoke, ok, fail, info or fault)", e.Type)
+		return p.errorf(ErrUnknownType, "%q (expected invoke, ok, fail, info, fault or server)", e.Type)
 	}
 }
 
@@ -252,6 +257,53 @@ func (p *parser) fault(e *Event) error {
 	if e.Phase != PhaseStart && e.Phase != PhaseEnd {
 		return p.errorf(ErrBadPhase, "%q (expected %q or %q)", e.Phase, PhaseStart, PhaseEnd)
 	}
+	return nil
+}
+
+// server checks a server line: its fields, and that the revisions of one
+// name and role never go back (events applied together share a revision).
+func (p *parser) server(e *Event) error {
+	if e.Name == "" {
+		return p.errorf(ErrMissingField, `server line needs "name"`)
+	}
+	switch e.Role {
+	case RoleLock, RoleElection, RoleData:
+	case "":
+		return p.errorf(ErrMissingField, `server line needs "role"`)
+	default:
+		return p.errorf(ErrBadServerLine, "role %q (expected lock, election or data)", e.Role)
+	}
+	id := [2]string{e.Name, e.Role}
+	last := p.truthRev[id]
+	switch e.Action {
+	case ServerPut, ServerDelete:
+		if e.Key == "" || e.Rev <= 0 || e.CreateRev <= 0 {
+			return p.errorf(ErrMissingField, `server %s needs "key", "rev" and "create_rev"`, e.Action)
+		}
+		if e.CreateRev > e.Rev {
+			return p.errorf(ErrBadServerLine, "create_rev %d is after rev %d", e.CreateRev, e.Rev)
+		}
+		if e.Rev < last {
+			return p.errorf(ErrRevBackwards, "%s of %s (%s) at revision %d after revision %d", e.Action, e.Name, e.Role, e.Rev, last)
+		}
+		last = e.Rev
+	case ServerGap:
+		if e.ToRev < e.FromRev || e.ToRev <= 0 {
+			return p.errorf(ErrBadServerLine, `gap needs "to_rev" at or after "from_rev" (got %d, %d)`, e.FromRev, e.ToRev)
+		}
+		if e.ToRev < last {
+			return p.errorf(ErrRevBackwards, "gap of %s (%s) up to revision %d after revision %d", e.Name, e.Role, e.ToRev, last)
+		}
+		last = e.ToRev
+	case "":
+		return p.errorf(ErrMissingField, `server line needs "event"`)
+	default:
+		return p.errorf(ErrBadServerLine, "event %q (expected put, delete or gap)", e.Action)
+	}
+	if p.truthRev == nil {
+		p.truthRev = map[[2]string]int64{}
+	}
+	p.truthRev[id] = last
 	return nil
 }
 

@@ -62,6 +62,12 @@ func TestReadRejectsBadHistories(t *testing.T) {
 		{"invoke without f", lines(goodHeader, `{"type":"invoke","op":1,"client":1,"time":1}`), ErrMissingField, 2, `"f"`},
 		{"fault without kind", lines(goodHeader, `{"type":"fault","phase":"start","time":1}`), ErrMissingField, 2, `"fault"`},
 		{"bad fault phase", lines(goodHeader, `{"type":"fault","fault":"partition","phase":"middle","time":1}`), ErrBadPhase, 2, `"middle"`},
+		{"server line without role", lines(goodHeader, `{"type":"server","name":"l0","event":"put","key":"k","rev":2,"create_rev":2,"time":1}`), ErrMissingField, 2, `"role"`},
+		{"server line with unknown event", lines(goodHeader, `{"type":"server","name":"l0","role":"lock","event":"touch","key":"k","rev":2,"create_rev":2,"time":1}`), ErrBadServerLine, 2, `"touch"`},
+		{"server revisions going back", lines(goodHeader,
+			`{"type":"server","name":"l0","role":"lock","event":"put","key":"k1","rev":7,"create_rev":7,"time":1,"value":""}`,
+			`{"type":"server","name":"l0","role":"data","event":"put","key":"d","rev":5,"create_rev":5,"time":2,"value":"x"}`,
+			`{"type":"server","name":"l0","role":"lock","event":"put","key":"k2","rev":6,"create_rev":6,"time":3,"value":""}`), ErrRevBackwards, 4, "put of l0 (lock) at revision 6 after revision 7"},
 		{"line too long", lines(goodHeader, `{"type":"fault","fault":"partition","phase":"start","time":1,"detail":"`+strings.Repeat("x", maxLineBytes)+`"}`,
 			`{"type":"fault","fault":"partition","phase":"end","time":2}`), ErrLineTooLong, 2, "longer than"},
 	}
@@ -78,7 +84,7 @@ func TestReadRejectsBadHistories(t *testing.T) {
 			assert.Contains(t, err.Error(), fmt.Sprintf("bad.jsonl:%d: %v", tc.line, tc.kind))
 			assert.Contains(t, err.Error(), tc.msg)
 			for _, other := range []error{ErrEmpty, ErrSyntax, ErrHeader, ErrUnknownType, ErrMissingField, ErrTimeBackwards,
-				ErrDuplicateOp, ErrNoInvoke, ErrClientBusy, ErrBadPhase, ErrLineTooLong} {
+				ErrDuplicateOp, ErrNoInvoke, ErrClientBusy, ErrBadPhase, ErrLineTooLong, ErrBadServerLine, ErrRevBackwards} {
 				if other != tc.kind {
 					assert.False(t, errors.Is(err, other), "%v is also %v", err, other)
 				}
@@ -86,7 +92,7 @@ func TestReadRejectsBadHistories(t *testing.T) {
 		})
 		kinds[tc.kind] = true
 	}
-	assert.Len(t, kinds, 11, "every kind of bad input is covered")
+	assert.Len(t, kinds, 13, "every kind of bad input is covered")
 }
 
 func TestReadFileNamesFileAndLine(t *testing.T) {
@@ -156,6 +162,44 @@ func TestReadToleratesCutOffLastLine(t *testing.T) {
 	assert.Equal(t, Pending, pending.Outcome)
 	assert.True(t, pending.Outcome.Unknown())
 	assert.Equal(t, Never, pending.Return)
+}
+
+// Server lines: revisions of one name and role may repeat (a txn or a lease
+// revoke applies several events at one revision) and other names and roles
+// keep their own order; they round-trip through the recorder.
+func TestServerLinesRoundTrip(t *testing.T) {
+	var buf bytes.Buffer
+	rec, err := New(&buf, Header{Scenario: "s", ServerTruth: true})
+	require.NoError(t, err)
+	want := []ServerEvent{
+		{Name: "l0", Role: RoleLock, Event: ServerPut, Key: "/p/lock/l0/a", Rev: 5, CreateRev: 5, Lease: 100},
+		{Name: "l0", Role: RoleLock, Event: ServerPut, Key: "/p/lock/l0/b", Rev: 6, CreateRev: 6, Lease: 200},
+		{Name: "l0", Role: RoleData, Event: ServerPut, Key: "/p/res/l0", Rev: 7, CreateRev: 7, Value: "c1-3 \"q\""},
+		{Name: "l0", Role: RoleLock, Event: ServerDelete, Key: "/p/lock/l0/a", Rev: 8, CreateRev: 5},
+		{Name: "l0", Role: RoleLock, Event: ServerDelete, Key: "/p/lock/l0/b", Rev: 8, CreateRev: 6},
+		{Name: "e0", Role: RoleElection, Event: ServerGap, FromRev: 3, ToRev: 9, Detail: "compacted"},
+	}
+	for _, s := range want {
+		_, err := rec.Server(s)
+		require.NoError(t, err)
+	}
+	op, err := rec.Invoke(1, FLeader, "e0", &Value{})
+	require.NoError(t, err)
+	require.NoError(t, rec.Ok(op, &Value{None: true, HeaderRev: 10}))
+	require.NoError(t, rec.Close())
+
+	h, err := Read(bytes.NewReader(buf.Bytes()), "truth.jsonl")
+	require.NoError(t, err)
+	assert.True(t, h.Header.ServerTruth)
+	got := h.ServerEvents()
+	require.Len(t, got, len(want))
+	for i := range want {
+		want[i].Time = got[i].Time
+	}
+	assert.Equal(t, want, got)
+	assert.Equal(t, int64(10), h.Operations()[0].Output.HeaderRev)
+	assert.Contains(t, buf.String(), `"role":"lock","event":"put","key":"/p/lock/l0/a","rev":5,"create_rev":5`)
+	assert.Contains(t, buf.String(), `"value":""`, "a lock key's empty value is written")
 }
 
 func TestReadWarnsOnUnknownFunction(t *testing.T) {

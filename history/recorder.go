@@ -204,6 +204,15 @@ func (r *Recorder) Fault(f FaultEvent) (int64, error) {
 	return e.Time, err
 }
 
+// Server records a server line (server truth) and returns its time.
+func (r *Recorder) Server(s ServerEvent) (int64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := s.event()
+	err := r.writeLocked(&e)
+	return e.Time, err
+}
+
 // Counts returns how many operations were invoked and completed so far.
 func (r *Recorder) Counts() Counts {
 	return Counts{Invoked: r.invoked.Load(), Ok: r.ok.Load(), Fail: r.fail.Load(), Info: r.info.Load()}
