@@ -1,0 +1,150 @@
+// Package knownissues is the registry of known etcd bugs that etcdchaos can
+// find, so that a finding that matches one is reported as "known etcd issue
+// N" with its link instead of as something new. An entry names the versions
+// it affects; the same finding on a version the entry says is fixed is a
+// regression, reported as a plain violation.
+package knownissues
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Facts are what a finding shows, in the terms entries match on.
+type Facts struct {
+	// Kind is the kind of finding (models.Finding*), e.g. "phantom-grant".
+	Kind string
+	// F is the operation the finding refutes (lock, campaign, resign, ...).
+	F string
+	// DeletedWhileWaiting: the granted key was deleted before it could own.
+	DeletedWhileWaiting bool
+	// Retried: a release retried after an earlier one did not succeed.
+	Retried bool
+}
+
+// Issue is one known etcd bug.
+type Issue struct {
+	ID    int    `json:"id"`
+	Title string `json:"title"`
+	URL   string `json:"url"`
+	// State is "open" or "fixed".
+	State string `json:"state"`
+	// Since is the first affected release; Fixed lists the first fixed
+	// release of each minor line that has one (empty while open).
+	Since string   `json:"since"`
+	Fixed []string `json:"fixed,omitempty"`
+	// Signature says in words what a finding must show to be this issue.
+	Signature string `json:"signature"`
+	matches   func(Facts) bool
+}
+
+// Affected describes the affected versions in words.
+func (i Issue) Affected() string {
+	if len(i.Fixed) == 0 {
+		return fmt.Sprintf(">= %s (open)", i.Since)
+	}
+	return fmt.Sprintf(">= %s, fixed in %s", i.Since, strings.Join(i.Fixed, ", "))
+}
+
+// Message is how a matching finding is reported.
+func (i Issue) Message() string {
+	return fmt.Sprintf("known etcd issue %d: %s (%s)", i.ID, i.Title, i.URL)
+}
+
+var registry = []Issue{
+	{
+		ID: 19597, Title: "Campaign returns success after the campaigner's lease expired while it waited",
+		URL: "https://github.com/etcd-io/etcd/issues/19597", State: "open", Since: "3.0.0",
+		Signature: "a campaign that returned ok for a key the server deleted (its lease died) before every older key was gone: phantom leadership",
+		matches: func(f Facts) bool {
+			return f.Kind == "phantom-grant" && f.F == "campaign" && f.DeletedWhileWaiting
+		},
+	},
+	{
+		ID: 22123, Title: "a failed Resign forgets the leadership, so a retried Resign returns nil while the key stays",
+		URL: "https://github.com/etcd-io/etcd/issues/22123", State: "open", Since: "3.0.0",
+		Signature: "a resign that returned ok after an earlier resign of the same key by the same client did not succeed, while the key still existed after it returned",
+		matches: func(f Facts) bool {
+			return f.Kind == "release-did-not-release" && f.F == "resign" && f.Retried
+		},
+	},
+}
+
+// All returns every registered issue.
+func All() []Issue {
+	out := make([]Issue, len(registry))
+	copy(out, registry)
+	return out
+}
+
+// Match returns the registered issue whose signature the finding matches,
+// if the etcd version is one it affects. A version the issue is fixed in
+// does not match: the finding is then a regression. An unreadable version
+// matches only an issue that is still open.
+func Match(f Facts, etcdVersion string) (Issue, bool) {
+	for _, i := range registry {
+		if i.matches(f) && i.affects(etcdVersion) {
+			return i, true
+		}
+	}
+	return Issue{}, false
+}
+
+func (i Issue) affects(version string) bool {
+	v, ok := parse(version)
+	if !ok {
+		return len(i.Fixed) == 0
+	}
+	if since, ok := parse(i.Since); ok && v.less(since) {
+		return false
+	}
+	newest := semver{}
+	for _, f := range i.Fixed {
+		fv, ok := parse(f)
+		if !ok {
+			continue
+		}
+		if fv.major == v.major && fv.minor == v.minor {
+			return v.less(fv)
+		}
+		if newest.less(fv) {
+			newest = fv
+		}
+	}
+	// A minor line newer than every fixed line has the fix.
+	return len(i.Fixed) == 0 || v.major < newest.major || v.major == newest.major && v.minor < newest.minor
+}
+
+type semver struct{ major, minor, patch int }
+
+func (a semver) less(b semver) bool {
+	if a.major != b.major {
+		return a.major < b.major
+	}
+	if a.minor != b.minor {
+		return a.minor < b.minor
+	}
+	return a.patch < b.patch
+}
+
+// parse reads "3.5.12", "v3.5.12" or "3.6.0-rc.1" (pre-release ignored).
+func parse(s string) (semver, bool) {
+	s = strings.TrimPrefix(strings.TrimSpace(s), "v")
+	if i := strings.IndexAny(s, "-+"); i >= 0 {
+		s = s[:i]
+	}
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 {
+		return semver{}, false
+	}
+	var n [3]int
+	for i, p := range parts {
+		x, err := strconv.Atoi(p)
+		if err != nil || x < 0 {
+			return semver{}, false
+		}
+		n[i] = x
+	}
+	return semver{n[0], n[1], n[2]}, true
+}

@@ -1,0 +1,514 @@
+package models
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/etcdchaos/etcdchaos/history"
+)
+
+// Server truth (history format extension 1.1): what etcd itself applied to
+// a name's keys, in revision order, checked against every client claim on
+// that name. Each conclusion is a proof in revisions, and none is drawn
+// from revisions a gap may hide.
+
+// CheckTruth is the check of client claims against server truth.
+const CheckTruth = "truth"
+
+// Kinds of truth findings; the known-issue registry matches on them.
+const (
+	FindingPhantomGrant     = "phantom-grant"
+	FindingFencedOutside    = "fenced-write-outside-ownership"
+	FindingLostWrite        = "lost-write"
+	FindingLostProclaim     = "lost-proclaim"
+	FindingNotReleased      = "release-did-not-release"
+	FindingUnfencedNotOwner = "unfenced-write-by-non-owner"
+)
+
+// Finding is one client claim that server truth refutes.
+type Finding struct {
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+	// F is the refuted operation's function (lock, campaign, write, ...).
+	F  string `json:"f"`
+	Op int64  `json:"op"`
+	// Account says in plain words what happened, with the revisions.
+	Account  string  `json:"account"`
+	Evidence []int64 `json:"evidence,omitempty"`
+	At       int64   `json:"at"`
+	// Revisions are the revisions that prove the finding.
+	Revisions []int64 `json:"revisions"`
+	// DeletedWhileWaiting: a grant whose key the server deleted before it
+	// could become the oldest key (its lease died while the client waited).
+	DeletedWhileWaiting bool `json:"deleted_while_waiting,omitempty"`
+	// Retried: a release that followed an earlier release of the same key
+	// by the same client that did not succeed.
+	Retried bool `json:"retried,omitempty"`
+}
+
+// UnfencedLoss measures one unfenced write that landed after its writer's
+// key had stopped owning the lock: etcd's documented hazard, in revisions.
+type UnfencedLoss struct {
+	Name string `json:"name"`
+	Op   int64  `json:"op"`
+	// Revisions is how many revisions after the writer's key was deleted
+	// the write landed; AfterNs is how long after, at least.
+	Revisions int64 `json:"revisions"`
+	AfterNs   int64 `json:"after_ns"`
+	// Owner is the client that owned the lock at the write's revision (0:
+	// nobody).
+	Owner int `json:"owner,omitempty"`
+}
+
+// inf stands for "not deleted as far as the truth goes".
+const inf = int64(math.MaxInt64)
+
+// keyLife is one key of a queue, from creation to deletion.
+type keyLife struct {
+	key       string
+	create    int64
+	lease     int64
+	deleted   int64 // delete revision, inf if never seen deleted
+	deletedAt int64 // when the observer saw the delete
+	owner     int64 // revision at which it became the oldest key; inf: never
+	values    []string
+}
+
+func (k *keyLife) owned() bool { return k.owner < k.deleted }
+
+// queue is the truth of one name's lock or election queue, or its data.
+type queue struct {
+	keys   map[[2]string]*keyLife // by key and create revision
+	byRev  []*keyLife             // by create revision
+	gaps   [][2]int64             // (from, to]
+	last   int64                  // the last revision the truth covers
+	writes map[int64][]history.ServerEvent
+}
+
+func lifeID(key string, create int64) [2]string { return [2]string{key, fmt.Sprint(create)} }
+
+// newQueue builds a queue from the server lines of one name and role(s).
+func newQueue(events []history.ServerEvent) *queue {
+	q := &queue{keys: map[[2]string]*keyLife{}, writes: map[int64][]history.ServerEvent{}}
+	for _, s := range events {
+		switch s.Event {
+		case history.ServerGap:
+			q.gaps = append(q.gaps, [2]int64{s.FromRev, s.ToRev})
+			q.last = max(q.last, s.ToRev)
+			continue
+		case history.ServerPut:
+			k := q.keys[lifeID(s.Key, s.CreateRev)]
+			if k == nil {
+				k = &keyLife{key: s.Key, create: s.CreateRev, lease: s.Lease, deleted: inf}
+				q.keys[lifeID(s.Key, s.CreateRev)] = k
+				q.byRev = append(q.byRev, k)
+			}
+			k.values = append(k.values, s.Value)
+			q.writes[s.Rev] = append(q.writes[s.Rev], s)
+		case history.ServerDelete:
+			if k := q.keys[lifeID(s.Key, s.CreateRev)]; k != nil {
+				k.deleted, k.deletedAt = s.Rev, s.Time
+			}
+		}
+		q.last = max(q.last, s.Rev)
+	}
+	sort.Slice(q.byRev, func(i, j int) bool { return q.byRev[i].create < q.byRev[j].create })
+	// A key owns from when every older key is gone, if it still exists.
+	gone := int64(0) // latest deletion among older keys
+	for _, k := range q.byRev {
+		k.owner = max(k.create, gone)
+		gone = max(gone, k.deleted)
+	}
+	return q
+}
+
+// complete reports whether the truth has every event with a revision in
+// (lo, hi]: no gap may hide one there.
+func (q *queue) complete(lo, hi int64) bool {
+	for _, g := range q.gaps {
+		if g[0] < hi && g[1] > lo {
+			return false
+		}
+	}
+	return true
+}
+
+// ownerAt is the key that owned the queue at revision r, if any.
+func (q *queue) ownerAt(r int64) *keyLife {
+	for _, k := range q.byRev {
+		if k.create > r {
+			break
+		}
+		if k.owner <= r && r < k.deleted {
+			return k
+		}
+	}
+	return nil
+}
+
+// blocker is an older key that still existed when k was deleted (or at the
+// end of the truth): the witness that k never owned.
+func (q *queue) blocker(k *keyLife) *keyLife {
+	for _, j := range q.byRev {
+		if j.create >= k.create {
+			break
+		}
+		if j.deleted >= k.deleted {
+			return j
+		}
+	}
+	return nil
+}
+
+// truthChecker checks the claims on one name.
+type truthChecker struct {
+	name      string
+	ops       []*history.Operation // the name's operations, in invoke order
+	queue     *queue
+	data      *queue
+	proofs    *revisionProofs
+	holders   map[[2]string]int // key and create revision -> client that was granted it
+	findings  []Finding
+	losses    []UnfencedLoss
+	undecided int
+}
+
+// checkTruth checks every claim on one name against its server lines.
+func checkTruth(name string, ops []*history.Operation, server []history.ServerEvent, proofs *revisionProofs) *truthChecker {
+	var queueLines, dataLines []history.ServerEvent
+	for _, s := range server {
+		if s.Role == history.RoleData {
+			dataLines = append(dataLines, s)
+		} else {
+			queueLines = append(queueLines, s)
+		}
+	}
+	t := &truthChecker{name: name, ops: ops, queue: newQueue(queueLines), data: newQueue(dataLines),
+		proofs: proofs, holders: map[[2]string]int{}}
+	for _, op := range ops {
+		if op.Outcome == history.Ok && (op.F == history.FLock || op.F == history.FCampaign) {
+			t.holders[lifeID(op.Output.Key, op.Output.Rev)] = op.Client
+		}
+	}
+	lockKey := map[int]history.Value{} // client -> its last granted lock key
+	releases := map[[2]string]bool{}   // key and create revision -> an earlier release did not succeed
+	for _, op := range ops {
+		switch op.F {
+		case history.FLock, history.FCampaign:
+			if op.Outcome == history.Ok {
+				t.grant(op)
+				lockKey[op.Client] = op.Output
+			}
+		case history.FWrite:
+			if op.Outcome == history.Ok {
+				t.write(op)
+			}
+		case history.FProclaim:
+			if op.Outcome == history.Ok {
+				t.proclaim(op)
+			}
+		case history.FUnlock, history.FResign:
+			rev := op.Input.Rev
+			if op.F == history.FUnlock && lockKey[op.Client].Key == op.Input.Key {
+				rev = lockKey[op.Client].Rev
+			}
+			id := lifeID(op.Input.Key, rev)
+			if op.Outcome == history.Ok {
+				t.release(op, rev, releases[id])
+			} else {
+				releases[id] = true
+			}
+		}
+	}
+	return t
+}
+
+func (t *truthChecker) find(f Finding) {
+	f.Name = t.name
+	t.findings = append(t.findings, f)
+}
+
+// grant checks that the key a lock or campaign was granted was at some
+// revision the oldest key of its queue.
+func (t *truthChecker) grant(op *history.Operation) {
+	c := op.Output.Rev
+	k := t.queue.keys[lifeID(op.Output.Key, c)]
+	who := fmt.Sprintf("client %d's %s of %s", op.Client, op.F, t.name)
+	if k == nil {
+		if !t.queue.complete(c-1, c) {
+			t.undecided++
+			return
+		}
+		t.find(Finding{Kind: FindingPhantomGrant, F: op.F, Op: op.ID, At: op.Return, Evidence: []int64{op.ID},
+			Revisions: []int64{c},
+			Account: fmt.Sprintf("%s returned ok at %s for key %s created at revision %d, but the server never created that key at that revision",
+				who, secs(op.Return), op.Output.Key, c)})
+		return
+	}
+	if k.owned() {
+		return
+	}
+	j := t.queue.blocker(k)
+	end := min(k.deleted, t.queue.last)
+	if j == nil || !t.queue.complete(j.create, end) {
+		t.undecided++
+		return
+	}
+	f := Finding{Kind: FindingPhantomGrant, F: op.F, Op: op.ID, At: op.Return, Evidence: t.evidence(op, j)}
+	if k.deleted == inf {
+		f.Revisions = []int64{j.create, k.create}
+		f.Account = fmt.Sprintf("%s returned ok at %s for key %s (created at revision %d), but the older key %s (created at revision %d) still existed when the record ends at revision %d: %s was never the oldest key, so it never %s %s",
+			who, secs(op.Return), k.key, k.create, j.key, j.create, t.queue.last, short(k.key), ownVerb(op.F), t.name)
+	} else {
+		f.DeletedWhileWaiting = true
+		f.Revisions = []int64{j.create, k.create, k.deleted}
+		f.Account = fmt.Sprintf("%s returned ok at %s for key %s (created at revision %d), but the server deleted that key at revision %d (seen at %s) while the older key %s (created at revision %d) %s: %s was never the oldest key, so it never %s %s",
+			who, secs(op.Return), k.key, k.create, k.deleted, secs(k.deletedAt), j.key, j.create, stillExisted(j), short(k.key), ownVerb(op.F), t.name)
+	}
+	t.find(f)
+}
+
+// write checks a write that succeeded: it must be in the truth, and a
+// fenced one must have landed while its key owned the lock.
+func (t *truthChecker) write(op *history.Operation) {
+	w := op.Output.Rev
+	if w == 0 {
+		return
+	}
+	t.lostWrite(op, w)
+	k := t.queue.keys[lifeID(op.Input.Key, op.Input.Rev)]
+	if k == nil {
+		return // the grant's own check speaks for a key the server never had
+	}
+	if k.owner <= w && w < k.deleted {
+		return
+	}
+	who := fmt.Sprintf("client %d's %s write to %s", op.Client, fencing(op), t.name)
+	switch {
+	case op.Input.IsFenced() && w >= k.deleted:
+		t.find(Finding{Kind: FindingFencedOutside, F: op.F, Op: op.ID, At: op.Return, Evidence: []int64{op.ID},
+			Revisions: []int64{k.create, k.deleted, w},
+			Account: fmt.Sprintf("%s landed at revision %d, guarded by key %s (created at revision %d), which the server had deleted at revision %d",
+				who, w, k.key, k.create, k.deleted)})
+	case k.owned() && w >= k.deleted:
+		// The documented hazard: the key owned the lock, then was lost.
+		loss := UnfencedLoss{Name: t.name, Op: op.ID, Revisions: w - k.deleted, AfterNs: max(0, op.Call-k.deletedAt)}
+		if j := t.queue.ownerAt(w); j != nil {
+			loss.Owner = t.holders[lifeID(j.key, j.create)]
+		}
+		t.losses = append(t.losses, loss)
+	default: // before the key owned the lock, or from a key that never did
+		j := t.queue.ownerAt(w)
+		lo := k.create
+		if j != nil {
+			lo = min(lo, j.create)
+		}
+		if !t.queue.complete(lo, w) {
+			t.undecided++
+			return
+		}
+		kind := FindingFencedOutside
+		if !op.Input.IsFenced() {
+			kind = FindingUnfencedNotOwner
+		}
+		owner := "no key owned " + t.name + " then"
+		ev := []int64{op.ID}
+		revs := []int64{k.create, w}
+		if j != nil {
+			owner = fmt.Sprintf("%s (created at revision %d) owned %s then", t.keyDesc(j), j.create, t.name)
+			ev = t.evidence(op, j)
+			revs = []int64{j.create, k.create, w}
+		}
+		never := ""
+		if !k.owned() {
+			never = ", and never was"
+		}
+		t.find(Finding{Kind: kind, F: op.F, Op: op.ID, At: op.Return, Evidence: ev, Revisions: revs,
+			Account: fmt.Sprintf("%s landed at revision %d, when its key %s (created at revision %d) was not the oldest key%s: %s",
+				who, w, k.key, k.create, never, owner)})
+	}
+}
+
+// lostWrite checks that a write that succeeded at revision w is in the
+// truth with its data.
+func (t *truthChecker) lostWrite(op *history.Operation, w int64) {
+	for _, s := range t.data.writes[w] {
+		if s.Value == op.Input.Data {
+			return
+		}
+	}
+	if !t.data.complete(w-1, w) {
+		t.undecided++
+		return
+	}
+	t.find(Finding{Kind: FindingLostWrite, F: op.F, Op: op.ID, At: op.Return, Evidence: []int64{op.ID},
+		Revisions: []int64{w},
+		Account: fmt.Sprintf("client %d's write of %q to %s returned ok at %s with revision %d, but the server applied no such write at revision %d",
+			op.Client, op.Input.Data, t.name, secs(op.Return), w, w)})
+}
+
+// proclaim checks that a proclamation that succeeded is in the truth: a put
+// of the leader key with its value.
+func (t *truthChecker) proclaim(op *history.Operation) {
+	k := t.queue.keys[lifeID(op.Input.Key, op.Input.Rev)]
+	if k != nil {
+		for _, v := range k.values {
+			if v == op.Input.Value {
+				return
+			}
+		}
+	}
+	if !t.queue.complete(op.Input.Rev-1, min(t.queue.last, deletedOr(k, t.queue.last))) {
+		t.undecided++
+		return
+	}
+	t.find(Finding{Kind: FindingLostProclaim, F: op.F, Op: op.ID, At: op.Return, Evidence: []int64{op.ID},
+		Revisions: []int64{op.Input.Rev},
+		Account: fmt.Sprintf("client %d's proclaim of %q on %s returned ok at %s, but the server never wrote that value to key %s (created at revision %d)",
+			op.Client, op.Input.Value, t.name, secs(op.Return), op.Input.Key, op.Input.Rev)})
+}
+
+// release checks that a key an unlock or resign released was gone by the
+// time the release returned: no operation invoked after it may see it.
+func (t *truthChecker) release(op *history.Operation, create int64, retried bool) {
+	k := t.queue.keys[lifeID(op.Input.Key, create)]
+	if k == nil {
+		return
+	}
+	p, ok := t.proofs.firstAfter(op.Return)
+	if !ok || p.rev < k.create || p.rev >= k.deleted || !t.queue.complete(k.create, p.rev) {
+		if p, ok = t.leaderReadAfter(op.Return, k); !ok {
+			return
+		}
+	}
+	gone := "was still there when the record ends"
+	revs := []int64{k.create, p.rev}
+	if k.deleted != inf {
+		gone = fmt.Sprintf("was deleted only at revision %d (seen at %s)", k.deleted, secs(k.deletedAt))
+		revs = append(revs, k.deleted)
+	}
+	t.find(Finding{Kind: FindingNotReleased, F: op.F, Op: op.ID, At: op.Return, Evidence: []int64{op.ID, p.op},
+		Revisions: revs, Retried: retried,
+		Account: fmt.Sprintf("client %d's %s of %s returned ok at %s, but its key %s (created at revision %d) %s: op %d, invoked after that at %s, read revision %d, when the key still existed",
+			op.Client, op.F, t.name, secs(op.Return), k.key, k.create, gone, p.op, secs(p.call), p.rev)})
+}
+
+// leaderReadAfter finds a leader read invoked after t that returned key k:
+// the key existed after t.
+func (t *truthChecker) leaderReadAfter(at int64, k *keyLife) (revisionProof, bool) {
+	for _, o := range t.ops {
+		if o.F == history.FLeader && o.Outcome == history.Ok && o.Call > at &&
+			o.Output.Key == k.key && o.Output.Rev == k.create {
+			return revisionProof{op: o.ID, call: o.Call, rev: max(o.Output.HeaderRev, o.Output.ModRev)}, true
+		}
+	}
+	return revisionProof{}, false
+}
+
+// evidence lists op and the operation that was granted key j, if any.
+func (t *truthChecker) evidence(op *history.Operation, j *keyLife) []int64 {
+	ids := []int64{op.ID}
+	for _, o := range t.ops {
+		if o.Outcome == history.Ok && (o.F == history.FLock || o.F == history.FCampaign) &&
+			o.Output.Key == j.key && o.Output.Rev == j.create {
+			ids = append(ids, o.ID)
+		}
+	}
+	return ids
+}
+
+func (t *truthChecker) keyDesc(k *keyLife) string {
+	if c := t.holders[lifeID(k.key, k.create)]; c != 0 {
+		return fmt.Sprintf("client %d's key %s", c, k.key)
+	}
+	return "key " + k.key
+}
+
+func stillExisted(j *keyLife) string {
+	if j.deleted == inf {
+		return "was never deleted"
+	}
+	return fmt.Sprintf("was deleted only at revision %d", j.deleted)
+}
+
+func deletedOr(k *keyLife, or int64) int64 {
+	if k == nil || k.deleted == inf {
+		return or
+	}
+	return k.deleted
+}
+
+func ownVerb(f string) string {
+	if f == history.FCampaign {
+		return "led"
+	}
+	return "held"
+}
+
+func fencing(op *history.Operation) string {
+	if op.Input.IsFenced() {
+		return "fenced"
+	}
+	return "unfenced"
+}
+
+// short is the last element of a key, as accounts name keys once spelled out.
+func short(key string) string {
+	if i := strings.LastIndexByte(key, '/'); i >= 0 {
+		return key[i+1:]
+	}
+	return key
+}
+
+// revisionProof is an operation whose response proves that a revision
+// existed at some time after the operation was invoked.
+type revisionProof struct {
+	op   int64
+	call int64
+	rev  int64
+}
+
+// revisionProofs are every such operation of a history, by invoke time,
+// with the lowest revision proven from each one on.
+type revisionProofs struct {
+	byCall []revisionProof
+	minRev []int // index of the lowest revision in byCall[i:]
+}
+
+func newRevisionProofs(ops []history.Operation) *revisionProofs {
+	p := &revisionProofs{}
+	for i := range ops {
+		op := &ops[i]
+		if op.Outcome != history.Ok {
+			continue
+		}
+		rev := op.Output.HeaderRev
+		if op.F == history.FWrite && op.Output.Rev > 0 {
+			rev = op.Output.Rev
+		}
+		if rev > 0 {
+			p.byCall = append(p.byCall, revisionProof{op: op.ID, call: op.Call, rev: rev})
+		}
+	}
+	sort.SliceStable(p.byCall, func(i, j int) bool { return p.byCall[i].call < p.byCall[j].call })
+	p.minRev = make([]int, len(p.byCall))
+	for i := len(p.byCall) - 1; i >= 0; i-- {
+		p.minRev[i] = i
+		if i+1 < len(p.byCall) && p.byCall[p.minRev[i+1]].rev < p.byCall[i].rev {
+			p.minRev[i] = p.minRev[i+1]
+		}
+	}
+	return p
+}
+
+// firstAfter returns, among the operations invoked after t, the one that
+// proves the lowest revision.
+func (p *revisionProofs) firstAfter(t int64) (revisionProof, bool) {
+	i := sort.Search(len(p.byCall), func(i int) bool { return p.byCall[i].call > t })
+	if i == len(p.byCall) {
+		return revisionProof{}, false
+	}
+	return p.byCall[p.minRev[i]], true
+}
