@@ -259,13 +259,13 @@ func (t *truthChecker) grant(op *history.Operation) {
 	f := Finding{Kind: FindingPhantomGrant, F: op.F, Op: op.ID, At: op.Return, Evidence: t.evidence(op, j)}
 	if k.deleted == inf {
 		f.Revisions = []int64{j.create, k.create}
-		f.Account = fmt.Sprintf("%s returned ok at %s for key %s (created at revision %d), but the older key %s (created at revision %d) still existed when the record ends at revision %d: %s was never the oldest key, so it never %s %s",
-			who, secs(op.Return), k.key, k.create, j.key, j.create, t.queue.last, short(k.key), ownVerb(op.F), t.name)
+		f.Account = fmt.Sprintf("%s returned ok at %s for key %s (created at revision %d), but the older key %s (%screated at revision %d) still existed when the record ends at revision %d: %s was never the oldest key, so it never %s %s",
+			who, secs(op.Return), k.key, k.create, j.key, t.whose(j), j.create, t.queue.last, short(k.key), ownVerb(op.F), t.name)
 	} else {
 		f.DeletedWhileWaiting = true
 		f.Revisions = []int64{j.create, k.create, k.deleted}
-		f.Account = fmt.Sprintf("%s returned ok at %s for key %s (created at revision %d), but the server deleted that key at revision %d (seen at %s) while the older key %s (created at revision %d) %s: %s was never the oldest key, so it never %s %s",
-			who, secs(op.Return), k.key, k.create, k.deleted, secs(k.deletedAt), j.key, j.create, stillExisted(j), short(k.key), ownVerb(op.F), t.name)
+		f.Account = fmt.Sprintf("%s returned ok at %s for key %s (created at revision %d), but the server deleted that key at revision %d (seen at %s) while the older key %s (%screated at revision %d) %s: %s was never the oldest key, so it never %s %s",
+			who, secs(op.Return), k.key, k.create, k.deleted, secs(k.deletedAt), j.key, t.whose(j), j.create, stillExisted(j), short(k.key), ownVerb(op.F), t.name)
 	}
 	t.find(f)
 }
@@ -426,6 +426,14 @@ func (t *truthChecker) keyDesc(k *keyLife) string {
 	return "key " + k.key
 }
 
+// whose names the client that was granted k, as "client 3's, ".
+func (t *truthChecker) whose(k *keyLife) string {
+	if c := t.holders[lifeID(k.key, k.create)]; c != 0 {
+		return fmt.Sprintf("client %d's, ", c)
+	}
+	return ""
+}
+
 func stillExisted(j *keyLife) string {
 	if j.deleted == inf {
 		return "was never deleted"
@@ -511,4 +519,48 @@ func (p *revisionProofs) firstAfter(t int64) (revisionProof, bool) {
 		return revisionProof{}, false
 	}
 	return p.byCall[p.minRev[i]], true
+}
+
+// truthByName checks every name that has server lines or operations
+// against its server truth; nil when the history records no server truth.
+func truthByName(h *history.History) map[string]*truthChecker {
+	if !h.Header.ServerTruth {
+		return nil
+	}
+	all := h.Operations()
+	proofs := newRevisionProofs(all)
+	ops := map[string][]*history.Operation{}
+	for i := range all {
+		if op := &all[i]; op.Name != "" {
+			ops[op.Name] = append(ops[op.Name], op)
+		}
+	}
+	server := map[string][]history.ServerEvent{}
+	for _, s := range h.ServerEvents() {
+		server[s.Name] = append(server[s.Name], s)
+	}
+	out := map[string]*truthChecker{}
+	for name, o := range ops {
+		out[name] = checkTruth(name, o, server[name], proofs)
+	}
+	return out
+}
+
+// result is the truth check's verdict on one name: a violation for the
+// first finding (all of them are listed), unknown when a gap kept a claim
+// from being checked and nothing was found, else ok.
+func (t *truthChecker) result() CheckResult {
+	r := CheckResult{Check: CheckTruth, Name: t.name, Verdict: Ok, Ops: len(t.ops)}
+	switch {
+	case len(t.findings) > 0:
+		f := t.findings[0]
+		r.Verdict, r.Fails, r.Account, r.Evidence, r.At = Violation, true, f.Account, f.Evidence, f.At
+		if n := len(t.findings); n > 1 {
+			r.Account += fmt.Sprintf(" (and %d more findings)", n-1)
+		}
+	case t.undecided > 0:
+		r.Verdict, r.Fails = Unknown, true
+		r.Account = fmt.Sprintf("%d claims on %s could not be checked: a gap in the server truth covers the revisions they need", t.undecided, t.name)
+	}
+	return r
 }
