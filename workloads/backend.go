@@ -34,6 +34,9 @@ type Lease struct {
 type Held struct {
 	Key string
 	Rev int64
+	// Header is the revision of the response that granted it (0 when the
+	// backend has none): a revision that existed after Lock was called.
+	Header int64
 }
 
 // Locker is a distributed lock. name is the lock's etcd key prefix; keys are
@@ -75,6 +78,9 @@ type Leadership struct {
 	Key   string
 	Rev   int64
 	Lease clientv3.LeaseID
+	// Header is the revision of the response that elected it (0 when the
+	// backend has none).
+	Header int64
 }
 
 // LeaderInfo is a leader as read or observed: its key, value, create and
@@ -85,6 +91,9 @@ type LeaderInfo struct {
 	Rev    int64
 	ModRev int64
 	Lease  int64
+	// Header is the revision of a leader read's response (0 for observed
+	// values and when the backend has none).
+	Header int64
 }
 
 // Elector is a leader election. name is the election's etcd key prefix.

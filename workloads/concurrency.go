@@ -132,7 +132,7 @@ func (c *concLocker) lock(ctx context.Context, name string, lease Lease, try boo
 		return Held{}, fmt.Errorf("mutex lock %s: %w", name, err)
 	}
 	c.held[name] = m
-	return Held{Key: m.Key(), Rev: ownerRev(m)}, nil
+	return Held{Key: m.Key(), Rev: ownerRev(m), Header: m.Header().GetRevision()}, nil
 }
 
 // ownerRev is the create revision of a held mutex's key, which Mutex keeps
@@ -175,7 +175,7 @@ func (c *concElector) Campaign(ctx context.Context, name string, lease Lease, va
 		return Leadership{}, fmt.Errorf("election campaign %s: %w", name, err)
 	}
 	c.won[name] = e
-	return Leadership{Key: e.Key(), Rev: e.Rev(), Lease: s.Lease()}, nil
+	return Leadership{Key: e.Key(), Rev: e.Rev(), Lease: s.Lease(), Header: e.Header().GetRevision()}, nil
 }
 
 // election returns the Election that won l, resuming it on the current
@@ -229,7 +229,9 @@ func (c *concElector) Leader(ctx context.Context, name string) (LeaderInfo, bool
 		return LeaderInfo{}, false, fmt.Errorf("election leader %s: %w", name, err)
 	}
 	kv := resp.Kvs[0]
-	return leaderInfo(kv.Key, kv.Value, kv.CreateRevision, kv.ModRevision, kv.Lease), true, nil
+	info := leaderInfo(kv.Key, kv.Value, kv.CreateRevision, kv.ModRevision, kv.Lease)
+	info.Header = resp.Header.GetRevision()
+	return info, true, nil
 }
 
 func (c *concElector) Observe(ctx context.Context, name string) (<-chan LeaderInfo, error) {

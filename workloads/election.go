@@ -44,7 +44,7 @@ func (c *Client) campaign(ctx context.Context, name string) (Leadership, bool) {
 	cctx, cancel := c.opCtx(ctx, true)
 	l, err := c.elector.Campaign(cctx, c.w.cfg.EtcdName(name), lease, value)
 	cancel()
-	switch c.complete(op, err, &history.Value{Key: l.Key, Rev: l.Rev, Lease: int64(l.Lease)}) {
+	switch c.complete(op, err, &history.Value{Key: l.Key, Rev: l.Rev, Lease: int64(l.Lease), HeaderRev: l.Header}) {
 	case history.Ok:
 		c.proved(at)
 		c.setHolding(name)
@@ -111,11 +111,12 @@ func (c *Client) readCycle(ctx context.Context, in Intent) {
 	if found {
 		out = leaderValue(info)
 	}
+	out.HeaderRev = info.Header
 	c.complete(op, err, out)
 }
 
 func leaderValue(info LeaderInfo) *history.Value {
-	return &history.Value{Key: info.Key, Value: info.Value, Rev: info.Rev, ModRev: info.ModRev, Lease: info.Lease}
+	return &history.Value{Key: info.Key, Value: info.Value, Rev: info.Rev, ModRev: info.ModRev, Lease: info.Lease, HeaderRev: info.Header}
 }
 
 // errStreamEnded completes the pending observe of a stream that ended.

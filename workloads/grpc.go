@@ -40,7 +40,7 @@ func (g *grpcLocker) Lock(ctx context.Context, name string, lease Lease) (Held, 
 	if len(get.Kvs) == 0 {
 		return Held{}, fmt.Errorf("v3lock lock %s: %s: %w", name, resp.Key, errLockKeyGone)
 	}
-	return Held{Key: string(resp.Key), Rev: get.Kvs[0].CreateRevision}, nil
+	return Held{Key: string(resp.Key), Rev: get.Kvs[0].CreateRevision, Header: get.Header.Revision}, nil
 }
 
 func (g *grpcLocker) Unlock(ctx context.Context, name string, held Held) error {
@@ -63,7 +63,7 @@ func (g *grpcElector) Campaign(ctx context.Context, name string, lease Lease, va
 		return Leadership{}, fmt.Errorf("v3election campaign %s: %w", name, serverError(err))
 	}
 	l := resp.Leader
-	return Leadership{Key: string(l.Key), Rev: l.Rev, Lease: clientv3.LeaseID(l.Lease)}, nil
+	return Leadership{Key: string(l.Key), Rev: l.Rev, Lease: clientv3.LeaseID(l.Lease), Header: resp.GetHeader().GetRevision()}, nil
 }
 
 func leaderKey(name string, l Leadership) *v3electionpb.LeaderKey {
@@ -96,7 +96,9 @@ func (g *grpcElector) Leader(ctx context.Context, name string) (LeaderInfo, bool
 	if resp.Kv == nil {
 		return LeaderInfo{}, false, nil
 	}
-	return leaderInfo(resp.Kv.Key, resp.Kv.Value, resp.Kv.CreateRevision, resp.Kv.ModRevision, resp.Kv.Lease), true, nil
+	info := leaderInfo(resp.Kv.Key, resp.Kv.Value, resp.Kv.CreateRevision, resp.Kv.ModRevision, resp.Kv.Lease)
+	info.Header = resp.GetHeader().GetRevision()
+	return info, true, nil
 }
 
 func leaderInfo(key, value []byte, rev, modRev, lease int64) LeaderInfo {

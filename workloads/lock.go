@@ -54,7 +54,7 @@ func (c *Client) lock(ctx context.Context, name string, try bool) (Held, bool) {
 		held, err = c.locker.Lock(lctx, c.w.cfg.EtcdName(name), lease)
 	}
 	cancel()
-	out := &history.Value{Key: held.Key, Rev: held.Rev, Lease: int64(lease.ID)}
+	out := &history.Value{Key: held.Key, Rev: held.Rev, Lease: int64(lease.ID), HeaderRev: held.Header}
 	switch c.complete(op, err, out) {
 	case history.Ok:
 		c.proved(at)

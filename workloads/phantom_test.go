@@ -1,0 +1,134 @@
+package workloads
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.etcd.io/etcd/api/v3/version"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/etcdchaos/etcdchaos/history"
+	"github.com/etcdchaos/etcdchaos/workloads/observer"
+)
+
+// phantomLeadership makes etcd issue 19597 happen on the real cluster: a
+// leader A and a waiter B campaign on e0; B's link is paused (the harness's
+// client pause, recorded as the nemesis records it) until B's lease has
+// expired and its key is gone; A resigns; B's link resumes, and B's
+// Campaign, which was waiting for A's key to go, returns. With checked,
+// B's Elector is wrapped in CheckedCampaign. It returns the history, with
+// server truth, and B's campaign outcome.
+func phantomLeadership(t *testing.T, backend Backend, checked bool) (*history.History, history.Outcome) {
+	t.Helper()
+	c := cluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	rec, err := history.Create(path, history.Header{Scenario: "phantom-leadership", Members: c.Size(),
+		EtcdVersion: version.Version, Workload: string(KindElection), Backend: string(backend),
+		LeaseTTLMs: 2000, ServerTruth: true})
+	require.NoError(t, err)
+	cfg := Config{Kind: KindElection, Backend: backend, Clients: 2, Names: 1, Observers: -1,
+		Prefix: "/" + t.Name(), LeaseTTL: 2 * time.Second, WaitTimeout: time.Minute}
+	if checked {
+		base := GRPCElector
+		if backend == BackendConcurrency {
+			base = ConcurrencyElector
+		}
+		cfg.Elector = CheckedCampaign(base)
+	}
+	w, err := New(c, rec, cfg)
+	require.NoError(t, err)
+	defer w.Close()
+	obs, err := observer.Start(ctx, observer.Config{Endpoints: c.Endpoints(), Root: w.KeyRoot(), Targets: w.Watched(), Rec: rec})
+	require.NoError(t, err)
+	defer obs.Close()
+	admin, err := c.Dial(1)
+	require.NoError(t, err)
+	defer admin.Close()
+
+	a, b := w.clients[0], w.clients[1]
+	require.True(t, a.ensureLease(ctx))
+	la, ok := a.campaign(ctx, "e0")
+	require.True(t, ok, "A leads")
+	require.True(t, b.ensureLease(ctx))
+	bKey := leaseKey(cfg.EtcdName("e0"), b.lease.id)
+	won := make(chan history.Outcome, 1)
+	go func() {
+		if _, ok := b.campaign(ctx, "e0"); ok {
+			won <- history.Ok
+			return
+		}
+		won <- history.Info
+	}()
+	exists := func() bool {
+		resp, err := admin.Get(ctx, bKey, clientv3.WithCountOnly())
+		require.NoError(t, err)
+		return resp.Count == 1
+	}
+	require.Eventually(t, exists, 10*time.Second, 10*time.Millisecond, "B waits with its key in the queue")
+
+	_, err = rec.Fault(history.FaultEvent{Fault: "pause-client", Phase: history.PhaseStart, Target: b.ID(), Member: b.Member()})
+	require.NoError(t, err)
+	require.NoError(t, c.PauseClient(b.conn))
+	require.Eventually(t, func() bool { return !exists() }, 20*time.Second, 20*time.Millisecond,
+		"B's lease expires while B waits")
+	a.resign(ctx, "e0", la)
+	require.NoError(t, c.ResumeClient(b.conn))
+	_, err = rec.Fault(history.FaultEvent{Fault: "pause-client", Phase: history.PhaseEnd, Target: b.ID(), Member: b.Member()})
+	require.NoError(t, err)
+
+	var outcome history.Outcome
+	select {
+	case outcome = <-won:
+	case <-ctx.Done():
+		t.Fatal("B's campaign never returned")
+	}
+	b.checkLease(ctx, true)
+	_, err = obs.CatchUp(ctx, 10*time.Second)
+	require.NoError(t, err)
+	require.NoError(t, obs.Close())
+	require.NoError(t, rec.Close())
+	h, err := history.ReadFile(path)
+	require.NoError(t, err)
+	return h, outcome
+}
+
+// Both backends let B's campaign return ok although B's key was deleted
+// before A's: a phantom leadership, in the server's own order. The fix
+// refuses it.
+func TestPhantomLeadershipOnRealEtcd(t *testing.T) {
+	for _, backend := range []Backend{BackendGRPC, BackendConcurrency} {
+		t.Run(string(backend), func(t *testing.T) {
+			h, outcome := phantomLeadership(t, backend, false)
+			require.Equal(t, history.Ok, outcome, "etcd issue 19597: B's campaign returned ok")
+			deletes := map[string]int64{}
+			for _, s := range h.ServerEvents() {
+				if s.Event == history.ServerDelete {
+					deletes[s.Key] = s.Rev
+				}
+			}
+			var aKey, bKey string
+			for _, op := range h.Operations() {
+				if op.F == history.FCampaign && op.Outcome == history.Ok {
+					if op.Client == 1 {
+						aKey = op.Output.Key
+					} else {
+						bKey = op.Output.Key
+					}
+				}
+			}
+			require.Contains(t, deletes, aKey)
+			require.Contains(t, deletes, bKey)
+			assert.Less(t, deletes[bKey], deletes[aKey], "B's key was deleted before the older key of A")
+		})
+		t.Run(string(backend)+"/checked", func(t *testing.T) {
+			_, outcome := phantomLeadership(t, backend, true)
+			assert.NotEqual(t, history.Ok, outcome, "CheckedCampaign refuses a campaign whose key is gone")
+		})
+	}
+}
