@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"go.etcd.io/etcd/api/v3/version"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sync/errgroup"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/etcdchaos/etcdchaos/models"
 	"github.com/etcdchaos/etcdchaos/reports"
 	"github.com/etcdchaos/etcdchaos/workloads"
+	"github.com/etcdchaos/etcdchaos/workloads/observer"
 )
 
 // HistoryFile is the name of the history in a run directory.
@@ -31,6 +31,7 @@ type run struct {
 	rec     *history.Recorder
 	admin   *clientv3.Client
 	loads   []*workloads.Workload
+	watch   *observer.Observer
 	nemesis *faults.Nemesis
 	started time.Time
 }
@@ -89,30 +90,90 @@ func (r *run) setUp(ctx context.Context, sch faults.Schedule) error {
 	if err != nil {
 		return fmt.Errorf("start cluster: %w", err)
 	}
-	r.rec, err = history.Create(filepath.Join(r.opts.Out, HistoryFile), r.header())
-	if err != nil {
-		return err
-	}
 	r.admin, err = clientv3.New(clientv3.Config{Endpoints: r.cluster.Endpoints(), DialTimeout: 5 * time.Second,
 		Logger: quietLogger()})
 	if err != nil {
 		return fmt.Errorf("admin client: %w", err)
 	}
+	serverVersion, err := r.serverVersion(ctx)
+	if err != nil {
+		return err
+	}
+	r.rec, err = history.Create(filepath.Join(r.opts.Out, HistoryFile), r.header(serverVersion))
+	if err != nil {
+		return err
+	}
 	env := &faults.Env{Cluster: r.cluster, Admin: r.admin, LeaseTTL: r.sc.LeaseTTL}
 	if err := r.startWorkloads(env); err != nil {
+		return err
+	}
+	if err := r.startObserver(ctx); err != nil {
 		return err
 	}
 	r.nemesis = faults.NewNemesis(env, r.rec, sch, r.logf)
 	return nil
 }
 
-func (r *run) header() history.Header {
+func (r *run) header(etcdVersion string) history.Header {
 	return history.Header{
 		Scenario: r.sc.Name, Seed: r.opts.Seed, LeaseTTLMs: r.sc.LeaseTTL.Milliseconds(),
-		Members: r.opts.Members, EtcdVersion: version.Version, Workload: workloadName(r.sc),
+		Members: r.opts.Members, EtcdVersion: etcdVersion, Workload: workloadName(r.sc),
 		Backend: string(r.opts.Backend), Mutant: r.opts.Mutant, Clients: r.opts.Clients, Command: r.opts.Command,
+		ServerTruth: true,
 	}
 }
+
+// serverVersion is the etcd version the cluster reports, which is what ran:
+// a process or external cluster may run any release.
+func (r *run) serverVersion(ctx context.Context) (string, error) {
+	var errs []error
+	for _, ep := range r.cluster.Endpoints() {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		st, err := r.admin.Status(sctx, ep)
+		cancel()
+		if err == nil {
+			return st.Version, nil
+		}
+		errs = append(errs, err)
+	}
+	return "", fmt.Errorf("read the etcd version: %w", errors.Join(errs...))
+}
+
+// startObserver starts recording server truth on every key the workloads
+// use, before any of them runs.
+func (r *run) startObserver(ctx context.Context) error {
+	var targets []observer.Target
+	for _, w := range r.loads {
+		targets = append(targets, w.Watched()...)
+	}
+	var err error
+	r.watch, err = observer.Start(ctx, observer.Config{Endpoints: r.cluster.Endpoints(), Root: r.loads[0].KeyRoot(),
+		Targets: targets, Rec: r.rec, Logger: quietLogger(), Logf: r.debugf})
+	if err != nil {
+		return fmt.Errorf("start observer: %w", err)
+	}
+	return nil
+}
+
+// stopObserver lets the observer catch up with the final revision, so that
+// the history ends complete (or with a gap that says what may be missing).
+func (r *run) stopObserver() {
+	if r.watch == nil {
+		return
+	}
+	if rev, err := r.watch.CatchUp(context.Background(), observerCatchUp); err != nil {
+		r.logf("server truth: %v", err)
+	} else {
+		r.debugf("server truth complete up to revision %d", rev)
+	}
+	if err := r.watch.Close(); err != nil {
+		r.logf("server truth: %v", err)
+	}
+	r.watch = nil
+}
+
+// observerCatchUp bounds the wait for the observer at the end of a run.
+const observerCatchUp = 10 * time.Second
 
 func workloadName(sc faults.Scenario) string {
 	if len(sc.Workloads) == 1 {
@@ -171,6 +232,7 @@ func (r *run) close() {
 		w.Close()
 	}
 	r.loads = nil
+	r.stopObserver()
 	if r.admin != nil {
 		r.admin.Close()
 		r.admin = nil
@@ -225,5 +287,12 @@ func combine(check models.Result, live *models.CheckResult) (models.Verdict, int
 func (r *run) logf(format string, args ...any) {
 	if r.opts.Log != nil {
 		fmt.Fprintf(r.opts.Log, format+"\n", args...)
+	}
+}
+
+// debugf logs only with Verbose: details a user rarely needs.
+func (r *run) debugf(format string, args ...any) {
+	if r.opts.Verbose {
+		r.logf(format, args...)
 	}
 }
