@@ -91,20 +91,17 @@ func TestInjectors(t *testing.T) {
 		t.Run(tc.injector, func(t *testing.T) {
 			env := newFakeEnv()
 			events := runOne(t, env.Env, tc.injector, tc.choice)
-			kind := history.FaultKindOf(tc.event.Fault)
 			require.NotEmpty(t, events)
 			start := events[0]
 			assert.Equal(t, history.PhaseStart, start.Phase)
 			assert.Equal(t, tc.event, history.Event{Fault: start.Fault, Detail: start.Detail,
 				Member: start.Member, Target: start.Target, Lease: start.Lease})
-			if kind.OneShot {
-				require.Len(t, events, 1, "a one-shot fault records no end")
-			} else {
-				require.Len(t, events, 2)
-				end := events[1]
-				assert.Equal(t, history.Event{Type: history.TypeFault, Fault: start.Fault, Phase: history.PhaseEnd,
-					Member: start.Member, Target: start.Target, Lease: start.Lease, Time: end.Time}, end)
-			}
+			// Every fault ends: an interval fault when healed, a one-shot
+			// fault once its action returned.
+			require.Len(t, events, 2)
+			end := events[1]
+			assert.Equal(t, history.Event{Type: history.TypeFault, Fault: start.Fault, Phase: history.PhaseEnd,
+				Member: start.Member, Target: start.Target, Lease: start.Lease, Time: end.Time}, end)
 			assert.Equal(t, tc.calls, env.cluster.Calls())
 			assert.Equal(t, "[]", env.healthy(), "the fault must be healed")
 		})
@@ -170,12 +167,8 @@ func TestEveryInjectorRecordsItsKindAndHeals(t *testing.T) {
 			for _, e := range events {
 				require.Equal(t, kind.Name, e.Fault, name)
 			}
-			if kind.OneShot {
-				require.Len(t, events, 1, name)
-			} else {
-				require.Len(t, events, 2, name)
-				require.Equal(t, history.PhaseEnd, events[1].Phase, name)
-			}
+			require.Len(t, events, 2, name)
+			require.Equal(t, history.PhaseEnd, events[1].Phase, name)
 			require.Equal(t, "[]", env.healthy(), name)
 		}
 	}

@@ -83,6 +83,11 @@ func (n *Nemesis) step(ctx context.Context, st Step) error {
 	n.setActive(&activeFault{inj: inj, name: st.Injector + ": " + ev.Detail})
 	if err := inj.apply(ctx); err != nil {
 		n.logf("nemesis: %s failed: %v", st.Injector, err)
+		if injector.kind.OneShot {
+			// Nothing to heal, and no end: nothing says it took effect.
+			n.setActive(nil)
+			return nil
+		}
 		return n.HealAll()
 	}
 	n.logf("nemesis: %s: %s", st.Injector, ev.Detail)
@@ -90,7 +95,13 @@ func (n *Nemesis) step(ctx context.Context, st Step) error {
 	n.counts[st.Injector]++
 	n.mu.Unlock()
 	if injector.kind.OneShot {
+		// It took effect by now: the end says so to the checkers.
 		n.setActive(nil)
+		end := ev
+		end.Phase, end.Detail = history.PhaseEnd, ""
+		if _, err := n.rec.Fault(end); err != nil {
+			return fmt.Errorf("record fault %s: %w", st.Injector, err)
+		}
 		return nil
 	}
 	sleepUntil(ctx, time.Now().Add(st.For))

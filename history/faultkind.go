@@ -23,8 +23,9 @@ const (
 // FaultKind is everything the project knows about one kind of fault.
 type FaultKind struct {
 	Name string
-	// OneShot kinds happen at an instant: they record only a start event and
-	// nothing heals them. The others last from start to end.
+	// OneShot kinds happen at an instant and nothing heals them: the end
+	// event they write once their action succeeded bounds when they took
+	// effect. The others last from start to end.
 	OneShot bool
 	Target  FaultTarget
 	// Explains is what a fault of this kind may explain to the checkers.

@@ -341,9 +341,11 @@ func (h *History) Operations() []Operation {
 }
 
 // Faults pairs fault start and end events into intervals, in start order.
-// A one-shot fault (see FaultKind.OneShot) without an end has End == Start;
-// any other fault without an end, including one of a kind this version does
-// not know, lasts to the end of the history (End = Never, Ended false).
+// A one-shot fault (see FaultKind.OneShot) ends when its action returned
+// (its end event, which follows its own start before any later one-shot
+// fault) or, without an end, has End == Start; any other fault without an
+// end, including one of a kind this version does not know, lasts to the end
+// of the history (End = Never, Ended false).
 func (h *History) Faults() []Fault {
 	var faults []Fault
 	open := map[string][]int{}
@@ -363,9 +365,13 @@ func (h *History) Faults() []Fault {
 			continue
 		}
 		if idx := open[id]; len(idx) > 0 {
-			f := &faults[idx[0]]
+			i := 0
+			if FaultKindOf(e.Fault).OneShot {
+				i = len(idx) - 1 // its own start; an earlier one that failed has none
+			}
+			f := &faults[idx[i]]
 			f.End, f.Ended = e.Time, true
-			open[id] = idx[1:]
+			open[id] = append(idx[:i:i], idx[i+1:]...)
 		}
 	}
 	return faults

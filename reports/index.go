@@ -271,7 +271,9 @@ func faultRows(faults []history.Fault) []faultRow {
 		}
 		r.Target = strings.Join(t, ", ")
 		switch {
-		case f.End == f.Start:
+		case oneShot(f) && f.End != f.Start:
+			r.End, r.Length = "(one-shot, done by "+fmtTime(f.End)+")", ""
+		case oneShot(f):
 			r.End, r.Length = "(one-shot)", ""
 		case f.End == history.Never:
 			r.End, r.Length = "still active at the end", ""

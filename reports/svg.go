@@ -194,6 +194,12 @@ func faultEnd(f history.Fault, a timeAxis) int64 {
 	return f.End
 }
 
+// oneShot reports whether f happened at an instant (its end, if any, only
+// says when its action returned).
+func oneShot(f history.Fault) bool {
+	return f.End == f.Start || history.FaultKindOf(f.Kind).OneShot
+}
+
 // faultTitle describes a fault for tooltips.
 func faultTitle(f history.Fault) string {
 	var b strings.Builder
@@ -211,7 +217,9 @@ func faultTitle(f history.Fault) string {
 		fmt.Fprintf(&b, " lease %x", f.Lease)
 	}
 	switch {
-	case f.End == f.Start:
+	case oneShot(f) && f.End != f.Start:
+		fmt.Fprintf(&b, " at %s, done by %s", fmtTime(f.Start), fmtTime(f.End))
+	case oneShot(f):
 		fmt.Fprintf(&b, " at %s", fmtTime(f.Start))
 	case f.End == history.Never:
 		fmt.Fprintf(&b, " from %s, still active at the end", fmtTime(f.Start))
@@ -228,7 +236,7 @@ func (s *svgBuilder) drawFaultShading(a timeAxis, faults []history.Fault, colors
 	for _, f := range faults {
 		c := colors[f.Kind]
 		x0, x1 := a.x(f.Start), a.x(faultEnd(f, a))
-		if f.End == f.Start {
+		if oneShot(f) {
 			s.printf(`<line class="series" data-fault="%s" x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-dasharray="4 3" stroke-opacity="0.7"><title>%s</title></line>`,
 				esc(f.Kind), num(x0), num(top), num(x0), num(bottom), c, esc(faultTitle(f)))
 			continue

@@ -216,7 +216,7 @@ func timelinePlot(faults []history.Fault, ta timeAxis) string {
 func (s *svgBuilder) drawFaultBar(f history.Fault, ta timeAxis, y float64, color string) {
 	x0, x1 := ta.x(f.Start), ta.x(faultEnd(f, ta))
 	title := esc(faultTitle(f))
-	if f.End == f.Start {
+	if oneShot(f) {
 		s.printf(`<path class="bar" d="M%s %sl4 %s-4 %s-4-%sz" fill="%s"><title>%s</title></path>`,
 			num(x0), num(y), num(laneHeight/2), num(laneHeight/2), num(laneHeight/2), color, title)
 		return
