@@ -27,15 +27,17 @@ const electionWindow = 2 * time.Second
 // budget long before the campaigners).
 func BenchmarkElectionOverhead(b *testing.B) {
 	c := cluster(b)
-	var bare, workload float64
+	var bare, workload, truth float64
 	b.Run("bare", func(b *testing.B) { bare = benchBareElection(b, c) })
-	b.Run("workload", func(b *testing.B) { workload = benchElectionWorkload(b, c) })
-	if bare > 0 && workload > 0 {
-		b.Logf("bare %.0f terms/s, workload %.0f terms/s: overhead %.1f%%", bare, workload, 100*(1-workload/bare))
+	b.Run("workload", func(b *testing.B) { workload = benchElectionWorkload(b, c, false) })
+	b.Run("workload+truth", func(b *testing.B) { truth = benchElectionWorkload(b, c, true) })
+	if bare > 0 && workload > 0 && truth > 0 {
+		b.Logf("bare %.0f terms/s, workload %.0f terms/s: overhead %.1f%%; with server truth %.0f terms/s: %.1f%% slower than without",
+			bare, workload, 100*(1-workload/bare), truth, 100*(1-truth/workload))
 	}
 }
 
-func benchElectionWorkload(b *testing.B, c *harness.Cluster) float64 {
+func benchElectionWorkload(b *testing.B, c *harness.Cluster, truth bool) float64 {
 	cfg := Config{Kind: KindElection, Backend: BackendConcurrency, Writes: -1, MaxThink: -1, Observers: -1,
 		Prefix: fmt.Sprintf("/bench-we%d", benchRun.Add(1))}
 	path := filepath.Join(b.TempDir(), "history.jsonl")
@@ -47,6 +49,10 @@ func benchElectionWorkload(b *testing.B, c *harness.Cluster) float64 {
 	if err != nil {
 		b.Fatal(err)
 	}
+	stopTruth := func() {}
+	if truth {
+		stopTruth = recordTruth(b, c, w, rec)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(b.N)*electionWindow)
 	defer cancel()
 	b.ResetTimer()
@@ -55,6 +61,7 @@ func benchElectionWorkload(b *testing.B, c *harness.Cluster) float64 {
 	if err != nil {
 		b.Fatal(err)
 	}
+	stopTruth()
 	if err := rec.Close(); err != nil {
 		b.Fatal(err)
 	}

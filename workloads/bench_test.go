@@ -2,6 +2,7 @@ package workloads
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/etcdchaos/etcdchaos/harness"
 	"github.com/etcdchaos/etcdchaos/history"
+	"github.com/etcdchaos/etcdchaos/workloads/observer"
 )
 
 // pairsPerIteration is how many lock/unlock pairs one benchmark iteration
@@ -22,21 +24,40 @@ const pairsPerIteration = 200
 
 // BenchmarkLockOverhead compares lock/unlock pairs per second through the
 // workload and recorder (concurrency backend, no writes, no think time, no
-// TryLock) with a bare concurrency.Mutex loop driving the same number of
-// clients over the same names on the same cluster.
+// TryLock), without and with server truth recorded, with a bare
+// concurrency.Mutex loop driving the same number of clients over the same
+// names on the same cluster.
 func BenchmarkLockOverhead(b *testing.B) {
 	c := cluster(b)
-	var bare, workload float64
+	var bare, workload, truth float64
 	b.Run("bare", func(b *testing.B) { bare = benchBare(b, c) })
-	b.Run("workload", func(b *testing.B) { workload = benchWorkload(b, c) })
-	if bare > 0 && workload > 0 {
-		b.Logf("bare %.0f pairs/s, workload %.0f pairs/s: overhead %.1f%%", bare, workload, 100*(1-workload/bare))
+	b.Run("workload", func(b *testing.B) { workload = benchWorkload(b, c, false) })
+	b.Run("workload+truth", func(b *testing.B) { truth = benchWorkload(b, c, true) })
+	if bare > 0 && workload > 0 && truth > 0 {
+		b.Logf("bare %.0f pairs/s, workload %.0f pairs/s: overhead %.1f%%; with server truth %.0f pairs/s: %.1f%% slower than without",
+			bare, workload, 100*(1-workload/bare), truth, 100*(1-truth/workload))
+	}
+}
+
+// recordTruth starts an observer of w's keys, as every run does, and
+// returns what stops it once it has caught up.
+func recordTruth(b *testing.B, c *harness.Cluster, w *Workload, rec *history.Recorder) func() {
+	o, err := observer.Start(context.Background(), observer.Config{Endpoints: c.Endpoints(), Root: w.KeyRoot(),
+		Targets: w.Watched(), Rec: rec})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		_, err := o.CatchUp(context.Background(), 10*time.Second)
+		if err := errors.Join(err, o.Close()); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
 var benchRun atomic.Int64
 
-func benchWorkload(b *testing.B, c *harness.Cluster) float64 {
+func benchWorkload(b *testing.B, c *harness.Cluster, truth bool) float64 {
 	target := int64(b.N * pairsPerIteration)
 	cfg := Config{Kind: KindLock, Backend: BackendConcurrency, Writes: -1, MaxThink: -1, TryLock: -1,
 		MaxOps: 2 * target, Prefix: fmt.Sprintf("/bench-w%d", benchRun.Add(1))}
@@ -49,6 +70,10 @@ func benchWorkload(b *testing.B, c *harness.Cluster) float64 {
 	if err != nil {
 		b.Fatal(err)
 	}
+	stopTruth := func() {}
+	if truth {
+		stopTruth = recordTruth(b, c, w, rec)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	b.ResetTimer()
@@ -59,6 +84,7 @@ func benchWorkload(b *testing.B, c *harness.Cluster) float64 {
 	if err != nil {
 		b.Fatal(err)
 	}
+	stopTruth()
 	if err := rec.Close(); err != nil {
 		b.Fatal(err)
 	}
