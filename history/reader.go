@@ -25,10 +25,14 @@ var (
 	ErrLineTooLong     = errors.New("line too long")
 	ErrBadServerLine   = errors.New("bad server line")
 	ErrRevBackwards    = errors.New("revision went backwards")
+	ErrLeaseMismatch   = errors.New("records disagree on a key's lease")
 	errTruncatedAtEOF  = errors.New("cut-off last line")
 	maxLineBytes       = 1 << 20
 	knownFunctions     = map[string]bool{FLock: true, FUnlock: true, FWrite: true, FCampaign: true, FProclaim: true, FResign: true, FLeader: true, FObserve: true, FLeaseLost: true, FRevoke: true}
 	validCompletionFor = map[string]Outcome{TypeOk: Ok, TypeFail: Fail, TypeInfo: Info}
+	// leaseNaming are the functions whose ok value names a key, its create
+	// revision and its lease.
+	leaseNaming = map[string]bool{FLock: true, FCampaign: true, FLeader: true, FObserve: true}
 )
 
 // ParseError is bad input: the file, the 1-based line and what was expected.
@@ -142,6 +146,7 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 
 type opState struct {
 	client    int
+	f         string
 	completed bool
 }
 
@@ -153,6 +158,38 @@ type parser struct {
 	inflight map[int]int64 // client -> op
 	ops      map[int64]opState
 	truthRev map[[2]string]int64 // name and role -> revision of its last server line
+	leaseOf  map[keyRev]leaseRecord
+}
+
+// keyRev is one incarnation of a key: the key and its create revision.
+type keyRev struct {
+	key string
+	rev int64
+}
+
+// leaseRecord is the lease a line recorded for a key.
+type leaseRecord struct {
+	lease int64
+	line  int
+}
+
+// recordLease checks that every line that names a key's lease names the
+// same one: a key's identity comes from the record, and records that
+// disagree are bad input, not a finding.
+func (p *parser) recordLease(key string, rev, lease int64) error {
+	if key == "" || rev == 0 || lease == 0 {
+		return nil
+	}
+	if p.leaseOf == nil {
+		p.leaseOf = map[keyRev]leaseRecord{}
+	}
+	k := keyRev{key, rev}
+	if prev, ok := p.leaseOf[k]; ok && prev.lease != lease {
+		return p.errorf(ErrLeaseMismatch, "key %s (create revision %d) has lease %d here but lease %d at line %d", key, rev, lease, prev.lease, prev.line)
+	} else if !ok {
+		p.leaseOf[k] = leaseRecord{lease, p.line}
+	}
+	return nil
 }
 
 func (p *parser) errorf(kind error, format string, args ...any) error {
@@ -231,7 +268,7 @@ func (p *parser) invoke(e *Event) error {
 	if op, busy := p.inflight[e.Client]; busy {
 		return p.errorf(ErrClientBusy, "client %d invokes op %d while op %d is still in flight", e.Client, e.Op, op)
 	}
-	p.ops[e.Op] = opState{client: e.Client}
+	p.ops[e.Op] = opState{client: e.Client, f: e.F}
 	p.inflight[e.Client] = e.Op
 	return nil
 }
@@ -247,6 +284,9 @@ func (p *parser) complete(e *Event) error {
 	st.completed = true
 	p.ops[e.Op] = st
 	delete(p.inflight, st.client)
+	if e.Type == TypeOk && e.Value != nil && leaseNaming[st.f] {
+		return p.recordLease(e.Value.Key, e.Value.Rev, e.Value.Lease)
+	}
 	return nil
 }
 
@@ -287,6 +327,11 @@ func (p *parser) server(e *Event) error {
 			return p.errorf(ErrRevBackwards, "%s of %s (%s) at revision %d after revision %d", e.Action, e.Name, e.Role, e.Rev, last)
 		}
 		last = e.Rev
+		if e.Action == ServerPut {
+			if err := p.recordLease(e.Key, e.CreateRev, e.Lease); err != nil {
+				return err
+			}
+		}
 	case ServerGap:
 		if e.ToRev < e.FromRev || e.ToRev <= 0 {
 			return p.errorf(ErrBadServerLine, `gap needs "to_rev" at or after "from_rev" (got %d, %d)`, e.FromRev, e.ToRev)

@@ -68,6 +68,10 @@ func TestReadRejectsBadHistories(t *testing.T) {
 			`{"type":"server","name":"l0","role":"lock","event":"put","key":"k1","rev":7,"create_rev":7,"time":1,"value":""}`,
 			`{"type":"server","name":"l0","role":"data","event":"put","key":"d","rev":5,"create_rev":5,"time":2,"value":"x"}`,
 			`{"type":"server","name":"l0","role":"lock","event":"put","key":"k2","rev":6,"create_rev":6,"time":3,"value":""}`), ErrRevBackwards, 4, "put of l0 (lock) at revision 6 after revision 7"},
+		{"a key's lease in two records", lines(goodHeader,
+			`{"type":"invoke","op":1,"client":1,"f":"lock","name":"l0","time":1,"value":{"lease":100}}`,
+			`{"type":"ok","op":1,"time":2,"value":{"key":"/p/lock/l0/a","rev":7,"lease":100}}`,
+			`{"type":"server","name":"l0","role":"lock","event":"put","key":"/p/lock/l0/a","rev":7,"create_rev":7,"lease":200,"time":3,"value":""}`), ErrLeaseMismatch, 4, "key /p/lock/l0/a (create revision 7) has lease 200 here but lease 100 at line 3"},
 		{"line too long", lines(goodHeader, `{"type":"fault","fault":"partition","phase":"start","time":1,"detail":"`+strings.Repeat("x", maxLineBytes)+`"}`,
 			`{"type":"fault","fault":"partition","phase":"end","time":2}`), ErrLineTooLong, 2, "longer than"},
 	}
@@ -84,7 +88,7 @@ func TestReadRejectsBadHistories(t *testing.T) {
 			assert.Contains(t, err.Error(), fmt.Sprintf("bad.jsonl:%d: %v", tc.line, tc.kind))
 			assert.Contains(t, err.Error(), tc.msg)
 			for _, other := range []error{ErrEmpty, ErrSyntax, ErrHeader, ErrUnknownType, ErrMissingField, ErrTimeBackwards,
-				ErrDuplicateOp, ErrNoInvoke, ErrClientBusy, ErrBadPhase, ErrLineTooLong, ErrBadServerLine, ErrRevBackwards} {
+				ErrDuplicateOp, ErrNoInvoke, ErrClientBusy, ErrBadPhase, ErrLineTooLong, ErrBadServerLine, ErrRevBackwards, ErrLeaseMismatch} {
 				if other != tc.kind {
 					assert.False(t, errors.Is(err, other), "%v is also %v", err, other)
 				}
@@ -92,7 +96,7 @@ func TestReadRejectsBadHistories(t *testing.T) {
 		})
 		kinds[tc.kind] = true
 	}
-	assert.Len(t, kinds, 13, "every kind of bad input is covered")
+	assert.Len(t, kinds, 14, "every kind of bad input is covered")
 }
 
 func TestReadFileNamesFileAndLine(t *testing.T) {

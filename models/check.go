@@ -24,8 +24,9 @@ func Check(ctx context.Context, h *history.History, opts Options) (Result, error
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
-	names := splitByName(h.Operations(), h.Faults())
 	c := &checker{h: h, opts: opts}
+	c.truth = c.checkTruth()
+	names := c.split()
 	stopWatch := context.AfterFunc(ctx, func() { c.stop.Store(true) })
 	defer stopWatch()
 
@@ -35,6 +36,9 @@ func Check(ctx context.Context, h *history.History, opts Options) (Result, error
 	for i, p := range names {
 		g.Go(func() error {
 			results[i] = c.checkName(p)
+			if t := c.truth[p.name]; t != nil && t.family == p.family {
+				results[i] = append(results[i], t.result)
+			}
 			return nil
 		})
 	}
@@ -48,14 +52,21 @@ func Check(ctx context.Context, h *history.History, opts Options) (Result, error
 	}
 	res.Verdict = combine(res.Checks)
 	res.Hazard = hazardOf(names)
+	c.addTruth(&res)
 	return res, nil
 }
 
 // checker holds what every check of one Check call shares.
 type checker struct {
-	h    *history.History
-	opts Options
-	stop atomic.Bool // set when the caller's context ends
+	h     *history.History
+	opts  Options
+	truth map[string]*nameTruth // by name; nil without server truth
+	stop  atomic.Bool           // set when the caller's context ends
+}
+
+// split splits the history by name, as the models see it (see operations).
+func (c *checker) split() []*nameHistory {
+	return splitByName(c.operations(), c.h.Faults(), truthLeases(c.h))
 }
 
 // checkName runs the checks of p's family on p.
@@ -195,10 +206,14 @@ func combine(checks []CheckResult) Verdict {
 	rank := func(c CheckResult) int {
 		switch {
 		case c.Verdict == Violation:
-			return 5
+			return 7
+		case c.Verdict == KnownIssue && c.Fails:
+			return 6
 		case c.Verdict == UnsafeWithoutFencing && c.Fails:
-			return 4
+			return 5
 		case c.Verdict == Unknown:
+			return 4
+		case c.Verdict == KnownIssue:
 			return 3
 		case c.Verdict == UnsafeWithoutFencing:
 			return 2
@@ -211,5 +226,5 @@ func combine(checks []CheckResult) Verdict {
 	for _, c := range checks {
 		best = max(best, rank(c))
 	}
-	return [...]Verdict{Empty, Ok, UnsafeWithoutFencing, Unknown, UnsafeWithoutFencing, Violation}[best]
+	return [...]Verdict{Empty, Ok, UnsafeWithoutFencing, KnownIssue, Unknown, UnsafeWithoutFencing, KnownIssue, Violation}[best]
 }

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"maps"
 	"slices"
 	"sort"
 
@@ -64,8 +65,9 @@ func newNameHistory(family *family, name string) *nameHistory {
 
 // splitByName groups operations by family and name, converts them and
 // broadcasts lease deaths (and lease faults, see faultDeaths) into every
-// name whose history uses the lease.
-func splitByName(ops []history.Operation, faults []history.Fault) []*nameHistory {
+// name whose history uses the lease. leases are the keys' leases that
+// server truth recorded (nil without it).
+func splitByName(ops []history.Operation, faults []history.Fault, leases map[string]int64) []*nameHistory {
 	byName := map[string]*nameHistory{}
 	var names []*nameHistory
 	var deaths []*history.Operation
@@ -91,7 +93,7 @@ func splitByName(ops []history.Operation, faults []history.Fault) []*nameHistory
 		p.mops = append(p.mops, &slab[i])
 	}
 	for _, p := range names {
-		p.convert()
+		p.convert(leases)
 	}
 	addDeaths(names, append(deaths, faultDeaths(faults)...))
 	for _, p := range names {
@@ -106,9 +108,14 @@ func splitByName(ops []history.Operation, faults []history.Fault) []*nameHistory
 	return names
 }
 
-// convert fills every mop from its history operation.
-func (p *nameHistory) convert() {
-	learned := map[string]int64{} // key -> lease, from results that name both
+// convert fills every mop from its history operation. A key's lease is what
+// the history records for it (results that name both, the server truth's
+// puts; the reader refuses records that disagree), whatever its spelling.
+func (p *nameHistory) convert(leases map[string]int64) {
+	learned := maps.Clone(leases) // key -> lease
+	if learned == nil {
+		learned = map[string]int64{}
+	}
 	for _, m := range p.mops {
 		if o := m.op.Output; o.Key != "" && o.Lease != 0 {
 			learned[o.Key] = o.Lease
@@ -148,16 +155,18 @@ func (p *nameHistory) fill(m *mop, learned map[string]int64) {
 	}
 }
 
-// firstLease prefers an explicit lease, then the lease encoded in the key,
-// then one learned from another result naming the same key, then fallback.
+// firstLease prefers an explicit lease, then one the history records for
+// the same key, then, for histories that record neither, the lease that
+// etcd's own key naming encodes in the key, then fallback. A key's spelling
+// never overrides a record: "l0/a" granted to lease 100 is lease 100.
 func firstLease(explicit int64, key string, fallback int64, learned map[string]int64) int64 {
 	if explicit != 0 {
 		return explicit
 	}
-	if l, ok := leaseFromKey(key); ok {
+	if l := learned[key]; l != 0 {
 		return l
 	}
-	if l := learned[key]; l != 0 {
+	if l, ok := leaseFromKey(key); ok {
 		return l
 	}
 	return fallback

@@ -19,7 +19,12 @@ const (
 	// held the lock, explained by lease expiry or a pause (etcd's documented
 	// hazard, not an etcd bug).
 	UnsafeWithoutFencing Verdict = "unsafe-without-fencing"
-	// Unknown: the checker could not decide in time.
+	// KnownIssue: every finding of the check is a known etcd bug on the
+	// version that ran (see package knownissues); it fails the run only
+	// under Strict.
+	KnownIssue Verdict = "known-issue"
+	// Unknown: the checker could not decide in time, or a gap in the server
+	// truth kept it from deciding.
 	Unknown Verdict = "unknown"
 	// Violation: the history is not consistent with the model.
 	Violation Verdict = "violation"
@@ -43,13 +48,21 @@ const (
 	ExitUnknown   = 3
 )
 
+// Finding reports whether a verdict is a finding: a violation, the
+// documented hazard, or a known etcd issue (which of them fail a run is
+// CheckResult.Fails).
+func (v Verdict) Finding() bool {
+	return v == Violation || v == UnsafeWithoutFencing || v == KnownIssue
+}
+
 // CheckResult is the verdict of one check on one lock or election name.
 type CheckResult struct {
 	Check   string  `json:"check"`
 	Name    string  `json:"name"`
 	Verdict Verdict `json:"verdict"`
 	// Fails is true when this verdict fails the run (a violation, an
-	// unknown, or unsafe-without-fencing under --strict or unexplained).
+	// unknown, unsafe-without-fencing under --strict or unexplained, or a
+	// known etcd issue under --strict).
 	Fails bool `json:"fails"`
 	Ops   int  `json:"ops"`
 	// Account is a plain-language account of a violation or finding.
@@ -77,6 +90,14 @@ type Hazard struct {
 	LongestOverlapNs    int64 `json:"longest_overlap_ns"`
 	FencedWrites        int   `json:"fenced_writes"`
 	FencedRejected      int   `json:"fenced_rejected"`
+	// With server truth: the unfenced writes that landed after their
+	// writer's key had owned the lock and was deleted, exactly, and the most
+	// revisions and the longest time after the loss one landed.
+	Truth                 bool           `json:"server_truth"`
+	UnfencedAfterLoss     int            `json:"unfenced_after_loss,omitempty"`
+	MaxRevisionsAfterLoss int64          `json:"max_revisions_after_loss,omitempty"`
+	MaxNsAfterLoss        int64          `json:"max_ns_after_loss,omitempty"`
+	Losses                []UnfencedLoss `json:"losses,omitempty"`
 }
 
 // Result is the verdict on a whole history.
@@ -84,6 +105,18 @@ type Result struct {
 	Verdict Verdict       `json:"verdict"`
 	Checks  []CheckResult `json:"checks"`
 	Hazard  Hazard        `json:"hazard"`
+	// KnownIssues are the findings that are known etcd bugs.
+	KnownIssues []KnownIssueFinding `json:"known_issues,omitempty"`
+}
+
+// KnownIssueFinding is a finding that matches a registered etcd issue on a
+// version it affects.
+type KnownIssueFinding struct {
+	Issue   int    `json:"issue"`
+	Title   string `json:"title"`
+	URL     string `json:"url"`
+	Message string `json:"message"`
+	Finding
 }
 
 // Options tune Check.
@@ -91,7 +124,8 @@ type Options struct {
 	// Timeout bounds each porcupine check (default 60 s); a check that
 	// runs out of time is Unknown.
 	Timeout time.Duration
-	// Strict makes unsafe-without-fencing fail the run.
+	// Strict makes unsafe-without-fencing and known etcd issues fail the
+	// run.
 	Strict bool
 	// Visualize keeps porcupine's linearization info for visualizations.
 	Visualize bool
@@ -106,11 +140,11 @@ func (r Result) ExitCode() int {
 	unknown, any := false, false
 	for _, c := range r.Checks {
 		switch {
-		case c.Fails && (c.Verdict == Violation || c.Verdict == UnsafeWithoutFencing):
+		case c.Fails && c.Verdict.Finding():
 			return ExitViolation
 		case c.Verdict == Unknown:
 			unknown = true
-		case c.Verdict == Ok || c.Verdict == UnsafeWithoutFencing:
+		case c.Verdict == Ok || c.Verdict.Finding():
 			any = true
 		}
 	}

@@ -95,8 +95,8 @@ type ShrinkResult struct {
 // history so far, Partial.
 func Shrink(ctx context.Context, h *history.History, opts ShrinkOptions) (ShrinkResult, error) {
 	start := time.Now()
-	if opts.Check != "" && familyOfCheck(opts.Check) == nil {
-		return ShrinkResult{}, fmt.Errorf("%w %q (expected lock, fenced-writes, unfenced-writes, election or observe)", ErrUnknownCheck, opts.Check)
+	if opts.Check != "" && opts.Check != CheckTruth && familyOfCheck(opts.Check) == nil {
+		return ShrinkResult{}, fmt.Errorf("%w %q (expected lock, fenced-writes, unfenced-writes, election, observe or truth)", ErrUnknownCheck, opts.Check)
 	}
 	if opts.MaxTime <= 0 {
 		opts.MaxTime = DefaultShrinkTime
@@ -128,19 +128,20 @@ func Shrink(ctx context.Context, h *history.History, opts ShrinkOptions) (Shrink
 
 // failing reports whether a check result is a finding that fails the run.
 func failing(c CheckResult) bool {
-	return c.Fails && (c.Verdict == Violation || c.Verdict == UnsafeWithoutFencing)
+	return c.Fails && c.Verdict.Finding()
 }
 
-// pickTarget chooses the failing check to keep: the requested one, a
-// violation before an unsafe-without-fencing finding.
+// pickTarget chooses the finding to keep: the requested one, a violation
+// before an unsafe-without-fencing finding that fails, before a known etcd
+// issue (failing or not: its history is worth shrinking too).
 func pickTarget(res Result, opts ShrinkOptions) (CheckResult, error) {
 	match := func(c CheckResult) bool {
 		return (opts.Check == "" || c.Check == opts.Check) && (opts.Name == "" || c.Name == opts.Name)
 	}
 	undecided := false
-	for _, want := range []Verdict{Violation, UnsafeWithoutFencing} {
+	for _, want := range []Verdict{Violation, UnsafeWithoutFencing, KnownIssue} {
 		for _, c := range res.Checks {
-			if match(c) && failing(c) && c.Verdict == want {
+			if match(c) && (failing(c) || want == KnownIssue) && c.Verdict == want {
 				return c, nil
 			}
 			undecided = undecided || (match(c) && c.Verdict == Unknown)
@@ -159,8 +160,16 @@ func pickTarget(res Result, opts ShrinkOptions) (CheckResult, error) {
 // checkOne runs one check on one name of h.
 func checkOne(h *history.History, check string, fam *family, name string, timeout time.Duration, strict bool) CheckResult {
 	empty := CheckResult{Check: check, Name: name, Verdict: Empty}
+	c := &checker{h: h, opts: Options{Timeout: timeout, Strict: strict}}
+	c.truth = c.checkTruth()
+	if check == CheckTruth {
+		if nt := c.truth[name]; nt != nil {
+			return nt.result
+		}
+		return empty
+	}
 	var p *nameHistory
-	for _, q := range splitByName(h.Operations(), h.Faults()) {
+	for _, q := range c.split() {
 		if q.family == fam && q.name == name {
 			p = q
 		}
@@ -168,7 +177,6 @@ func checkOne(h *history.History, check string, fam *family, name string, timeou
 	if p == nil {
 		return empty
 	}
-	c := &checker{h: h, opts: Options{Timeout: timeout, Strict: strict}}
 	switch check {
 	case CheckLock:
 		return c.runLock(p, CheckLock, func(*mop) bool { return false })
@@ -181,6 +189,16 @@ func checkOne(h *history.History, check string, fam *family, name string, timeou
 		}
 	}
 	return empty
+}
+
+// familyOfName is the family of the operations on name; nil if none.
+func familyOfName(h *history.History, name string) *family {
+	for _, op := range h.Operations() {
+		if fam, _ := familyOf(op.F); fam != nil && op.Name == name {
+			return fam
+		}
+	}
+	return nil
 }
 
 // unit is what Shrink keeps or drops whole: an operation (invoke and
@@ -219,6 +237,9 @@ type shrinker struct {
 
 func newShrinker(ctx context.Context, h *history.History, target CheckResult, opts ShrinkOptions) *shrinker {
 	s := &shrinker{ctx: ctx, h: h, target: target, family: familyOfCheck(target.Check), opts: opts}
+	if s.family == nil { // a check of every family, as truth is: the name's
+		s.family = familyOfName(h, target.Name)
+	}
 	s.learnCulprits()
 	s.units = buildUnits(h)
 	s.kept = make([]bool, len(s.units))
@@ -280,6 +301,9 @@ func buildUnits(h *history.History) []unit {
 				openFaults[id] = append(openFaults[id], len(units))
 			}
 			units = append(units, unit{events: []int32{int32(i)}, fault: true})
+		case history.TypeServer:
+			// Server truth is no unit: a name's lines go with its
+			// operations (see build).
 		default: // a completion: the reader checked that its invoke came first
 			u := &units[unitOfOp[e.Op]]
 			u.events = append(u.events, int32(i))
@@ -563,12 +587,23 @@ func (s *shrinker) only(idx []int) []bool {
 	return cand
 }
 
-// build makes the history of the kept units.
+// build makes the history of the kept units, with the server truth of
+// every name that still has an operation: truth is what etcd did, so it is
+// kept whole or not at all, never cut into a story that did not happen.
 func (s *shrinker) build(kept []bool) *history.History {
 	var sel []int32
+	names := map[string]bool{}
 	for i, k := range kept {
 		if k {
 			sel = append(sel, s.units[i].events...)
+			if !s.units[i].fault {
+				names[s.units[i].name] = true
+			}
+		}
+	}
+	for i := range s.h.Events {
+		if e := &s.h.Events[i]; e.Type == history.TypeServer && names[e.Name] {
+			sel = append(sel, int32(i))
 		}
 	}
 	slices.Sort(sel)

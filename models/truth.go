@@ -5,8 +5,10 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/etcdchaos/etcdchaos/history"
+	"github.com/etcdchaos/etcdchaos/models/knownissues"
 )
 
 // Server truth (history format extension 1.1): what etcd itself applied to
@@ -546,21 +548,140 @@ func truthByName(h *history.History) map[string]*truthChecker {
 	return out
 }
 
-// result is the truth check's verdict on one name: a violation for the
-// first finding (all of them are listed), unknown when a gap kept a claim
-// from being checked and nothing was found, else ok.
-func (t *truthChecker) result() CheckResult {
+// nameTruth is the truth check's outcome on one name.
+type nameTruth struct {
+	family *family
+	result CheckResult
+	known  []KnownIssueFinding
+	t      *truthChecker
+}
+
+// checkTruth checks every name against the server truth and sorts its
+// findings into known etcd issues (on a version the registry says they
+// affect) and violations. Nil without server truth.
+func (c *checker) checkTruth() map[string]*nameTruth {
+	byName := truthByName(c.h)
+	if byName == nil {
+		return nil
+	}
+	out := make(map[string]*nameTruth, len(byName))
+	for name, t := range byName {
+		out[name] = c.classify(t)
+	}
+	return out
+}
+
+// classify makes the truth check's result on one name: a violation for the
+// first finding that is no known issue (all of them are counted), a known
+// issue when every finding is one (failing only under Strict), unknown when
+// a gap kept a claim from being checked, else ok.
+func (c *checker) classify(t *truthChecker) *nameTruth {
+	start := time.Now()
+	nt := &nameTruth{t: t}
+	for _, op := range t.ops {
+		if fam, _ := familyOf(op.F); fam != nil {
+			nt.family = fam
+			break
+		}
+	}
 	r := CheckResult{Check: CheckTruth, Name: t.name, Verdict: Ok, Ops: len(t.ops)}
+	var plain []Finding
+	for _, f := range t.findings {
+		if issue, ok := knownissues.Match(f.facts(), c.h.Header.EtcdVersion); ok {
+			nt.known = append(nt.known, KnownIssueFinding{Issue: issue.ID, Title: issue.Title, URL: issue.URL,
+				Message: issue.Message(), Finding: f})
+		} else {
+			plain = append(plain, f)
+		}
+	}
 	switch {
-	case len(t.findings) > 0:
-		f := t.findings[0]
+	case len(plain) > 0:
+		f := plain[0]
 		r.Verdict, r.Fails, r.Account, r.Evidence, r.At = Violation, true, f.Account, f.Evidence, f.At
 		if n := len(t.findings); n > 1 {
-			r.Account += fmt.Sprintf(" (and %d more findings)", n-1)
+			r.Account += fmt.Sprintf(" (%d findings in all)", n)
+		}
+	case len(nt.known) > 0:
+		k := nt.known[0]
+		r.Verdict, r.Fails, r.Evidence, r.At = KnownIssue, c.opts.Strict, k.Evidence, k.At
+		r.Account = k.Message + ": " + k.Account
+		if n := len(nt.known); n > 1 {
+			r.Account += fmt.Sprintf(" (%d findings in all)", n)
 		}
 	case t.undecided > 0:
 		r.Verdict, r.Fails = Unknown, true
 		r.Account = fmt.Sprintf("%d claims on %s could not be checked: a gap in the server truth covers the revisions they need", t.undecided, t.name)
+	case len(t.ops) == 0:
+		r.Verdict = Empty
 	}
-	return r
+	r.Elapsed = time.Since(start)
+	nt.result = r
+	return nt
+}
+
+// facts are what the known-issue registry matches a finding on.
+func (f Finding) facts() knownissues.Facts {
+	return knownissues.Facts{Kind: f.Kind, F: f.F, DeletedWhileWaiting: f.DeletedWhileWaiting, Retried: f.Retried}
+}
+
+// operations are the history's operations, with every claim that server
+// truth refutes as a known etcd issue taken as of unknown outcome: the
+// client was told something that did not happen, and the registry says
+// why. The models then judge everything else as they would.
+func (c *checker) operations() []history.Operation {
+	ops := c.h.Operations()
+	known := map[int64]bool{}
+	for _, nt := range c.truth {
+		for _, k := range nt.known {
+			known[k.Op] = true
+		}
+	}
+	if len(known) == 0 {
+		return ops
+	}
+	for i := range ops {
+		if known[ops[i].ID] {
+			ops[i].Outcome, ops[i].Return = history.Info, history.Never
+		}
+	}
+	return ops
+}
+
+// addTruth adds what server truth found to res: the known issues, in name
+// order, and the unfenced hazard measured in revisions.
+func (c *checker) addTruth(res *Result) {
+	if c.truth == nil {
+		return
+	}
+	res.Hazard.Truth = true
+	names := make([]string, 0, len(c.truth))
+	for name := range c.truth {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		nt := c.truth[name]
+		res.KnownIssues = append(res.KnownIssues, nt.known...)
+		for _, l := range nt.t.losses {
+			res.Hazard.UnfencedAfterLoss++
+			res.Hazard.MaxRevisionsAfterLoss = max(res.Hazard.MaxRevisionsAfterLoss, l.Revisions)
+			res.Hazard.MaxNsAfterLoss = max(res.Hazard.MaxNsAfterLoss, l.AfterNs)
+			res.Hazard.Losses = append(res.Hazard.Losses, l)
+		}
+	}
+}
+
+// truthLeases are the keys' leases as server truth recorded them (nil
+// without server truth).
+func truthLeases(h *history.History) map[string]int64 {
+	if !h.Header.ServerTruth {
+		return nil
+	}
+	leases := map[string]int64{}
+	for i := range h.Events {
+		if e := &h.Events[i]; e.Type == history.TypeServer && e.Action == history.ServerPut && e.Lease != 0 {
+			leases[e.Key] = e.Lease
+		}
+	}
+	return leases
 }

@@ -3,6 +3,8 @@ package models
 import (
 	"testing"
 
+	"github.com/etcdchaos/etcdchaos/history"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -12,6 +14,13 @@ func truthOf(t *testing.T, file, name string) *truthChecker {
 	byName := truthByName(readTestdata(t, file))
 	require.Contains(t, byName, name)
 	return byName[name]
+}
+
+// result is the truth check's result on one name, its findings not matched
+// against the known-issue registry.
+func (t *truthChecker) result() CheckResult {
+	c := &checker{h: &history.History{Header: history.Header{EtcdVersion: "0.0.0"}}}
+	return c.classify(t).result
 }
 
 func TestTruthFindings(t *testing.T) {

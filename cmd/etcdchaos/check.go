@@ -101,7 +101,16 @@ func parseCheckFlags(args []string, stderr io.Writer) (checkFlags, error) {
 // the verdict.
 func printResult(w io.Writer, res models.Result) {
 	printChecks(w, res.Checks, res.Hazard)
+	printKnownIssues(w, res.KnownIssues)
 	fmt.Fprintf(w, "verdict: %s\n", res.Verdict)
+}
+
+// printKnownIssues lists the findings that are known etcd bugs, one line
+// each, so that a nightly log names them instead of calling them new.
+func printKnownIssues(w io.Writer, known []models.KnownIssueFinding) {
+	for _, k := range known {
+		fmt.Fprintf(w, "%s, on %s (op %d)\n", k.Message, k.Name, k.Op)
+	}
 }
 
 // printChecks prints one line per check and name (the account of anything
@@ -116,6 +125,10 @@ func printChecks(w io.Writer, checks []models.CheckResult, hz models.Hazard) {
 	}
 	if hz.FencedWrites > 0 {
 		fmt.Fprintf(w, "fenced writes rejected by their guard: %d of %d\n", hz.FencedRejected, hz.FencedWrites)
+	}
+	if hz.UnfencedAfterLoss > 0 {
+		fmt.Fprintf(w, "unfenced writes after the writer's key was lost (server truth): %d, up to %d revisions and %.2f s after the loss\n",
+			hz.UnfencedAfterLoss, hz.MaxRevisionsAfterLoss, float64(hz.MaxNsAfterLoss)/1e9)
 	}
 }
 

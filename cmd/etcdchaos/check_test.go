@@ -34,6 +34,17 @@ func TestCheckExitCodes(t *testing.T) {
 		{"unsafe-unfenced-pause.jsonl", nil, 0, "unfenced-writes l0: unsafe-without-fencing: unsafe without fencing"},
 		{"unsafe-unfenced-pause.jsonl", []string{"--strict"}, 1, "unfenced writes while another client held the lock: 1 of 3 (longest overlap 0.86 s)"},
 		{"illegal-unfenced-unexplained.jsonl", []string{"--timeout", "5s"}, 1, "unfenced-writes l0: violation:"},
+		// Server truth.
+		{"known-truth-phantom-campaign.jsonl", nil, 0, "known etcd issue 19597: Campaign returns success after the campaigner's lease expired while it waited (https://github.com/etcd-io/etcd/issues/19597), on e0 (op 2)"},
+		{"known-truth-phantom-campaign.jsonl", []string{"--strict"}, 1, "truth e0: known-issue: known etcd issue 19597"},
+		{"known-truth-resign-retry.jsonl", nil, 0, "known etcd issue 22123"},
+		{"illegal-truth-phantom-lock.jsonl", nil, 1, "truth l0: violation: client 2's lock of l0 returned ok at 9.50 s for key /x/lock/l0/c8 (created at revision 11), but the server deleted that key at revision 13"},
+		{"legal-truth-waiter-outlives-owner.jsonl", nil, 0, "truth e0: ok"},
+		{"gap-truth-phantom-campaign.jsonl", nil, 3, "truth e0: unknown: 1 claims on e0 could not be checked"},
+		{"illegal-truth-lost-write.jsonl", nil, 1, "truth l0: violation: client 1's write"},
+		{"illegal-truth-lost-proclaim.jsonl", nil, 1, "truth e0: violation: client 1's proclaim"},
+		{"legal-truth-lock-write-unlock.jsonl", nil, 0, "truth l0: ok"},
+		{"legal-lock-hex-suffix-is-not-the-lease.jsonl", nil, 0, "lock l0: ok"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
@@ -65,6 +76,22 @@ func TestCheckBadInput(t *testing.T) {
 	assert.Equal(t, 2, code, "no history file is a usage error")
 	code, _, _ = runCLI("check", bad, "--timeout", "nonsense")
 	assert.Equal(t, 2, code)
+}
+
+// Server lines that go back in revision within a name and role, and two
+// records of one key with different leases, are bad input: exit 2, naming
+// the line, never a verdict.
+func TestCheckBadTruth(t *testing.T) {
+	for file, want := range map[string]string{
+		"bad-truth-revision-back.jsonl": ":5: revision went backwards: put of e0 (election) at revision 11 after revision 12",
+		"bad-truth-lease-mismatch.jsonl": ":4: records disagree on a key's lease: key /x/lock/l0/a (create revision 10) has lease 10 here but lease 100 at line 3",
+	} {
+		t.Run(file, func(t *testing.T) {
+			code, _, errOut := runCLI("check", filepath.Join("testdata", file))
+			assert.Equal(t, 2, code)
+			assert.Contains(t, errOut, file+want)
+		})
+	}
 }
 
 func TestCheckUnknown(t *testing.T) {

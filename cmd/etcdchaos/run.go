@@ -176,6 +176,7 @@ func printRunResult(w io.Writer, res runner.Result) {
 		checks = append(checks[:len(checks):len(checks)], *res.Liveness)
 	}
 	printChecks(w, checks, res.Check.Hazard)
+	printKnownIssues(w, res.Check.KnownIssues)
 	fmt.Fprintf(w, "verdict: %s (run directory %s)\n", res.Verdict, res.Dir)
 }
 
