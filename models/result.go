@@ -70,8 +70,10 @@ type CheckResult struct {
 	// Evidence lists the ids of the operations involved.
 	Evidence []int64 `json:"evidence,omitempty"`
 	// At is the history time (ns) of the offending moment.
-	At      int64         `json:"at,omitempty"`
-	Elapsed time.Duration `json:"elapsed_ns"`
+	At int64 `json:"at,omitempty"`
+	// Revisions are the revisions that prove a truth finding.
+	Revisions []int64       `json:"revisions,omitempty"`
+	Elapsed   time.Duration `json:"elapsed_ns"`
 
 	// Model and Info feed porcupine's visualization (nil when the check did
 	// not run porcupine).

@@ -597,13 +597,13 @@ func (c *checker) classify(t *truthChecker) *nameTruth {
 	switch {
 	case len(plain) > 0:
 		f := plain[0]
-		r.Verdict, r.Fails, r.Account, r.Evidence, r.At = Violation, true, f.Account, f.Evidence, f.At
+		r.Verdict, r.Fails, r.Account, r.Evidence, r.At, r.Revisions = Violation, true, f.Account, f.Evidence, f.At, f.Revisions
 		if n := len(t.findings); n > 1 {
 			r.Account += fmt.Sprintf(" (%d findings in all)", n)
 		}
 	case len(nt.known) > 0:
 		k := nt.known[0]
-		r.Verdict, r.Fails, r.Evidence, r.At = KnownIssue, c.opts.Strict, k.Evidence, k.At
+		r.Verdict, r.Fails, r.Evidence, r.At, r.Revisions = KnownIssue, c.opts.Strict, k.Evidence, k.At, k.Revisions
 		r.Account = k.Message + ": " + k.Account
 		if n := len(nt.known); n > 1 {
 			r.Account += fmt.Sprintf(" (%d findings in all)", n)
@@ -684,4 +684,51 @@ func truthLeases(h *history.History) map[string]int64 {
 		}
 	}
 	return leases
+}
+
+// KeySpan is one key of a name's queue as server truth recorded it: when it
+// was created, became the oldest key (owned the lock or led), and was
+// deleted.
+type KeySpan struct {
+	Key       string `json:"key"`
+	Lease     int64  `json:"lease,omitempty"`
+	Client    int    `json:"client,omitempty"` // the client granted it, if any
+	CreateRev int64  `json:"create_rev"`
+	OwnerRev  int64  `json:"owner_rev,omitempty"`  // 0: never the oldest
+	DeleteRev int64  `json:"delete_rev,omitempty"` // 0: not deleted
+	DeletedNs int64  `json:"deleted_ns,omitempty"` // when the observer saw the delete
+}
+
+// KeyTimeline returns the keys of name's lock or election queue that
+// existed at some revision in [from, to], in create-revision order, for
+// reports that show what a truth finding rests on.
+func KeyTimeline(h *history.History, name string, from, to int64) []KeySpan {
+	var lines []history.ServerEvent
+	for _, s := range h.ServerEvents() {
+		if s.Name == name && s.Role != history.RoleData {
+			lines = append(lines, s)
+		}
+	}
+	ops := h.Operations()
+	clients := map[[2]string]int{}
+	for _, op := range ops {
+		if op.Name == name && op.Outcome == history.Ok && (op.F == history.FLock || op.F == history.FCampaign) {
+			clients[lifeID(op.Output.Key, op.Output.Rev)] = op.Client
+		}
+	}
+	var out []KeySpan
+	for _, k := range newQueue(lines).byRev {
+		if k.create > to || k.deleted < from {
+			continue
+		}
+		span := KeySpan{Key: k.key, Lease: k.lease, Client: clients[lifeID(k.key, k.create)], CreateRev: k.create}
+		if k.owned() {
+			span.OwnerRev = k.owner
+		}
+		if k.deleted != inf {
+			span.DeleteRev, span.DeletedNs = k.deleted, k.deletedAt
+		}
+		out = append(out, span)
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -41,6 +42,8 @@ type page struct {
 	Started        string
 	LongestOverlap string
 	Hazard         bool
+	TruthHazard    bool
+	MaxAfterLoss   string
 	Checks         []checkRow
 	Findings       []finding
 	Counts         []countRow
@@ -67,6 +70,15 @@ type finding struct {
 	Ops     []opRow
 	More    int
 	Missing []int64
+	// Keys is the key timeline of the name around a truth finding's
+	// revisions: which keys existed, owned and were deleted when.
+	Keys []keyRow
+}
+
+type keyRow struct {
+	Key, Lease, Client, Created, Owned, Deleted string
+	// Cited: the finding names one of this key's revisions.
+	Cited bool
 }
 
 type opRow struct {
@@ -95,6 +107,8 @@ func verdictClass(v models.Verdict) string {
 		return "v-" + string(v)
 	case models.UnsafeWithoutFencing:
 		return "v-unsafe"
+	case models.KnownIssue:
+		return "v-known"
 	default:
 		return "v-empty"
 	}
@@ -121,8 +135,13 @@ func renderIndex(w io.Writer, h *history.History, s Summary) error {
 	p.Duration = fmtDur(time.Duration(s.DurationNs))
 	hz := s.Hazard
 	p.LongestOverlap = fmtDur(time.Duration(hz.LongestOverlapNs))
-	p.Hazard = hz.UnfencedWrites+hz.FencedWrites+hz.FencedRejected+hz.UnfencedOverlapping > 0
+	p.Hazard = hz.UnfencedWrites+hz.FencedWrites+hz.FencedRejected+hz.UnfencedOverlapping+hz.UnfencedAfterLoss > 0
 	p.Checks, p.Findings = checkRows(s.Checks, ops)
+	for i := range p.Findings {
+		p.Findings[i].Keys = keyRows(h, p.Findings[i].CheckSummary)
+	}
+	p.TruthHazard = hz.UnfencedAfterLoss > 0
+	p.MaxAfterLoss = fmtDur(time.Duration(hz.MaxNsAfterLoss))
 	p.Counts, p.Total = countRows(ops)
 	p.Faults = faultRows(faults)
 	p.Timeline = template.HTML(timelinePlot(faults, ta))
@@ -184,6 +203,36 @@ func newFinding(c CheckSummary, anchor string, byID map[int64]*history.Operation
 		fd.Ops = append(fd.Ops, newOpRow(*op))
 	}
 	return fd
+}
+
+// keyRows is the key timeline of a truth finding's name, from a little
+// before the first revision it cites to the last.
+func keyRows(h *history.History, c CheckSummary) []keyRow {
+	if c.Check != models.CheckTruth || len(c.Revisions) == 0 {
+		return nil
+	}
+	from, to := slices.Min(c.Revisions), slices.Max(c.Revisions)
+	var rows []keyRow
+	for _, k := range models.KeyTimeline(h, c.Name, from, to) {
+		r := keyRow{Key: k.Key, Created: fmt.Sprint(k.CreateRev), Owned: "never", Deleted: "not deleted"}
+		if k.Lease != 0 {
+			r.Lease = fmt.Sprintf("%x", k.Lease)
+		}
+		if k.Client != 0 {
+			r.Client = fmt.Sprint(k.Client)
+		}
+		if k.OwnerRev != 0 {
+			r.Owned = fmt.Sprintf("from %d", k.OwnerRev)
+		}
+		if k.DeleteRev != 0 {
+			r.Deleted = fmt.Sprintf("%d (seen at %s)", k.DeleteRev, fmtTime(k.DeletedNs))
+		}
+		for _, rev := range c.Revisions {
+			r.Cited = r.Cited || rev == k.CreateRev || rev == k.DeleteRev
+		}
+		rows = append(rows, r)
+	}
+	return rows
 }
 
 func newOpRow(op history.Operation) opRow {
@@ -292,7 +341,7 @@ func headline(s Summary) string {
 		n[c.Verdict]++
 	}
 	var parts []string
-	for _, v := range []models.Verdict{models.Violation, models.Unknown, models.UnsafeWithoutFencing, models.Ok, models.Empty} {
+	for _, v := range []models.Verdict{models.Violation, models.Unknown, models.KnownIssue, models.UnsafeWithoutFencing, models.Ok, models.Empty} {
 		if n[v] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n[v], v))
 		}

@@ -54,8 +54,12 @@ type Summary struct {
 	Checks     []CheckSummary      `json:"checks"`
 	Liveness   *models.CheckResult `json:"liveness,omitempty"`
 	Hazard     models.Hazard       `json:"hazard"`
-	Warnings   []string            `json:"warnings"`
-	Notes      []string            `json:"notes,omitempty"`
+	// KnownIssues are the findings that are known etcd bugs (see package
+	// models/knownissues), each with its issue's link.
+	KnownIssues []models.KnownIssueFinding `json:"known_issues"`
+	ServerTruth bool                       `json:"server_truth"`
+	Warnings    []string                   `json:"warnings"`
+	Notes       []string                   `json:"notes,omitempty"`
 }
 
 // OpCounts counts operations by outcome and by function and outcome.
@@ -89,6 +93,7 @@ type CheckSummary struct {
 	Account   string         `json:"account,omitempty"`
 	Evidence  []int64        `json:"evidence,omitempty"`
 	AtNs      int64          `json:"at_ns,omitempty"`
+	Revisions []int64        `json:"revisions,omitempty"`
 	ElapsedNs int64          `json:"elapsed_ns"`
 	// Visualization is the path of the Porcupine visualization relative to
 	// the run directory, empty when there is none.
@@ -108,8 +113,9 @@ func buildSummary(h *history.History, res models.Result, meta Meta, viz []string
 		Members: hd.Members, Clients: hd.Clients, EtcdVersion: hd.EtcdVersion,
 		LeaseTTLMs: hd.LeaseTTLMs, StartUnixNs: hd.StartUnixNs,
 		Command: meta.Command, Ops: countOps(h.Operations()), Faults: summarizeFaults(h.Faults()),
-		Liveness: meta.Liveness, Hazard: res.Hazard,
-		Warnings: append([]string{}, h.Warnings...), Notes: meta.Notes,
+		Liveness: meta.Liveness, Hazard: res.Hazard, ServerTruth: hd.ServerTruth,
+		KnownIssues: append([]models.KnownIssueFinding{}, res.KnownIssues...),
+		Warnings:    append([]string{}, h.Warnings...), Notes: meta.Notes,
 	}
 	if s.Command == "" {
 		s.Command = hd.Command
@@ -134,7 +140,7 @@ func buildSummary(h *history.History, res models.Result, meta Meta, viz []string
 func summarizeCheck(c models.CheckResult, viz string) CheckSummary {
 	return CheckSummary{
 		Check: c.Check, Name: c.Name, Verdict: c.Verdict, Fails: c.Fails, Ops: c.Ops,
-		Account: c.Account, Evidence: c.Evidence, AtNs: c.At, ElapsedNs: int64(c.Elapsed),
+		Account: c.Account, Evidence: c.Evidence, AtNs: c.At, Revisions: c.Revisions, ElapsedNs: int64(c.Elapsed),
 		Visualization: viz,
 	}
 }
@@ -168,7 +174,7 @@ func summarizeFaults(faults []history.Fault) []FaultSummary {
 
 // verdictRank orders verdicts from best to worst, as models documents.
 var verdictRank = map[models.Verdict]int{
-	models.Ok: 0, models.Empty: 1, models.UnsafeWithoutFencing: 2, models.Unknown: 3, models.Violation: 4,
+	models.Ok: 0, models.Empty: 1, models.UnsafeWithoutFencing: 2, models.KnownIssue: 3, models.Unknown: 4, models.Violation: 5,
 }
 
 // overallVerdict is the history's verdict, made worse by a failing

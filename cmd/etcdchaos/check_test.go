@@ -83,7 +83,7 @@ func TestCheckBadInput(t *testing.T) {
 // the line, never a verdict.
 func TestCheckBadTruth(t *testing.T) {
 	for file, want := range map[string]string{
-		"bad-truth-revision-back.jsonl": ":5: revision went backwards: put of e0 (election) at revision 11 after revision 12",
+		"bad-truth-revision-back.jsonl":  ":5: revision went backwards: put of e0 (election) at revision 11 after revision 12",
 		"bad-truth-lease-mismatch.jsonl": ":4: records disagree on a key's lease: key /x/lock/l0/a (create revision 10) has lease 10 here but lease 100 at line 3",
 	} {
 		t.Run(file, func(t *testing.T) {

@@ -136,8 +136,27 @@ func soakOne(ctx context.Context, sc faults.Scenario, seed int64, f *soakFlags) 
 		row.note = failingChecks(res) + "; reproduce with: " + opts.Command
 	case res.Verdict == models.UnsafeWithoutFencing:
 		row.note = "unsafe without fencing (documented hazard, not a failure)"
+	case len(res.Check.KnownIssues) > 0:
+		row.note = knownIssues(res.Check.KnownIssues)
 	}
 	return row
+}
+
+// knownIssues names the known etcd issues a run found, with their counts.
+func knownIssues(known []models.KnownIssueFinding) string {
+	counts := map[int]int{}
+	var ids []int
+	for _, k := range known {
+		if counts[k.Issue] == 0 {
+			ids = append(ids, k.Issue)
+		}
+		counts[k.Issue]++
+	}
+	var out []string
+	for _, id := range ids {
+		out = append(out, fmt.Sprintf("known etcd issue %d (%d)", id, counts[id]))
+	}
+	return strings.Join(out, ", ")
 }
 
 // failingChecks names the checks that failed a run.
