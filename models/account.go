@@ -110,6 +110,9 @@ func deathDesc(m *mop) string {
 	case history.FRevoke:
 		return fmt.Sprintf("client %d revoked it at %s (op %d)", m.op.Client, secs(m.op.Call), m.op.ID)
 	}
+	if m.certain() {
+		return fmt.Sprintf("a %s fault on client %d at %s ended it by %s", m.op.F, m.op.Client, secs(m.op.Call), secs(m.op.Return))
+	}
 	return fmt.Sprintf("a %s fault on client %d at %s may have ended it", m.op.F, m.op.Client, secs(m.op.Call))
 }
 

@@ -242,18 +242,25 @@ func endsLease(kind string) bool {
 	return history.FaultKindOf(kind).Explains.Has(history.ExplainsLeaseDeath)
 }
 
-// faultDeaths turns lease faults into lease deaths of unknown outcome from
-// the fault's start: the lease may have ended any time after it (or never,
-// if the fault failed or the pause was short). This explains what a client
-// that never noticed its loss could not record, and never excuses more than
-// a real lease loss would.
+// faultDeaths turns lease faults into lease deaths. A one-shot lease fault
+// that recorded its end (a revoke that succeeded) certainly ended the lease
+// between its start and end. Any other lease fault is a death of unknown
+// outcome from its start: the lease may have ended any time after it (or
+// never, if the pause was short). This explains what a client that never
+// noticed its loss could not record, and never excuses more than a real
+// lease loss would.
 func faultDeaths(faults []history.Fault) []*history.Operation {
 	var ops []*history.Operation
 	for _, f := range faults {
-		if endsLease(f.Kind) && f.Lease != 0 {
-			ops = append(ops, &history.Operation{Client: f.Target, F: f.Kind, Call: f.Start,
-				Return: history.Never, Outcome: history.Info, Input: history.Value{Lease: f.Lease}})
+		if !endsLease(f.Kind) || f.Lease == 0 {
+			continue
 		}
+		op := &history.Operation{Client: f.Target, F: f.Kind, Call: f.Start,
+			Return: history.Never, Outcome: history.Info, Input: history.Value{Lease: f.Lease}}
+		if history.FaultKindOf(f.Kind).OneShot && f.Ended {
+			op.Return, op.Outcome = f.End, history.Ok
+		}
+		ops = append(ops, op)
 	}
 	return ops
 }
