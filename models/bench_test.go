@@ -111,6 +111,12 @@ func BenchmarkLock100kOver20Names(b *testing.B) {
 	benchmarkCheck(b, genConfig{seed: 1, names: 20, clients: 5, ops: 100_000})
 }
 
+// BenchmarkLock100kWithTruth is BenchmarkLock100kOver20Names with server
+// truth recorded and checked: target under 2 s per op, parse included.
+func BenchmarkLock100kWithTruth(b *testing.B) {
+	benchmarkCheck(b, genConfig{seed: 1, names: 20, clients: 5, ops: 100_000, truth: true})
+}
+
 // BenchmarkLock10kOneName: target under 1 s per op.
 func BenchmarkLock10kOneName(b *testing.B) {
 	benchmarkCheck(b, genConfig{seed: 2, names: 1, clients: 5, ops: 10_000})

@@ -24,8 +24,7 @@ func Check(ctx context.Context, h *history.History, opts Options) (Result, error
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
-	c := &checker{h: h, opts: opts}
-	c.truth = c.checkTruth()
+	c := newChecker(h, opts)
 	names := c.split()
 	stopWatch := context.AfterFunc(ctx, func() { c.stop.Store(true) })
 	defer stopWatch()
@@ -59,9 +58,18 @@ func Check(ctx context.Context, h *history.History, opts Options) (Result, error
 // checker holds what every check of one Check call shares.
 type checker struct {
 	h     *history.History
+	ops   []history.Operation // h's, as recorded
 	opts  Options
 	truth map[string]*nameTruth // by name; nil without server truth
 	stop  atomic.Bool           // set when the caller's context ends
+}
+
+// newChecker reads h's operations once and checks its server truth, which
+// the other checks need first (see operations).
+func newChecker(h *history.History, opts Options) *checker {
+	c := &checker{h: h, ops: h.Operations(), opts: opts}
+	c.truth = c.checkTruth()
+	return c
 }
 
 // split splits the history by name, as the models see it (see operations).

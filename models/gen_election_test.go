@@ -18,8 +18,8 @@ func newElectionService(s *sim, name string) *electionService {
 
 // put changes the value of the key at index i.
 func (e *electionService) put(i int, value string) {
-	e.rev++
-	e.keys[i].modRev, e.keys[i].value = e.rev, value
+	e.keys[i].modRev, e.keys[i].value = e.nextRev(), value
+	e.truthPut(e.keys[i])
 }
 
 // campaigner loops: campaign, proclaim a few times, resign.

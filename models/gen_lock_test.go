@@ -125,8 +125,8 @@ func (c *lockClient) write(n int) {
 		ok := !fenced || p.owns(c.lease, c.rev)
 		var wrev int64
 		if ok && (!lost || s.chance(0.5)) {
-			p.rev++
-			wrev = p.rev
+			wrev = p.nextRev()
+			p.truthData(wrev, fmt.Sprint(n))
 		}
 		s.at(s.now+s.delay(), func() {
 			if !fenced {

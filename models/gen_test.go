@@ -33,6 +33,9 @@ type genConfig struct {
 	// bugStaleRead is the probability that a leader read returns the
 	// value before the last proclamation.
 	bugStaleRead float64
+	// truth records server truth: every key put, delete and data write,
+	// as the observer would.
+	truth bool
 }
 
 // action is one scheduled step of the simulation.
@@ -68,6 +71,7 @@ type sim struct {
 	nextOp    int64
 	nextLease int64
 	opsLeft   int
+	rev       int64 // the store's revision, with truth
 }
 
 func newSim(cfg genConfig) *sim {
@@ -120,7 +124,7 @@ func (s *sim) encode() []byte {
 	sort.SliceStable(s.events, func(i, j int) bool { return s.events[i].Time < s.events[j].Time })
 	var b bytes.Buffer
 	hdr := history.Header{Type: history.TypeHeader, Format: history.Format, Scenario: "generated",
-		Seed: int64(s.cfg.seed), LeaseTTLMs: 2000, Members: 3, EtcdVersion: "3.7.3"}
+		Seed: int64(s.cfg.seed), LeaseTTLMs: 2000, Members: 3, EtcdVersion: "3.7.3", ServerTruth: s.cfg.truth}
 	enc := json.NewEncoder(&b)
 	_ = enc.Encode(hdr)
 	for i := range s.events {
@@ -199,9 +203,46 @@ func (p *prefix) create(lease int64, value string) int {
 	if i := p.find(lease); i >= 0 {
 		return i
 	}
-	p.rev++
-	p.keys = append(p.keys, skey{lease: lease, rev: p.rev, modRev: p.rev, value: value})
+	rev := p.nextRev()
+	p.keys = append(p.keys, skey{lease: lease, rev: rev, modRev: rev, value: value})
+	p.truthPut(p.keys[len(p.keys)-1])
 	return len(p.keys) - 1
+}
+
+// nextRev is the next revision: with truth, etcd's one counter for the
+// whole store (revisions of different names compare, as responses need);
+// otherwise the prefix's own.
+func (p *prefix) nextRev() int64 {
+	if p.s.cfg.truth {
+		p.s.rev++
+		return p.s.rev
+	}
+	p.rev++
+	return p.rev
+}
+
+// role is the truth role of the prefix's keys.
+func (p *prefix) role() string {
+	if p.name[0] == 'e' {
+		return history.RoleElection
+	}
+	return history.RoleLock
+}
+
+// truthPut records a put of k as server truth (with cfg.truth).
+func (p *prefix) truthPut(k skey) {
+	if p.s.cfg.truth {
+		p.s.record(history.Event{Type: history.TypeServer, Name: p.name, Role: p.role(), Action: history.ServerPut,
+			Key: keyOf(p.name, k.lease), Rev: k.modRev, CreateRev: k.rev, Lease: k.lease, Value: &history.Value{Value: k.value}})
+	}
+}
+
+// truthData records a critical section's write at revision rev.
+func (p *prefix) truthData(rev int64, value string) {
+	if p.s.cfg.truth {
+		p.s.record(history.Event{Type: history.TypeServer, Name: p.name, Role: history.RoleData, Action: history.ServerPut,
+			Key: "res/" + p.name, Rev: rev, CreateRev: rev, Value: &history.Value{Value: value}})
+	}
 }
 
 // remove deletes the lease's key and wakes the next oldest key's waiter.
@@ -209,6 +250,10 @@ func (p *prefix) remove(lease int64) {
 	i := p.find(lease)
 	if i < 0 {
 		return
+	}
+	if p.s.cfg.truth {
+		p.s.record(history.Event{Type: history.TypeServer, Name: p.name, Role: p.role(), Action: history.ServerDelete,
+			Key: keyOf(p.name, lease), Rev: p.nextRev(), CreateRev: p.keys[i].rev})
 	}
 	p.keys = append(p.keys[:i], p.keys[i+1:]...)
 	delete(p.waiters, lease)

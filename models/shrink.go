@@ -160,8 +160,7 @@ func pickTarget(res Result, opts ShrinkOptions) (CheckResult, error) {
 // checkOne runs one check on one name of h.
 func checkOne(h *history.History, check string, fam *family, name string, timeout time.Duration, strict bool) CheckResult {
 	empty := CheckResult{Check: check, Name: name, Verdict: Empty}
-	c := &checker{h: h, opts: Options{Timeout: timeout, Strict: strict}}
-	c.truth = c.checkTruth()
+	c := newChecker(h, Options{Timeout: timeout, Strict: strict})
 	if check == CheckTruth {
 		if nt := c.truth[name]; nt != nil {
 			return nt.result

@@ -3,6 +3,7 @@ package models
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -166,15 +167,18 @@ func (q *queue) blocker(k *keyLife) *keyLife {
 
 // truthChecker checks the claims on one name.
 type truthChecker struct {
-	name      string
-	ops       []*history.Operation // the name's operations, in invoke order
-	queue     *queue
-	data      *queue
-	proofs    *revisionProofs
-	holders   map[[2]string]int // key and create revision -> client that was granted it
-	findings  []Finding
-	losses    []UnfencedLoss
-	undecided int
+	name    string
+	ops     []*history.Operation // the name's operations, in invoke order
+	queue   *queue
+	data    *queue
+	proofs  *revisionProofs
+	holders map[[2]string]int // key and create revision -> client that was granted it
+	// leaderReads are the leader reads that returned each key, by invoke
+	// time.
+	leaderReads map[[2]string][]*history.Operation
+	findings    []Finding
+	losses      []UnfencedLoss
+	undecided   int
 }
 
 // checkTruth checks every claim on one name against its server lines.
@@ -189,9 +193,15 @@ func checkTruth(name string, ops []*history.Operation, server []history.ServerEv
 	}
 	t := &truthChecker{name: name, ops: ops, queue: newQueue(queueLines), data: newQueue(dataLines),
 		proofs: proofs, holders: map[[2]string]int{}}
-	for _, op := range ops {
-		if op.Outcome == history.Ok && (op.F == history.FLock || op.F == history.FCampaign) {
+	t.leaderReads = map[[2]string][]*history.Operation{}
+	for _, op := range ops { // in invoke order
+		switch {
+		case op.Outcome != history.Ok:
+		case op.F == history.FLock || op.F == history.FCampaign:
 			t.holders[lifeID(op.Output.Key, op.Output.Rev)] = op.Client
+		case op.F == history.FLeader && op.Output.Key != "":
+			id := lifeID(op.Output.Key, op.Output.Rev)
+			t.leaderReads[id] = append(t.leaderReads[id], op)
 		}
 	}
 	lockKey := map[int]history.Value{} // client -> its last granted lock key
@@ -400,13 +410,13 @@ func (t *truthChecker) release(op *history.Operation, create int64, retried bool
 // leaderReadAfter finds a leader read invoked after t that returned key k:
 // the key existed after t.
 func (t *truthChecker) leaderReadAfter(at int64, k *keyLife) (revisionProof, bool) {
-	for _, o := range t.ops {
-		if o.F == history.FLeader && o.Outcome == history.Ok && o.Call > at &&
-			o.Output.Key == k.key && o.Output.Rev == k.create {
-			return revisionProof{op: o.ID, call: o.Call, rev: max(o.Output.HeaderRev, o.Output.ModRev)}, true
-		}
+	reads := t.leaderReads[lifeID(k.key, k.create)]
+	i := sort.Search(len(reads), func(i int) bool { return reads[i].Call > at })
+	if i == len(reads) {
+		return revisionProof{}, false
 	}
-	return revisionProof{}, false
+	o := reads[i]
+	return revisionProof{op: o.ID, call: o.Call, rev: max(o.Output.HeaderRev, o.Output.ModRev)}, true
 }
 
 // evidence lists op and the operation that was granted key j, if any.
@@ -525,11 +535,10 @@ func (p *revisionProofs) firstAfter(t int64) (revisionProof, bool) {
 
 // truthByName checks every name that has server lines or operations
 // against its server truth; nil when the history records no server truth.
-func truthByName(h *history.History) map[string]*truthChecker {
+func truthByName(h *history.History, all []history.Operation) map[string]*truthChecker {
 	if !h.Header.ServerTruth {
 		return nil
 	}
-	all := h.Operations()
 	proofs := newRevisionProofs(all)
 	ops := map[string][]*history.Operation{}
 	for i := range all {
@@ -560,7 +569,7 @@ type nameTruth struct {
 // findings into known etcd issues (on a version the registry says they
 // affect) and violations. Nil without server truth.
 func (c *checker) checkTruth() map[string]*nameTruth {
-	byName := truthByName(c.h)
+	byName := truthByName(c.h, c.ops)
 	if byName == nil {
 		return nil
 	}
@@ -629,7 +638,7 @@ func (f Finding) facts() knownissues.Facts {
 // client was told something that did not happen, and the registry says
 // why. The models then judge everything else as they would.
 func (c *checker) operations() []history.Operation {
-	ops := c.h.Operations()
+	ops := c.ops
 	known := map[int64]bool{}
 	for _, nt := range c.truth {
 		for _, k := range nt.known {
@@ -639,6 +648,7 @@ func (c *checker) operations() []history.Operation {
 	if len(known) == 0 {
 		return ops
 	}
+	ops = slices.Clone(ops) // the truth's findings keep the operations as recorded
 	for i := range ops {
 		if known[ops[i].ID] {
 			ops[i].Outcome, ops[i].Return = history.Info, history.Never
@@ -709,9 +719,8 @@ func KeyTimeline(h *history.History, name string, from, to int64) []KeySpan {
 			lines = append(lines, s)
 		}
 	}
-	ops := h.Operations()
 	clients := map[[2]string]int{}
-	for _, op := range ops {
+	for _, op := range h.Operations() {
 		if op.Name == name && op.Outcome == history.Ok && (op.F == history.FLock || op.F == history.FCampaign) {
 			clients[lifeID(op.Output.Key, op.Output.Rev)] = op.Client
 		}
