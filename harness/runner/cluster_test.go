@@ -37,6 +37,7 @@ func TestEndpointsRun(t *testing.T) {
 	require.Equal(t, 3, h.Header.Members)
 	require.NotEmpty(t, h.Operations())
 	require.NotEmpty(t, res.Applied, "no client-side fault was applied")
+	requireServerTruth(t, h)
 
 	cli, err := other.Dial(1)
 	require.NoError(t, err)
@@ -91,4 +92,23 @@ func TestProcessModeRun(t *testing.T) {
 	}
 	require.Positive(t, paused)
 	require.NotEqual(t, models.Violation, res.Verdict)
+	requireServerTruth(t, h)
+}
+
+// requireServerTruth: the run recorded server truth for the names its
+// clients used, complete (no gap), and the truth check ran on each.
+func requireServerTruth(t *testing.T, h *history.History) {
+	t.Helper()
+	require.True(t, h.Header.ServerTruth)
+	seen := map[string]bool{}
+	for _, s := range h.ServerEvents() {
+		require.NotEqual(t, history.ServerGap, s.Event, "a gap in the truth: %+v", s)
+		seen[s.Name] = true
+	}
+	for _, op := range h.Operations() {
+		if op.Outcome == history.Ok && (op.F == history.FLock || op.F == history.FCampaign) {
+			require.True(t, seen[op.Name], "no server truth for %s", op.Name)
+		}
+	}
+	require.NotEmpty(t, h.Header.EtcdVersion, "the version the cluster reports")
 }
