@@ -69,6 +69,31 @@ var registry = []Issue{
 			return f.Kind == "release-did-not-release" && f.F == "resign" && f.Retried
 		},
 	},
+	// The lease bugs below are fixed; older releases still have them, and
+	// `make etcd ETCD_VERSION=...` builds those releases for `zoo`. The
+	// fixed versions are from etcd's CHANGELOG-3.4, -3.5 and -3.6; every
+	// 3.6 release and later has the first two fixes.
+	{
+		ID: 17425, Title: "a stalled old leader still serves lease renewals and revokes",
+		URL: "https://github.com/etcd-io/etcd/pull/17425", State: "fixed", Since: "3.0.0",
+		Fixed:     []string{"3.4.31", "3.5.13"},
+		Signature: "a keep-alive answered ok by a leader that had lost its leadership, after which the real leader expired the lease before its TTL ran out",
+		matches:   func(f Facts) bool { return f.Kind == "lease-early-expiry" },
+	},
+	{
+		ID: 17506, Title: "LeaseTimeToLive returns a TTL near 9.2e9 s during a leader change",
+		URL: "https://github.com/etcd-io/etcd/issues/17506", State: "fixed", Since: "3.0.0",
+		Fixed:     []string{"3.4.32", "3.5.14"},
+		Signature: "a LeaseTimeToLive answer whose TTL is outside what the lease was granted (larger than its granted TTL)",
+		matches:   func(f Facts) bool { return f.Kind == "lease-ttl-out-of-range" },
+	},
+	{
+		ID: 20590, Title: "a renew succeeds on a lease that was just revoked",
+		URL: "https://github.com/etcd-io/etcd/pull/20590", State: "fixed", Since: "3.0.0",
+		Fixed:     []string{"3.4.38", "3.5.23", "3.6.5"},
+		Signature: "a keep-alive answered ok after a revoke of the same lease had returned ok",
+		matches:   func(f Facts) bool { return f.Kind == "keepalive-after-revoke" },
+	},
 }
 
 // All returns every registered issue.

@@ -1,6 +1,8 @@
 package knownissues
 
 import (
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -44,7 +46,8 @@ func TestEveryEntryIsComplete(t *testing.T) {
 	for _, i := range All() {
 		assert.NotZero(t, i.ID)
 		assert.NotEmpty(t, i.Title)
-		assert.Contains(t, i.URL, "github.com/etcd-io/etcd/")
+		assert.Regexp(t, `^https://github.com/etcd-io/etcd/(issues|pull)/[0-9]+$`, i.URL)
+		assert.True(t, strings.HasSuffix(i.URL, "/"+strconv.Itoa(i.ID)), "issue %d: link %s", i.ID, i.URL)
 		assert.Contains(t, []string{"open", "fixed"}, i.State)
 		assert.Equal(t, i.State == "open", len(i.Fixed) == 0, "issue %d: open means no fixed version", i.ID)
 		assert.NotEmpty(t, i.Signature)
@@ -52,4 +55,53 @@ func TestEveryEntryIsComplete(t *testing.T) {
 		_, ok := parse(i.Since)
 		assert.True(t, ok, "issue %d: since %q", i.ID, i.Since)
 	}
+}
+
+// TestLeaseIssuesByVersion holds each lease bug to the releases etcd's
+// changelogs name: affected before its fix on each line, fixed from it on,
+// and fixed on every line newer than the newest fixed one.
+func TestLeaseIssuesByVersion(t *testing.T) {
+	for _, tc := range []struct {
+		kind     string
+		id       int
+		affected []string
+		fixed    []string
+	}{
+		{"lease-early-expiry", 17425,
+			[]string{"3.5.12", "v3.5.0", "3.4.30"},
+			[]string{"3.5.13", "v3.5.21", "3.4.31", "3.6.0", "3.7.3"}},
+		{"lease-ttl-out-of-range", 17506,
+			[]string{"3.5.13", "3.5.12", "3.4.31"},
+			[]string{"3.5.14", "3.4.32", "3.6.0", "3.7.3"}},
+		{"keepalive-after-revoke", 20590,
+			[]string{"3.5.22", "3.5.12", "3.6.4", "3.4.37"},
+			[]string{"3.5.23", "3.6.5", "3.4.38", "3.7.0", "3.7.3"}},
+	} {
+		f := Facts{Kind: tc.kind}
+		for _, v := range tc.affected {
+			i, ok := Match(f, v)
+			if assert.True(t, ok, "%s on %s", tc.kind, v) {
+				assert.Equal(t, tc.id, i.ID, "%s on %s", tc.kind, v)
+				assert.Contains(t, i.Message(), "known etcd issue "+strconv.Itoa(tc.id))
+			}
+		}
+		for _, v := range tc.fixed {
+			_, ok := Match(f, v)
+			assert.False(t, ok, "%s on %s is a regression, not issue %d", tc.kind, v, tc.id)
+		}
+		_, ok := Match(f, "")
+		assert.False(t, ok, "a fixed issue does not match an unknown version")
+	}
+	_, ok := Match(Facts{Kind: "lease-gone-early"}, "3.5.12")
+	assert.False(t, ok, "another kind of lease finding is none of them")
+}
+
+func TestLeaseIssueLinks(t *testing.T) {
+	urls := map[int]string{}
+	for _, i := range All() {
+		urls[i.ID] = i.URL
+	}
+	assert.Equal(t, "https://github.com/etcd-io/etcd/pull/17425", urls[17425])
+	assert.Equal(t, "https://github.com/etcd-io/etcd/issues/17506", urls[17506])
+	assert.Equal(t, "https://github.com/etcd-io/etcd/pull/20590", urls[20590])
 }
