@@ -46,12 +46,38 @@ bench: etcd
 # go.etcd.io/etcd/server/v3@v3.7.3` refuses that module because its go.mod
 # has replace directives, so it is built from this module's pinned version;
 # go.mod lists it as a tool so that `go mod tidy` keeps what it needs.)
+#
+# `make etcd ETCD_VERSION=v3.5.12` builds any other release the Go module
+# proxy serves (v3.5.0 and later; v3.4 does not build) as bin/etcd-v3.5.12,
+# for `run --mode process --etcd-bin` and `zoo --versions`. It is built in a
+# scratch module outside the tree that imports that release's etcdmain, so
+# the release's own dependency versions are used and nothing but the binary
+# is left behind.
+ETCD_PINNED  := $(shell awk '$$1 == "go.etcd.io/etcd/server/v3" { print $$2; exit }' go.mod)
+ETCD_VERSION ?= $(ETCD_PINNED)
+override ETCD_VERSION := v$(patsubst v%,%,$(ETCD_VERSION))
 ETCD_BIN := bin/etcd
 .PHONY: etcd
+ifeq ($(ETCD_VERSION),$(ETCD_PINNED))
 etcd: $(ETCD_BIN)
+else
+etcd: bin/etcd-$(ETCD_VERSION)
+endif
 
 $(ETCD_BIN): go.mod go.sum
 	$(GO) build -o $(ETCD_BIN) go.etcd.io/etcd/server/v3
+
+bin/etcd-v%:
+	@mkdir -p bin
+	@out="$$(pwd)/$@"; scratch="$$(mktemp -d)"; \
+	trap 'chmod -R u+w "$$scratch"; rm -rf "$$scratch"' EXIT; \
+	cd "$$scratch" && export GOTOOLCHAIN=local && \
+	printf 'package main\n\nimport (\n\t"os"\n\n\t"go.etcd.io/etcd/server/v3/etcdmain"\n)\n\nfunc main() { etcdmain.Main(os.Args) }\n' >main.go && \
+	$(GO) mod init etcdchaos.local/etcd-build 2>/dev/null && \
+	$(GO) get go.etcd.io/etcd/server/v3@v$* && \
+	$(GO) mod tidy && \
+	$(GO) build -o "$$out.tmp" . && mv "$$out.tmp" "$$out" && \
+	echo "built $@ (etcd v$*)"
 
 lint:
 	$(GO) vet $(PKGS)
