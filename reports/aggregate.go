@@ -39,6 +39,9 @@ type AggregateRun struct {
 	// not start (the budget ran out).
 	Error   string `json:"error,omitempty"`
 	Skipped string `json:"skipped,omitempty"`
+	// Etcd labels the etcd the run tested when the batch compares several
+	// (a release such as v3.5.12); empty otherwise.
+	Etcd string `json:"etcd,omitempty"`
 }
 
 // Aggregate is a batch of runs and its overall verdict.
@@ -106,7 +109,7 @@ func WriteAggregate(dir string, a Aggregate) error {
 		AggregateSummaryFile: func(w io.Writer) error {
 			enc := json.NewEncoder(w)
 			enc.SetIndent("", "  ")
-			return enc.Encode(a)
+			return enc.Encode(aggregateFile{Aggregate: a, Matrix: a.Matrix()})
 		},
 	}
 	for name, write := range files {
@@ -115,6 +118,13 @@ func WriteAggregate(dir string, a Aggregate) error {
 		}
 	}
 	return nil
+}
+
+// aggregateFile is the schema of aggregate.json: the batch, and the etcd x
+// scenario matrix of a batch that compares several etcds.
+type aggregateFile struct {
+	Aggregate
+	Matrix *Matrix `json:"matrix,omitempty"`
 }
 
 // aggregateSuite is one run's <testsuite>.
@@ -139,6 +149,9 @@ func aggregateSuite(r AggregateRun) junitSuite {
 	}
 	if r.Mode != "" {
 		suite.Properties = append(suite.Properties, junitProperty{"mode", r.Mode})
+	}
+	if r.Etcd != "" {
+		suite.Properties = append(suite.Properties, junitProperty{"etcd", r.Etcd})
 	}
 	return suite
 }
@@ -172,6 +185,7 @@ var (
 	aggregateTmpl = template.Must(template.New("aggregate").Funcs(template.FuncMap{
 		"verdictClass": verdictClass,
 		"dur":          func(d time.Duration) string { return d.Round(time.Second).String() },
+		"ms":           func(d time.Duration) string { return d.Round(time.Millisecond).String() },
 		"failed": func(s *Summary) int {
 			n := 0
 			for _, c := range s.Checks {
@@ -191,11 +205,13 @@ type aggregatePage struct {
 	Started  string
 	CSS      template.CSS
 	ExitCode int
+	// Matrix is the etcd x scenario table of a batch that compares etcds.
+	Matrix *Matrix
 }
 
 func writeAggregateIndex(w io.Writer, a Aggregate) error {
 	p := aggregatePage{A: a, Counts: map[models.Verdict]int{}, CSS: template.CSS(reportCSS),
-		Started: a.Started.UTC().Format("2006-01-02 15:04:05 UTC"), ExitCode: a.ExitCode()}
+		Started: a.Started.UTC().Format("2006-01-02 15:04:05 UTC"), ExitCode: a.ExitCode(), Matrix: a.Matrix()}
 	for _, r := range a.Runs {
 		p.Counts[r.Verdict()]++
 	}
