@@ -1,6 +1,7 @@
 package nightly
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -52,7 +53,7 @@ func Execute(ctx context.Context, runs []Run, opts Options) (reports.Aggregate, 
 	defer cancel()
 	for i, r := range runs {
 		ar := reports.AggregateRun{ID: r.ID, Scenario: r.Scenario, Backend: string(r.Backend), Mode: r.Mode,
-			Members: r.Members, Seed: r.Seed, Planned: r.Duration}
+			Members: r.Members, Seed: r.Seed, Planned: r.Duration, Etcd: r.Etcd}
 		left := time.Until(deadline) - RunOverhead
 		switch {
 		case ctx.Err() != nil:
@@ -86,7 +87,7 @@ func runOne(ctx context.Context, r Run, opts Options, ar *reports.AggregateRun) 
 	ro := runner.Options{Seed: r.Seed, Duration: r.Duration, Members: r.Members, Backend: r.Backend,
 		Mode: r.Mode, Out: dir, CheckTimeout: opts.CheckTimeout, Command: r.Command()}
 	if r.Mode == harness.ModeProcess {
-		ro.EtcdBin = opts.EtcdBin
+		ro.EtcdBin = cmp.Or(r.EtcdBin, opts.EtcdBin)
 	}
 	_ = os.Remove(filepath.Join(dir, reports.SummaryFile)) // never read a stale one
 	_, err = runner.Run(ctx, sc, ro)

@@ -116,6 +116,10 @@ type Run struct {
 	Backend  workloads.Backend
 	Mode     string
 	Duration time.Duration
+	// EtcdBin is the etcd binary of a process-mode run (empty: the batch's,
+	// Options.EtcdBin); Etcd labels it when a batch compares several.
+	EtcdBin string
+	Etcd    string
 }
 
 // Estimate is the run's expected wall-clock time.
@@ -127,6 +131,9 @@ func (r Run) Command() string {
 		"--duration", r.Duration.String(), "--members", strconv.Itoa(r.Members), "--backend", string(r.Backend)}
 	if r.Mode != harness.ModeEmbedded {
 		parts = append(parts, "--mode", r.Mode)
+	}
+	if r.EtcdBin != "" {
+		parts = append(parts, "--etcd-bin", r.EtcdBin)
 	}
 	return strings.Join(parts, " ")
 }
@@ -314,6 +321,9 @@ func runID(i int, r Run) string {
 	id := fmt.Sprintf("%02d-%s-%s-m%d", i+1, r.Scenario, r.Backend, r.Members)
 	if r.Mode != harness.ModeEmbedded {
 		id += "-" + r.Mode
+	}
+	if r.Etcd != "" {
+		id += "-" + idSafe(r.Etcd) + "-s" + strconv.FormatInt(r.Seed, 10)
 	}
 	return id
 }

@@ -1,0 +1,102 @@
+package nightly
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/etcdchaos/etcdchaos/harness"
+	"github.com/etcdchaos/etcdchaos/workloads"
+)
+
+// Etcd is one etcd binary a zoo runs: a label for the reports (a release
+// such as v3.5.12) and the binary's path.
+type Etcd struct {
+	Label string
+	Bin   string
+}
+
+// Zoo is a batch that runs the same scenarios with the same seeds on
+// several etcd binaries (etcd processes), so that the reports can set the
+// releases side by side: which known bugs each one has, and how soon a run
+// finds them.
+type Zoo struct {
+	Etcds     []Etcd
+	Scenarios []string
+	// Seeds per scenario and etcd; 0 means as many as Budget allows (at
+	// least one).
+	Seeds int
+	// Seed is the first seed: seed k of every scenario and etcd is Seed+k.
+	Seed     int64
+	Duration time.Duration
+	Members  int
+	Backend  workloads.Backend
+	// Budget is the wall-clock budget of each etcd's runs; 0 with Seeds
+	// given means no bound beyond the runs' own estimates.
+	Budget time.Duration
+}
+
+// PlanZoo returns the zoo's runs and the budget of the whole batch (for
+// Execute). Runs go seed by seed, and within a seed scenario by scenario
+// across every etcd, so that a batch cut short by its budget has tried
+// every etcd alike.
+func PlanZoo(z Zoo) ([]Run, time.Duration, error) {
+	switch {
+	case len(z.Etcds) == 0:
+		return nil, 0, errors.New("plan zoo: no etcd binaries")
+	case len(z.Scenarios) == 0:
+		return nil, 0, errors.New("plan zoo: no scenarios")
+	case z.Duration <= 0:
+		return nil, 0, errors.New("plan zoo: the run duration must be positive")
+	case z.Seeds < 0 || z.Budget < 0:
+		return nil, 0, errors.New("plan zoo: seeds and budget cannot be negative")
+	case z.Seeds == 0 && z.Budget == 0:
+		return nil, 0, errors.New("plan zoo: give seeds per scenario or a budget")
+	}
+	labels := map[string]bool{}
+	for _, e := range z.Etcds {
+		if e.Label == "" || e.Bin == "" {
+			return nil, 0, fmt.Errorf("plan zoo: etcd %q at %q needs a label and a binary", e.Label, e.Bin)
+		}
+		if labels[e.Label] {
+			return nil, 0, fmt.Errorf("plan zoo: etcd label %q given twice", e.Label)
+		}
+		labels[e.Label] = true
+	}
+	perSeed := time.Duration(len(z.Scenarios)) * (z.Duration + RunOverhead)
+	seeds := z.Seeds
+	if seeds == 0 {
+		seeds = max(1, int(z.Budget/perSeed))
+	}
+	budget := z.Budget
+	if budget == 0 {
+		budget = time.Duration(seeds) * perSeed
+	}
+	var runs []Run
+	for k := range seeds {
+		for _, sc := range z.Scenarios {
+			for _, e := range z.Etcds {
+				r := Run{Scenario: sc, Seed: z.Seed + int64(k), Members: z.Members, Backend: z.Backend,
+					Mode: harness.ModeProcess, Duration: z.Duration, EtcdBin: e.Bin, Etcd: e.Label}
+				if err := checkRun(RunSpec{Scenario: r.Scenario, Members: r.Members, Backend: r.Backend, Mode: r.Mode}); err != nil {
+					return nil, 0, err
+				}
+				r.ID = runID(len(runs), r)
+				runs = append(runs, r)
+			}
+		}
+	}
+	return runs, budget * time.Duration(len(z.Etcds)), nil
+}
+
+// idSafe makes a label usable in a run directory's name.
+func idSafe(label string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-', r == '_':
+			return r
+		}
+		return '_'
+	}, label)
+}
