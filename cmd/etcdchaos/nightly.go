@@ -112,7 +112,7 @@ func printNightly(w io.Writer, agg reports.Aggregate, out string) {
 		}
 		counts[r.Verdict()]++
 	}
-	fmt.Fprintf(w, "nightly: %d runs in %v:", len(agg.Runs), agg.Elapsed.Round(time.Second))
+	fmt.Fprintf(w, "%s: %d runs in %v:", agg.Name, len(agg.Runs), agg.Elapsed.Round(time.Second))
 	for _, v := range []models.Verdict{models.Ok, models.UnsafeWithoutFencing, models.KnownIssue, models.Violation, models.Unknown, models.Empty} {
 		if counts[v] > 0 {
 			fmt.Fprintf(w, " %d %s", counts[v], v)
