@@ -69,14 +69,14 @@ $(ETCD_BIN): go.mod go.sum
 
 bin/etcd-v%:
 	@mkdir -p bin
-	@out="$$(pwd)/$@"; scratch="$$(mktemp -d)"; \
-	trap 'chmod -R u+w "$$scratch"; rm -rf "$$scratch"' EXIT; \
-	cd "$$scratch" && export GOTOOLCHAIN=local && \
-	printf 'package main\n\nimport (\n\t"os"\n\n\t"go.etcd.io/etcd/server/v3/etcdmain"\n)\n\nfunc main() { etcdmain.Main(os.Args) }\n' >main.go && \
-	$(GO) mod init etcdchaos.local/etcd-build 2>/dev/null && \
-	$(GO) get go.etcd.io/etcd/server/v3@v$* && \
-	$(GO) mod tidy && \
-	$(GO) build -o "$$out.tmp" . && mv "$$out.tmp" "$$out" && \
+	@set -e; out="$$(pwd)/$@"; scratch="$$(mktemp -d)"; trap 'rm -rf "$$scratch"' EXIT; \
+	cd "$$scratch"; export GOTOOLCHAIN=local; \
+	printf 'package main\n\nimport (\n\t"os"\n\n\t"go.etcd.io/etcd/server/v3/etcdmain"\n)\n\nfunc main() { etcdmain.Main(os.Args) }\n' >main.go; \
+	$(GO) mod init etcdchaos.local/etcd-build 2>/dev/null; \
+	$(GO) get go.etcd.io/etcd/server/v3@v$* || \
+		{ echo "etcd v$*: the Go module proxy does not serve it as go.etcd.io/etcd/server/v3 (v3.5.0 and later are)" >&2; exit 1; }; \
+	$(GO) mod tidy; \
+	$(GO) build -o "$$out.tmp" .; mv "$$out.tmp" "$$out"; \
 	echo "built $@ (etcd v$*)"
 
 lint:
