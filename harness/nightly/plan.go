@@ -2,6 +2,8 @@
 // budget (scenarios x backends x cluster sizes x member modes, with seeds
 // from the date) and writes an aggregate report: one run directory each,
 // junit.xml with a <testsuite> per run and index.html listing every run.
+// PlanZoo plans the etcd release zoo instead: the same scenarios and seeds
+// on several etcd binaries, for an etcd x scenario table.
 //
 // # Config file
 //

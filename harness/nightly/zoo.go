@@ -71,7 +71,9 @@ func PlanZoo(z Zoo) ([]Run, time.Duration, error) {
 	}
 	budget := z.Budget
 	if budget == 0 {
-		budget = time.Duration(seeds) * perSeed
+		// Seeds without a budget: every run should happen, so a run
+		// slower than its estimate must not cut the ones after it short.
+		budget = 2 * time.Duration(seeds) * perSeed
 	}
 	var runs []Run
 	for k := range seeds {
