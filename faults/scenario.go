@@ -71,6 +71,14 @@ var catalog = []Scenario{
 		Workloads: []string{WorkloadLock, WorkloadElection}, Unfenced: 0.25,
 		Injectors: []string{IsolateLeader, IsolateMember, Split, Bridge, Latency, IsolateClient,
 			RevokeLease, ExpireLease, PauseClient, KillMember, KillLeader, MoveLeader}},
+
+	// Compactions and leader pauses.
+	{Name: "compaction", Description: "locks and elections while the keyspace is compacted under waiting Lock and Campaign calls and open Observe streams, and leases are revoked or expire",
+		Workloads: []string{WorkloadLock, WorkloadElection},
+		Injectors: []string{Compaction, RevokeLease, ExpireLease}},
+	{Name: "leader-pause", Description: "locks and elections while the leader is paused (SIGSTOP) past the election timeout or killed; pauses need --mode process",
+		Workloads: []string{WorkloadLock, WorkloadElection},
+		Injectors: []string{PauseLeader, KillLeader}},
 }
 
 // DefaultScenario is what `etcdchaos run` and `make run` use.
