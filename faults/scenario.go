@@ -76,9 +76,9 @@ var catalog = []Scenario{
 	{Name: "compaction", Description: "locks and elections while the keyspace is compacted under waiting Lock and Campaign calls and open Observe streams, and leases are revoked or expire",
 		Workloads: []string{WorkloadLock, WorkloadElection},
 		Injectors: []string{Compaction, RevokeLease, ExpireLease}},
-	{Name: "leader-pause", Description: "locks and elections while the leader is paused (SIGSTOP) past the election timeout or killed; pauses need --mode process",
+	{Name: "leader-pause", Description: "locks and elections while the leader is paused (SIGSTOP) past the election timeout, killed or moved; pauses need --mode process",
 		Workloads: []string{WorkloadLock, WorkloadElection},
-		Injectors: []string{PauseLeader, KillLeader}},
+		Injectors: []string{PauseLeader, KillLeader, MoveLeader}},
 }
 
 // DefaultScenario is what `etcdchaos run` and `make run` use.
