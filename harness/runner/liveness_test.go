@@ -67,7 +67,7 @@ func queueOfTwo(f, role string) *truthHistory {
 	return b
 }
 
-func TestStuckWaiterIsALivenessViolation(t *testing.T) {
+func TestLivenessFailsOnAStuckWaiter(t *testing.T) {
 	for name, tc := range map[string]struct {
 		f, role string
 		rest    func(b *truthHistory)
@@ -116,7 +116,7 @@ func TestStuckWaiterIsALivenessViolation(t *testing.T) {
 	}
 }
 
-func TestWaitersThatWokeUpOrCouldNotAreNotStuck(t *testing.T) {
+func TestLivenessHoldsForWaitersThatWokeUpOrCouldNot(t *testing.T) {
 	for name, rest := range map[string]func(b *truthHistory){
 		"granted": func(b *truthHistory) {
 			b.at(12, `{"type":"ok","op":2,"value":{"key":"/p/l0/b","rev":11,"lease":11}}`)
@@ -177,7 +177,7 @@ func TestWaitersThatWokeUpOrCouldNotAreNotStuck(t *testing.T) {
 
 // A key that no lock or campaign claims (the liveness check's own, with a
 // lease no client used) and a key with nothing ahead of it are not waiters.
-func TestKeysWithoutAWaiterAreNotJudged(t *testing.T) {
+func TestLivenessDoesNotJudgeKeysWithoutAWaiter(t *testing.T) {
 	b := &truthHistory{}
 	b.at(1, put("l0", history.RoleLock, "/p/l0/a", 10, 10))
 	b.at(2, put("l0", history.RoleLock, "/p/l0/c", 11, 12))
