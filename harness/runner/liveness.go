@@ -100,7 +100,6 @@ func waiterBound(leaseTTL time.Duration) time.Duration { return 2*leaseTTL + wai
 // per server truth, its key had become the oldest of its queue.
 type stuckWaiter struct {
 	op    history.Operation
-	role  string
 	key   queueKey // the waiter's key
 	ahead queueKey // the key ahead of it that was deleted last
 	from  int64    // when the wait should have ended: ahead's delete, or the end of a fault after it
@@ -135,7 +134,10 @@ type queueKey struct {
 // stopped waiting. A client that gave up, or was stopped at the end of the
 // run, within the bound is not stuck; neither is one whose key died with its
 // lease before D. A queue with a gap in its record is not judged, and a key
-// no operation claims (the liveness check's own) is not either.
+// no operation claims (the liveness check's own) is not either. Clients
+// give up a wait after their wait timeout (three lease TTLs by default), so
+// a wait shows as stuck only if its key became the oldest early enough in
+// it, or if the client ignores its deadline.
 func stuckWaiters(h *history.History, bound time.Duration) []stuckWaiter {
 	type queue struct{ name, role string }
 	keys := map[queue][]*queueKey{}
@@ -164,8 +166,7 @@ func stuckWaiters(h *history.History, bound time.Duration) []stuckWaiter {
 		}
 	}
 	ops := h.Operations()
-	faults := h.Faults()
-	sort.SliceStable(faults, func(i, j int) bool { return faults[i].Start < faults[j].Start })
+	faults := h.Faults() // in start order
 	end := h.EndTime()
 	var stuck []stuckWaiter
 	for q, ks := range keys {
@@ -200,7 +201,7 @@ func stuckWaiters(h *history.History, bound time.Duration) []stuckWaiter {
 			}
 			from := undisturbedFrom(faults, op.Client, max(ahead.deleted, k.created), bound)
 			if from != history.Never && until-from > int64(bound) {
-				stuck = append(stuck, stuckWaiter{op: op, role: q.role, key: *k, ahead: *ahead, from: from, until: until})
+				stuck = append(stuck, stuckWaiter{op: op, key: *k, ahead: *ahead, from: from, until: until})
 			}
 		}
 	}
