@@ -103,7 +103,7 @@ type stuckWaiter struct {
 	key   queueKey // the waiter's key
 	ahead queueKey // the key ahead of it that was deleted last
 	from  int64    // when the wait should have ended: ahead's delete, or the end of a fault after it
-	until int64    // when the client stopped waiting, or the end of the history
+	until int64    // when the client stopped waiting or its key went, or the end of the history
 }
 
 func (s stuckWaiter) String() string {
@@ -128,12 +128,12 @@ type queueKey struct {
 // woke up. A key K of a queue is a stuck waiter's when every older key of
 // the queue was deleted, the last at revision D, while K outlived D; the
 // client's lock or campaign that created K (same name and lease) was still
-// waiting, with no ok, more than bound after the later of D's and K's
-// sightings and the end of any fault that could delay it (a cluster fault,
-// or one aimed at that client), and K was still there when the client
-// stopped waiting. A client that gave up, or was stopped at the end of the
-// run, within the bound is not stuck; neither is one whose key died with its
-// lease before D. A queue with a gap in its record is not judged, and a key
+// waiting, with no ok, and K was still there, more than bound after the
+// later of D's and K's sightings and the end of any fault that could delay
+// it (a cluster fault, or one aimed at that client). A client that gave up,
+// or was stopped at the end of the run, within the bound is not stuck;
+// neither is one whose key died with its lease before D or within the
+// bound. A queue with a gap in its record is not judged, and a key
 // no operation claims (the liveness check's own) is not either. Clients
 // give up a wait after their wait timeout (three lease TTLs by default), so
 // a wait shows as stuck only if its key became the oldest early enough in
@@ -196,8 +196,8 @@ func stuckWaiters(h *history.History, bound time.Duration) []stuckWaiter {
 			if op.Outcome != history.Pending {
 				until = op.Completed
 			}
-			if k.deleteRev != 0 && k.deleted < until {
-				continue // gone before the client stopped waiting
+			if k.deleteRev != 0 {
+				until = min(until, k.deleted) // a waiter only while its key is there
 			}
 			from := undisturbedFrom(faults, op.Client, max(ahead.deleted, k.created), bound)
 			if from != history.Never && until-from > int64(bound) {

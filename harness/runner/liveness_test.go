@@ -84,6 +84,10 @@ func TestLivenessFailsOnAStuckWaiter(t *testing.T) {
 		"campaign pending to the end": {history.FCampaign, history.RoleElection, func(b *truthHistory) {
 			b.at(20_000, put("l0", history.RoleData, "/p/res/l0", 13, 0))
 		}},
+		"lock pending, its key gone long after": {history.FLock, history.RoleLock, func(b *truthHistory) {
+			b.at(15_000, del("l0", history.RoleLock, "/p/l0/b", 13, 11))
+			b.at(20_000, put("l0", history.RoleData, "/p/res/l0", 14, 0))
+		}},
 		"a fault aimed at another client": {history.FLock, history.RoleLock, func(b *truthHistory) {
 			b.at(1_000, `{"type":"fault","fault":"isolate-client","phase":"start","target":3,"member":3}`)
 			b.at(15_000, `{"type":"fault","fault":"isolate-client","phase":"end","target":3,"member":3}`)
