@@ -5,6 +5,7 @@ package faults
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/etcdchaos/etcdchaos/harness"
@@ -17,6 +18,7 @@ const (
 	KillLeader  = "kill-leader"
 	MoveLeader  = history.KindMoveLeader
 	PauseMember = history.KindPauseMember
+	PauseLeader = "pause-leader"
 )
 
 func init() {
@@ -24,6 +26,7 @@ func init() {
 	register(KillLeader, history.KindKillMember, killLeader, nil)
 	register(MoveLeader, history.KindMoveLeader, moveLeader, nil)
 	register(PauseMember, history.KindPauseMember, pauseMember, nil)
+	register(PauseLeader, history.KindPauseMember, pauseLeader, pauseBeyondElection)
 }
 
 func killInjection(env *Env, m int) (*injection, error) {
@@ -77,10 +80,40 @@ func pauseMember(_ context.Context, env *Env, choice uint64) (*injection, error)
 	if env.Cluster.Mode() != harness.ModeProcess {
 		return nil, errNotApplicable
 	}
-	m := 1 + int(choice%uint64(env.Cluster.Size()))
+	return pauseInjection(env, 1+int(choice%uint64(env.Cluster.Size())), "member")
+}
+
+func pauseInjection(env *Env, m int, role string) (*injection, error) {
 	return &injection{
-		event: history.FaultEvent{Member: m, Detail: fmt.Sprintf("member %d paused (SIGSTOP)", m)},
+		event: history.FaultEvent{Member: m, Detail: fmt.Sprintf("%s %d paused (SIGSTOP)", role, m)},
 		apply: func(context.Context) error { return env.Cluster.PauseMember(m) },
 		heal:  func(context.Context) error { return env.Cluster.ResumeMember(m) },
 	}, nil
+}
+
+// pauseLeader freezes the leader's process (SIGSTOP) for longer than the
+// election timeout, then continues it (SIGCONT): the others elect a new
+// leader while it is frozen, clients on the other members keep their leases
+// alive through it, and the old leader comes back to a newer term. It needs
+// members run as processes and a majority left to elect.
+func pauseLeader(ctx context.Context, env *Env, _ uint64) (*injection, error) {
+	if env.Cluster.Mode() != harness.ModeProcess || env.Cluster.Size() < 3 {
+		return nil, errNotApplicable
+	}
+	l, err := leader(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	return pauseInjection(env, l, "leader")
+}
+
+// leaderPauseAtLeast is the shortest leader pause: four times the harness'
+// default election timeout (500 ms), so that the followers certainly time
+// out and elect a new leader before the old one continues.
+const leaderPauseAtLeast = 2 * time.Second
+
+// pauseBeyondElection is how long a leader pause lasts: the scenario's
+// FaultFor, jittered, and never less than leaderPauseAtLeast.
+func pauseBeyondElection(rng *rand.Rand, s Scenario) time.Duration {
+	return max(jitter(rng, s.FaultFor), leaderPauseAtLeast)
 }

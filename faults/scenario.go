@@ -71,6 +71,17 @@ var catalog = []Scenario{
 		Workloads: []string{WorkloadLock, WorkloadElection}, Unfenced: 0.25,
 		Injectors: []string{IsolateLeader, IsolateMember, Split, Bridge, Latency, IsolateClient,
 			RevokeLease, ExpireLease, PauseClient, KillMember, KillLeader, MoveLeader}},
+
+	// Compactions and leader pauses.
+	{Name: "compaction", Description: "locks and elections while the keyspace is compacted under waiting Lock and Campaign calls and open Observe streams, and leases are revoked or expire",
+		Workloads: []string{WorkloadLock, WorkloadElection},
+		Injectors: []string{Compaction, RevokeLease, ExpireLease}},
+	// Leases of 10 s outlive a leader pause and the keep-alives that a
+	// follower forwarded to the frozen leader, which block until they time
+	// out (about 6 s), so clients keep their leases through the new leader.
+	{Name: "leader-pause", Description: "locks and elections while the leader is paused (SIGSTOP) past the election timeout, killed or moved, with leases that outlive the pause; pauses need --mode process",
+		Workloads: []string{WorkloadLock, WorkloadElection},
+		Injectors: []string{PauseLeader, KillLeader, MoveLeader}, LeaseTTL: 10 * time.Second},
 }
 
 // DefaultScenario is what `etcdchaos run` and `make run` use.

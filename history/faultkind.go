@@ -18,6 +18,7 @@ const (
 	KindPauseClient   = "pause-client"
 	KindRevokeLease   = "revoke-lease"
 	KindExpireLease   = "expire-lease"
+	KindCompaction    = "compaction"
 )
 
 // FaultKind is everything the project knows about one kind of fault.
@@ -39,7 +40,7 @@ type FaultTarget uint8
 
 // Fault targets.
 const (
-	TargetMember FaultTarget = iota + 1 // a member's process or its role
+	TargetMember FaultTarget = iota + 1 // a member's process or its role, or the store all members replicate
 	TargetLink                          // the links between members
 	TargetClient                        // one client and its link to its member
 	TargetLease                         // one client's lease
@@ -97,6 +98,7 @@ var faultKinds = []FaultKind{
 	{Name: KindPauseClient, Target: TargetClient, Explains: ExplainsLeaseDeath | ExplainsClientStall, Class: ClassClient},
 	{Name: KindRevokeLease, OneShot: true, Target: TargetLease, Explains: ExplainsLeaseDeath | ExplainsClientStall, Class: ClassLease},
 	{Name: KindExpireLease, Target: TargetLease, Explains: ExplainsLeaseDeath | ExplainsClientStall, Class: ClassLease},
+	{Name: KindCompaction, OneShot: true, Target: TargetMember, Explains: ExplainsNothing, Class: ClassMember},
 }
 
 var faultKindByName = func() map[string]FaultKind {

@@ -265,6 +265,9 @@ func (r *run) finish(ctx context.Context, res *Result) error {
 		return fmt.Errorf("check history: %w", err)
 	}
 	res.Check = check
+	if res.Liveness != nil {
+		r.checkWaiters(h, res.Liveness)
+	}
 	res.Verdict, res.ExitCode = combine(check, res.Liveness)
 	meta := reports.Meta{Command: r.opts.Command, Duration: time.Since(r.started), Liveness: res.Liveness}
 	if res.Interrupted {
