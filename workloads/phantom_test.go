@@ -154,3 +154,83 @@ func TestPhantomLeadershipOnRealEtcd(t *testing.T) {
 		})
 	}
 }
+
+// retriedResign makes etcd issue 22123 happen on the real cluster: leader A
+// is cut off from its member (the harness's client isolation, recorded as
+// the nemesis records it) and resigns; the resign fails, and A retries it
+// on the same Election, as applications do. A's link is restored and
+// reader B reads the leader. With guarded, A's Elector is wrapped in
+// GuardedResign. It returns the history, with server truth.
+func retriedResign(t *testing.T, guarded bool) *history.History {
+	t.Helper()
+	c := cluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	rec, err := history.Create(path, history.Header{Scenario: "retried-resign", Members: c.Size(),
+		EtcdVersion: version.Version, Workload: string(KindElection), Backend: string(BackendConcurrency),
+		LeaseTTLMs: 2000, ServerTruth: true})
+	require.NoError(t, err)
+	cfg := Config{Kind: KindElection, Backend: BackendConcurrency, Clients: 2, Names: 1, Observers: -1,
+		Prefix: "/" + t.Name(), LeaseTTL: 2 * time.Second, OpTimeout: 500 * time.Millisecond}
+	if guarded {
+		cfg.Elector = GuardedResign(ConcurrencyElector)
+	}
+	w, err := New(c, rec, cfg)
+	require.NoError(t, err)
+	defer w.Close()
+	obs, err := observer.Start(ctx, observer.Config{Endpoints: c.Endpoints(), Root: w.KeyRoot(), Targets: w.Watched(), Rec: rec})
+	require.NoError(t, err)
+	defer obs.Close()
+
+	a, b := w.clients[0], w.clients[1]
+	require.True(t, a.ensureLease(ctx))
+	la, ok := a.campaign(ctx, "e0")
+	require.True(t, ok, "A leads")
+	_, err = rec.Fault(history.FaultEvent{Fault: "isolate-client", Phase: history.PhaseStart, Target: a.ID(), Member: a.Member()})
+	require.NoError(t, err)
+	require.NoError(t, c.IsolateClient(a.conn))
+	a.resign(ctx, "e0", la)
+	require.NoError(t, c.ReconnectClient(a.conn))
+	_, err = rec.Fault(history.FaultEvent{Fault: "isolate-client", Phase: history.PhaseEnd, Target: a.ID(), Member: a.Member()})
+	require.NoError(t, err)
+	b.readCycle(ctx, Intent{Think: []time.Duration{0}})
+
+	require.NoError(t, w.Close()) // revokes A's lease, if A still has it
+	_, err = obs.CatchUp(ctx, 10*time.Second)
+	require.NoError(t, err)
+	require.NoError(t, obs.Close())
+	require.NoError(t, rec.Close())
+	h, err := history.ReadFile(path)
+	require.NoError(t, err)
+	return h
+}
+
+// A resign that failed and was retried on the same concurrency.Election
+// returns ok, yet the key stays: a later leader read still sees it. The
+// check names it as known etcd issue 22123. A Resign that deletes the key
+// itself until a delete succeeds has no such finding.
+func TestRetriedResignOnRealEtcd(t *testing.T) {
+	h := retriedResign(t, false)
+	var resigns []history.Outcome
+	for _, op := range h.Operations() {
+		if op.F == history.FResign {
+			resigns = append(resigns, op.Outcome)
+		}
+	}
+	require.Equal(t, []history.Outcome{history.Info, history.Ok}, resigns, "the resign failed, its retry returned ok")
+	res, err := models.Check(context.Background(), h, models.Options{Timeout: 30 * time.Second})
+	require.NoError(t, err)
+	require.Len(t, res.KnownIssues, 1, "%+v", res.Checks)
+	assert.Equal(t, 22123, res.KnownIssues[0].Issue)
+	assert.True(t, res.KnownIssues[0].Retried)
+	assert.Equal(t, models.ExitOk, res.ExitCode())
+
+	t.Run("guarded", func(t *testing.T) {
+		h := retriedResign(t, true)
+		res, err := models.Check(context.Background(), h, models.Options{Timeout: 30 * time.Second, Strict: true})
+		require.NoError(t, err)
+		assert.Empty(t, res.KnownIssues)
+		assert.Equal(t, models.ExitOk, res.ExitCode(), "%+v", res.Checks)
+	})
+}
