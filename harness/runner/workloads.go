@@ -37,6 +37,7 @@ func (r *run) workloadConfig(kind string, base int) workloads.Config {
 		Prefix:     r.opts.keyPrefix,
 		Seed:       r.opts.Seed,
 		Unfenced:   r.unfenced(),
+		LongHold:   r.sc.LongHold,
 		ClientBase: base,
 		Locker:     r.opts.Locker,
 		Elector:    r.opts.Elector,
