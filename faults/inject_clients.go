@@ -20,10 +20,14 @@ const (
 	RevokeLease   = history.KindRevokeLease
 	ExpireLease   = history.KindExpireLease
 	PauseClient   = history.KindPauseClient
+	// IsolateHolder cuts off a client that holds a lock or leads, so that
+	// its unlock or resign fails and is retried.
+	IsolateHolder = "isolate-holder"
 )
 
 func init() {
 	register(IsolateClient, history.KindIsolateClient, isolateClient, nil)
+	register(IsolateHolder, history.KindIsolateClient, isolateIn(holding), nil)
 	register(RevokeLease, history.KindRevokeLease, revokeLease(holding), nil)
 	register(ExpireLease, history.KindExpireLease, expireLease(holding), outlastLease)
 	register(PauseClient, history.KindPauseClient, pauseClient(holding), pauseBeyondLease)
@@ -113,6 +117,18 @@ func isolateClient(_ context.Context, env *Env, choice uint64) (*injection, erro
 		return nil, err
 	}
 	return isolation(env, c, fmt.Sprintf("client %d cut from member %d", c.ID(), c.Member())), nil
+}
+
+// isolateIn cuts the link of a client in role r, waiting a little for one.
+func isolateIn(r role) injectFunc {
+	return func(ctx context.Context, env *Env, choice uint64) (*injection, error) {
+		await(ctx, env, r, holderWait)
+		c, err := pick(env, choice, &r)
+		if err != nil {
+			return nil, err
+		}
+		return isolation(env, c, fmt.Sprintf("client %d cut from member %d, %s", c.ID(), c.Member(), r.describe(c))), nil
+	}
 }
 
 // isolation cuts c's link until healed.

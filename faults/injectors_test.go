@@ -37,7 +37,7 @@ func TestClientSideInjectorsAreThoseAimedAtClientsOrLeases(t *testing.T) {
 		}
 	}
 	assert.ElementsMatch(t, []string{IsolateClient, PauseClient, RevokeLease, ExpireLease,
-		IsolateWaiter, PauseWaiter, RevokeWaiter, ExpireWaiter}, got)
+		IsolateWaiter, PauseWaiter, RevokeWaiter, ExpireWaiter, IsolateHolder}, got)
 	assert.False(t, ClientSide("no-such-injector"))
 }
 
@@ -97,6 +97,8 @@ func TestInjectors(t *testing.T) {
 			[]string{"pause link of client 3", "resume link of client 3"}},
 		{IsolateWaiter, 0, history.Event{Fault: history.KindIsolateClient, Target: 3, Member: 3, Detail: "client 3 cut from member 3, waiting for l0"},
 			[]string{"isolate client 3", "reconnect client 3"}},
+		{IsolateHolder, 0, history.Event{Fault: history.KindIsolateClient, Target: 2, Member: 2, Detail: "client 2 cut from member 2, holding l0"},
+			[]string{"isolate client 2", "reconnect client 2"}},
 	} {
 		t.Run(tc.injector, func(t *testing.T) {
 			env := newFakeEnv()

@@ -73,7 +73,7 @@ var catalog = []Scenario{
 		Injectors: []string{PauseMember, KillMember, KillLeader}},
 	{Name: "waiters", Description: "locks and elections whose waiters' leases are revoked or expire, or whose waiters pause or are cut off, while holders sometimes hold longer than a lease TTL; holders cut off while releasing retry as applications do (etcd issues 19597 and 22123)",
 		Workloads: []string{WorkloadLock, WorkloadElection}, LongHold: 0.3,
-		Injectors: []string{RevokeWaiter, ExpireWaiter, PauseWaiter, IsolateWaiter, IsolateClient}},
+		Injectors: []string{RevokeWaiter, ExpireWaiter, PauseWaiter, IsolateWaiter, IsolateHolder}},
 	{Name: "mixed", Description: "lock and election workloads under every kind of fault (the default)",
 		Workloads: []string{WorkloadLock, WorkloadElection}, Unfenced: 0.25,
 		Injectors: []string{IsolateLeader, IsolateMember, Split, Bridge, Latency, IsolateClient,
