@@ -27,7 +27,7 @@ const (
 
 func init() {
 	register(IsolateClient, history.KindIsolateClient, isolateClient, nil)
-	register(IsolateHolder, history.KindIsolateClient, isolateIn(holding), nil)
+	register(IsolateHolder, history.KindIsolateClient, isolateIn(holding), withinLease)
 	register(RevokeLease, history.KindRevokeLease, revokeLease(holding), nil)
 	register(ExpireLease, history.KindExpireLease, expireLease(holding), outlastLease)
 	register(PauseClient, history.KindPauseClient, pauseClient(holding), pauseBeyondLease)
@@ -58,6 +58,13 @@ func (r role) describe(c Client) string {
 // expire and for the client to notice.
 func outlastLease(rng *rand.Rand, s Scenario) time.Duration {
 	return s.LeaseTTL + jitter(rng, time.Second)
+}
+
+// withinLease is how long a holder's link cut lasts: shorter than its lease,
+// so that a release that failed during it can be retried while the lease
+// still lives.
+func withinLease(rng *rand.Rand, s Scenario) time.Duration {
+	return jitter(rng, s.LeaseTTL/2)
 }
 
 // pauseBeyondLease is how long a pause lasts: longer than the lease, so the

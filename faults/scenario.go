@@ -39,6 +39,10 @@ type Scenario struct {
 	// than a lease TTL (workloads.Config.LongHold), so that waiters wait
 	// longer than their leases live.
 	LongHold float64
+	// OpTimeout bounds each client operation but lock and campaign (0: the
+	// workloads' default). Shorter than a link cut, it makes a release fail
+	// and be retried while the client's lease still lives.
+	OpTimeout time.Duration
 }
 
 var catalog = []Scenario{
@@ -72,7 +76,7 @@ var catalog = []Scenario{
 		Workloads: []string{WorkloadLock, WorkloadElection},
 		Injectors: []string{PauseMember, KillMember, KillLeader}},
 	{Name: "waiters", Description: "locks and elections whose waiters' leases are revoked or expire, or whose waiters pause or are cut off, while holders sometimes hold longer than a lease TTL; holders cut off while releasing retry as applications do (etcd issues 19597 and 22123)",
-		Workloads: []string{WorkloadLock, WorkloadElection}, LongHold: 0.3,
+		Workloads: []string{WorkloadLock, WorkloadElection}, LongHold: 0.3, OpTimeout: 500 * time.Millisecond,
 		Injectors: []string{RevokeWaiter, ExpireWaiter, PauseWaiter, IsolateWaiter, IsolateHolder}},
 	{Name: "mixed", Description: "lock and election workloads under every kind of fault (the default)",
 		Workloads: []string{WorkloadLock, WorkloadElection}, Unfenced: 0.25,

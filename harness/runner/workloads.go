@@ -38,6 +38,7 @@ func (r *run) workloadConfig(kind string, base int) workloads.Config {
 		Seed:       r.opts.Seed,
 		Unfenced:   r.unfenced(),
 		LongHold:   r.sc.LongHold,
+		OpTimeout:  r.sc.OpTimeout,
 		ClientBase: base,
 		Locker:     r.opts.Locker,
 		Elector:    r.opts.Elector,
