@@ -257,6 +257,7 @@ type fakeClient struct {
 	conn    *harness.Client
 	lease   int64
 	holding string
+	waiting string
 
 	mu      sync.Mutex
 	paused  bool
@@ -269,6 +270,7 @@ func (c *fakeClient) Conn() *harness.Client { return c.conn }
 func (c *fakeClient) Lease() int64          { return c.lease }
 
 func (c *fakeClient) Holding() (string, bool) { return c.holding, c.holding != "" }
+func (c *fakeClient) Waiting() (string, bool) { return c.waiting, c.waiting != "" }
 
 func (c *fakeClient) Pause() {
 	c.mu.Lock()
@@ -315,8 +317,11 @@ func newFakeEnv() *fakeEnv {
 	e := &fakeEnv{Env: &Env{Cluster: fc, Admin: fakeAdmin{fc}, LeaseTTL: time.Second}, cluster: fc}
 	for i := 1; i <= 3; i++ {
 		c := &fakeClient{conn: &harness.Client{ID: i, Member: i}, lease: 0x11 * int64(i)}
-		if i == 2 {
+		switch i {
+		case 2:
 			c.holding = "l0"
+		case 3:
+			c.waiting = "l0"
 		}
 		e.clients = append(e.clients, c)
 		e.Clients = append(e.Clients, c)

@@ -23,6 +23,9 @@ type Client interface {
 	// Holding reports which lock or election the client believes it holds
 	// or leads, if any.
 	Holding() (name string, ok bool)
+	// Waiting reports which lock or election the client is waiting for in
+	// Lock or Campaign, if any.
+	Waiting() (name string, ok bool)
 	// Pause stops the client at its next step; Resume lets it go on.
 	Pause()
 	Resume()

@@ -36,7 +36,8 @@ func TestClientSideInjectorsAreThoseAimedAtClientsOrLeases(t *testing.T) {
 			got = append(got, name)
 		}
 	}
-	assert.ElementsMatch(t, []string{IsolateClient, PauseClient, RevokeLease, ExpireLease}, got)
+	assert.ElementsMatch(t, []string{IsolateClient, PauseClient, RevokeLease, ExpireLease,
+		IsolateWaiter, PauseWaiter, RevokeWaiter, ExpireWaiter, IsolateHolder}, got)
 	assert.False(t, ClientSide("no-such-injector"))
 }
 
@@ -87,6 +88,17 @@ func TestInjectors(t *testing.T) {
 			nil},
 		{PauseClient, 0, history.Event{Fault: history.KindPauseClient, Target: 2, Lease: 0x22, Member: 2, Detail: "client 2 paused holding l0"},
 			[]string{"pause link of client 2", "resume link of client 2"}},
+		// Waiter faults aim at the client waiting for the lock (client 3).
+		{RevokeWaiter, 0, history.Event{Fault: history.KindRevokeLease, Target: 3, Lease: 0x33, Detail: "lease 33 of client 3, waiting for l0"},
+			[]string{"revoke lease 33"}},
+		{ExpireWaiter, 0, history.Event{Fault: history.KindExpireLease, Target: 3, Lease: 0x33, Detail: "keep-alives of lease 33 of client 3 stopped, waiting for l0"},
+			nil},
+		{PauseWaiter, 0, history.Event{Fault: history.KindPauseClient, Target: 3, Lease: 0x33, Member: 3, Detail: "client 3 paused waiting for l0"},
+			[]string{"pause link of client 3", "resume link of client 3"}},
+		{IsolateWaiter, 0, history.Event{Fault: history.KindIsolateClient, Target: 3, Member: 3, Detail: "client 3 cut from member 3, waiting for l0"},
+			[]string{"isolate client 3", "reconnect client 3"}},
+		{IsolateHolder, 0, history.Event{Fault: history.KindIsolateClient, Target: 2, Member: 2, Detail: "client 2 cut from member 2, holding l0"},
+			[]string{"isolate client 2", "reconnect client 2"}},
 	} {
 		t.Run(tc.injector, func(t *testing.T) {
 			env := newFakeEnv()

@@ -35,6 +35,14 @@ type Scenario struct {
 	// instead of fencing on its revision, from 0 (none) to 1; it is handed to
 	// workloads.Config.Unfenced as is.
 	Unfenced float64
+	// LongHold is the fraction of critical sections and terms held longer
+	// than a lease TTL (workloads.Config.LongHold), so that waiters wait
+	// longer than their leases live.
+	LongHold float64
+	// OpTimeout bounds each client operation but lock and campaign (0: the
+	// workloads' default). Shorter than a link cut, it makes a release fail
+	// and be retried while the client's lease still lives.
+	OpTimeout time.Duration
 }
 
 var catalog = []Scenario{
@@ -67,6 +75,9 @@ var catalog = []Scenario{
 	{Name: "member-pause", Description: "locks and elections while member processes are paused (SIGSTOP) or killed (kill -9); pauses need --mode process",
 		Workloads: []string{WorkloadLock, WorkloadElection},
 		Injectors: []string{PauseMember, KillMember, KillLeader}},
+	{Name: "waiters", Description: "locks and elections whose waiters' leases are revoked or expire, or whose waiters pause or are cut off, while holders sometimes hold longer than a lease TTL; holders cut off while releasing retry as applications do (etcd issues 19597 and 22123)",
+		Workloads: []string{WorkloadLock, WorkloadElection}, LongHold: 0.3, OpTimeout: 500 * time.Millisecond,
+		Injectors: []string{RevokeWaiter, ExpireWaiter, PauseWaiter, IsolateWaiter, IsolateHolder}},
 	{Name: "mixed", Description: "lock and election workloads under every kind of fault (the default)",
 		Workloads: []string{WorkloadLock, WorkloadElection}, Unfenced: 0.25,
 		Injectors: []string{IsolateLeader, IsolateMember, Split, Bridge, Latency, IsolateClient,

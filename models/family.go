@@ -65,6 +65,17 @@ var electionFamily = &family{
 	reads:       []opKind{opLeader, opObserve},
 }
 
+// releaseF is the history function of the family's release (unlock,
+// resign).
+func (fam *family) releaseF() string {
+	for _, o := range fam.ops {
+		if o.kind == fam.releases[0] {
+			return o.f
+		}
+	}
+	return ""
+}
+
 // families are all the families, in the order their names' results are
 // listed.
 var families = []*family{lockFamily, electionFamily}

@@ -75,6 +75,7 @@ type keyLife struct {
 	lease     int64
 	deleted   int64 // delete revision, inf if never seen deleted
 	deletedAt int64 // when the observer saw the delete
+	createdAt int64 // when the observer saw it created
 	owner     int64 // revision at which it became the oldest key; inf: never
 	values    []string
 }
@@ -104,7 +105,7 @@ func newQueue(events []history.ServerEvent) *queue {
 		case history.ServerPut:
 			k := q.keys[lifeID(s.Key, s.CreateRev)]
 			if k == nil {
-				k = &keyLife{key: s.Key, create: s.CreateRev, lease: s.Lease, deleted: inf}
+				k = &keyLife{key: s.Key, create: s.CreateRev, lease: s.Lease, deleted: inf, createdAt: s.Time}
 				q.keys[lifeID(s.Key, s.CreateRev)] = k
 				q.byRev = append(q.byRev, k)
 			}
@@ -136,6 +137,26 @@ func (q *queue) complete(lo, hi int64) bool {
 		}
 	}
 	return true
+}
+
+// createdBy is the key that a lock or campaign invoked at op.Call made
+// with its lease: the first key of that lease the observer saw after the
+// invoke. Nil when that is not certain: no such key, or another key of the
+// lease that may still have existed at the invoke (the call may have found
+// it instead).
+func (q *queue) createdBy(op *history.Operation) *keyLife {
+	for _, k := range q.byRev {
+		if k.lease != op.Input.Lease {
+			continue
+		}
+		if k.createdAt >= op.Call {
+			return k
+		}
+		if k.deleted == inf || k.deletedAt >= op.Call {
+			return nil
+		}
+	}
+	return nil
 }
 
 // ownerAt is the key that owned the queue at revision r, if any.
@@ -645,7 +666,8 @@ func (c *checker) operations() []history.Operation {
 			known[k.Op] = true
 		}
 	}
-	if len(known) == 0 {
+	released := c.truthReleases()
+	if len(known) == 0 && len(released) == 0 {
 		return ops
 	}
 	ops = slices.Clone(ops) // the truth's findings keep the operations as recorded
@@ -654,7 +676,38 @@ func (c *checker) operations() []history.Operation {
 			ops[i].Outcome, ops[i].Return = history.Info, history.Never
 		}
 	}
-	return ops
+	return append(ops, released...)
+}
+
+// truthReleases are releases that server truth proves and no client could
+// record: the key that a lock or campaign of unknown outcome created, which
+// the server deleted (its lease expired or was revoked) by the time the
+// observer saw the delete. To the models each is a certain release of that
+// key between the grant's invoke and that moment, so that a grant whose
+// client never learned its fate does not seem to hold forever. They have no
+// op id: accounts do not cite them as a client's operation.
+func (c *checker) truthReleases() []history.Operation {
+	var out []history.Operation
+	for _, nt := range c.truth {
+		fam := nt.family
+		if fam == nil || len(fam.releases) == 0 {
+			continue
+		}
+		release := fam.releaseF()
+		for _, op := range nt.t.ops {
+			if !op.Outcome.Unknown() || (op.F != history.FLock && op.F != history.FCampaign) || op.Input.Lease == 0 {
+				continue
+			}
+			k := nt.t.queue.createdBy(op)
+			if k == nil || k.deleted == inf {
+				continue
+			}
+			out = append(out, history.Operation{Client: op.Client, F: release, Name: op.Name, Member: op.Member,
+				Call: op.Call, Return: k.deletedAt, Completed: k.deletedAt, Outcome: history.Ok,
+				Input: history.Value{Key: k.key, Rev: k.create, Lease: k.lease}})
+		}
+	}
+	return out
 }
 
 // addTruth adds what server truth found to res: the known issues, in name

@@ -36,6 +36,7 @@ type Client struct {
 	mu      sync.Mutex
 	leaseID int64
 	holding string
+	waiting string
 	intents []Intent
 	pauseCh chan struct{} // non-nil while paused; closed by Resume
 	blocked bool
@@ -81,6 +82,22 @@ func (c *Client) Holding() (name string, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.holding, c.holding != ""
+}
+
+// Waiting returns the lock or election name the client is waiting for in
+// Lock or Campaign, if any.
+func (c *Client) Waiting() (name string, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.waiting, c.waiting != ""
+}
+
+// setWaiting records the name the client waits for in Lock or Campaign
+// ("" once the call returned).
+func (c *Client) setWaiting(name string) {
+	c.mu.Lock()
+	c.waiting = name
+	c.mu.Unlock()
 }
 
 // Intents returns the intents the client has drawn so far, in order.

@@ -26,7 +26,7 @@ func ConcurrencyLocker(cli *clientv3.Client) Locker {
 // ConcurrencyElector is the Elector of clientv3/concurrency.Election, with a
 // session attached to the client's lease.
 func ConcurrencyElector(cli *clientv3.Client) Elector {
-	return &concElector{concBase: concBase{cli: cli}, won: map[string]*concurrency.Election{}}
+	return &concElector{concBase: concBase{cli: cli}, won: map[string]term{}}
 }
 
 // concBase holds what both concurrency backends share: the session of the
@@ -162,7 +162,16 @@ func (c *concLocker) Unlock(ctx context.Context, name string, held Held) error {
 
 type concElector struct {
 	concBase
-	won map[string]*concurrency.Election
+	won map[string]term
+}
+
+// term is an Election and the leadership it won: the Election is used for
+// that leadership's proclaims and resigns, whatever state it is in, as an
+// application keeps its Election object.
+type term struct {
+	e   *concurrency.Election
+	key string
+	rev int64
 }
 
 func (c *concElector) Campaign(ctx context.Context, name string, lease Lease, value string) (Leadership, error) {
@@ -174,15 +183,15 @@ func (c *concElector) Campaign(ctx context.Context, name string, lease Lease, va
 	if err := c.bounded(ctx, func() error { return e.Campaign(ctx, value) }); err != nil {
 		return Leadership{}, fmt.Errorf("election campaign %s: %w", name, err)
 	}
-	c.won[name] = e
+	c.won[name] = term{e: e, key: e.Key(), rev: e.Rev()}
 	return Leadership{Key: e.Key(), Rev: e.Rev(), Lease: s.Lease(), Header: e.Header().GetRevision()}, nil
 }
 
 // election returns the Election that won l, resuming it on the current
 // session if needed.
 func (c *concElector) election(name string, l Leadership) (*concurrency.Election, error) {
-	if e := c.won[name]; e != nil && e.Key() == l.Key && e.Rev() == l.Rev {
-		return e, nil
+	if t := c.won[name]; t.e != nil && t.key == l.Key && t.rev == l.Rev {
+		return t.e, nil
 	}
 	if c.session == nil || c.session.Lease() != l.Lease {
 		return nil, fmt.Errorf("no session on lease %x", int64(l.Lease))
@@ -209,10 +218,12 @@ func (c *concElector) Resign(ctx context.Context, name string, l Leadership) err
 	if err == nil {
 		err = e.Resign(ctx)
 	}
-	delete(c.won, name)
 	if err != nil {
+		// The Election stays: a retry resigns with the same object, as an
+		// application that keeps its Election would.
 		return fmt.Errorf("election resign %s: %w", l.Key, err)
 	}
+	delete(c.won, name)
 	return nil
 }
 

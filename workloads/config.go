@@ -70,6 +70,17 @@ type Config struct {
 	// TryLock is the fraction of lock operations that use TryLock when the
 	// Locker implements TryLocker (default 0.25).
 	TryLock float64
+	// LongHold is the fraction of cycles whose hold (the pause before the
+	// unlock or resign) lasts HoldFor or up to half as long again, so that
+	// waiters wait longer than a lease lives; from 0 (none) to 1.
+	LongHold float64
+	// HoldFor is how long a long hold lasts at least (default 2 * LeaseTTL).
+	HoldFor time.Duration
+	// ReleaseRetries is how many times an unlock or resign of unknown
+	// outcome is tried again, on the same lock or election object, before
+	// the lease is abandoned, as applications do (default 2; negative:
+	// none).
+	ReleaseRetries int
 	// Observers is the number of long-lived Observe streams per election
 	// name, each its own client (default 1).
 	Observers int
@@ -101,6 +112,7 @@ const (
 	DefaultOpTimeout = 2 * time.Second
 	DefaultWrites    = 3
 	DefaultTryLock   = 0.25
+	DefaultRetries   = 2
 	DefaultMaxOps    = 1_000_000
 	DefaultPrefix    = "/etcdchaos"
 )
@@ -125,6 +137,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	intDefault(&cfg.Names, DefaultNames)
 	intDefault(&cfg.Writes, DefaultWrites)
 	intDefault(&cfg.Observers, 1)
+	intDefault(&cfg.ReleaseRetries, DefaultRetries)
 	if cfg.ClientBase < 0 || cfg.Clients < 0 || cfg.Names < 0 || cfg.LeaseTTL < 0 || cfg.OpTimeout < 0 || cfg.WaitTimeout < 0 || cfg.MaxOps < 0 {
 		return cfg, fmt.Errorf("workload config: negative clients, names, TTL, timeout or budget")
 	}
@@ -133,9 +146,13 @@ func (cfg Config) withDefaults() (Config, error) {
 	durDefault(&cfg.MaxThink, DefaultMaxThink)
 	durDefault(&cfg.OpTimeout, DefaultOpTimeout)
 	durDefault(&cfg.WaitTimeout, 3*cfg.LeaseTTL)
+	durDefault(&cfg.HoldFor, 2*cfg.LeaseTTL)
 	floatDefault(&cfg.TryLock, DefaultTryLock)
 	if cfg.Unfenced < 0 || cfg.Unfenced > 1 {
 		return cfg, fmt.Errorf("workload config: unfenced %v is not a fraction from 0 to 1", cfg.Unfenced)
+	}
+	if cfg.LongHold < 0 || cfg.LongHold > 1 {
+		return cfg, fmt.Errorf("workload config: long-hold %v is not a fraction from 0 to 1", cfg.LongHold)
 	}
 	if cfg.TryLock > 1 {
 		return cfg, fmt.Errorf("workload config: try-lock fraction %v is above 1", cfg.TryLock)

@@ -42,7 +42,9 @@ func (c *Client) campaign(ctx context.Context, name string) (Leadership, bool) {
 		return Leadership{}, false
 	}
 	cctx, cancel := c.opCtx(ctx, true)
+	c.setWaiting(name)
 	l, err := c.elector.Campaign(cctx, c.w.cfg.EtcdName(name), lease, value)
+	c.setWaiting("")
 	cancel()
 	switch c.complete(op, err, &history.Value{Key: l.Key, Rev: l.Rev, Lease: int64(l.Lease), HeaderRev: l.Header}) {
 	case history.Ok:
@@ -79,18 +81,11 @@ func (c *Client) proclaim(ctx context.Context, name string, l Leadership) bool {
 	return true // unknown: still believed leader
 }
 
+// resign records the end of a term (see release).
 func (c *Client) resign(ctx context.Context, name string, l Leadership) {
-	op, _, ok := c.begin(history.FResign, name, &history.Value{Key: l.Key, Rev: l.Rev})
-	if !ok {
-		return
-	}
-	rctx, cancel := c.opCtx(ctx, false)
-	err := c.elector.Resign(rctx, c.w.cfg.EtcdName(name), l)
-	cancel()
-	c.setHolding("")
-	if c.complete(op, err, &history.Value{}) != history.Ok {
-		c.abandonLease(ctx, name, c.w.cfg.OpTimeout)
-	}
+	c.release(ctx, name, history.FResign, &history.Value{Key: l.Key, Rev: l.Rev}, func(ctx context.Context) error {
+		return c.elector.Resign(ctx, c.w.cfg.EtcdName(name), l)
+	})
 }
 
 // readCycle runs one intent of a reading client: one leader read.

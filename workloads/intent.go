@@ -18,7 +18,8 @@ type Intent struct {
 	// Fenced says, for each write of the critical section, whether it is
 	// fenced. Its length is also the number of proclaims of a term.
 	Fenced []bool
-	// Think is the pause before each operation of the cycle, in order.
+	// Think is the pause before each operation of the cycle, in order; the
+	// last is the hold before the unlock or resign.
 	Think []time.Duration
 }
 
@@ -45,6 +46,12 @@ func (ch *chooser) next() Intent {
 	for i := range in.Think {
 		if cfg.MaxThink > 0 {
 			in.Think[i] = time.Duration(ch.rng.Int64N(int64(cfg.MaxThink) + 1))
+		}
+	}
+	if cfg.LongHold > 0 { // drawn only then, so that other configs keep their sequences
+		long, extra := ch.rng.Float64() < cfg.LongHold, time.Duration(ch.rng.Int64N(int64(cfg.HoldFor/2)+1))
+		if long {
+			in.Think[len(in.Think)-1] = cfg.HoldFor + extra
 		}
 	}
 	return in

@@ -3,6 +3,7 @@ package workloads
 import (
 	"context"
 	"errors"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -51,7 +52,9 @@ func (c *Client) lock(ctx context.Context, name string, try bool) (Held, bool) {
 	if tl, can := c.locker.(TryLocker); try && can {
 		held, err = tl.TryLock(lctx, c.w.cfg.EtcdName(name), lease)
 	} else {
+		c.setWaiting(name)
 		held, err = c.locker.Lock(lctx, c.w.cfg.EtcdName(name), lease)
+		c.setWaiting("")
 	}
 	cancel()
 	out := &history.Value{Key: held.Key, Rev: held.Rev, Lease: int64(lease.ID), HeaderRev: held.Header}
@@ -130,18 +133,36 @@ func fencedPut(ctx context.Context, kv clientv3.KV, held Held, key, data string)
 	return resp.Header.Revision, nil
 }
 
-// unlock records the release of a held lock; after an unknown outcome the
-// lease is abandoned so that a lock key left behind cannot stall the others.
+// unlock records the release of a held lock (see release).
 func (c *Client) unlock(ctx context.Context, name string, held Held) {
-	op, _, ok := c.begin(history.FUnlock, name, &history.Value{Key: held.Key})
-	if !ok {
-		return
-	}
-	uctx, cancel := c.opCtx(ctx, false)
-	err := c.locker.Unlock(uctx, c.w.cfg.EtcdName(name), held)
-	cancel()
-	c.setHolding("")
-	if c.complete(op, err, &history.Value{}) != history.Ok {
-		c.abandonLease(ctx, name, c.w.cfg.OpTimeout)
-	}
+	c.release(ctx, name, history.FUnlock, &history.Value{Key: held.Key}, func(ctx context.Context) error {
+		return c.locker.Unlock(ctx, c.w.cfg.EtcdName(name), held)
+	})
 }
+
+// release records an unlock or resign. After an unknown outcome it is tried
+// again, on the same lock or election object, up to ReleaseRetries times,
+// as an application would; if none succeeds, the lease is abandoned so that
+// a key left behind cannot stall the others.
+func (c *Client) release(ctx context.Context, name, f string, in *history.Value, do func(context.Context) error) {
+	defer c.setHolding("")
+	for try := 0; ; try++ {
+		op, _, ok := c.begin(f, name, in)
+		if !ok {
+			return
+		}
+		rctx, cancel := c.opCtx(ctx, false)
+		err := do(rctx)
+		cancel()
+		if c.complete(op, err, &history.Value{}) == history.Ok {
+			return
+		}
+		if try >= c.w.cfg.ReleaseRetries || !c.step(ctx, retryPause) {
+			break
+		}
+	}
+	c.abandonLease(ctx, name, c.w.cfg.OpTimeout)
+}
+
+// retryPause is the pause before an unlock or resign is tried again.
+const retryPause = 100 * time.Millisecond

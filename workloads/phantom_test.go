@@ -12,10 +12,62 @@ import (
 	"go.etcd.io/etcd/api/v3/version"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/etcdchaos/etcdchaos/harness"
 	"github.com/etcdchaos/etcdchaos/history"
 	"github.com/etcdchaos/etcdchaos/models"
 	"github.com/etcdchaos/etcdchaos/workloads/observer"
 )
+
+// scripted is an election workload on the shared cluster whose clients a
+// test drives step by step, recording into a history with server truth.
+type scripted struct {
+	t    *testing.T
+	c    *harness.Cluster
+	w    *Workload
+	rec  *history.Recorder
+	obs  *observer.Observer
+	path string
+}
+
+// newScripted starts a scripted workload of two election clients with cfg
+// (its kind, clients, names, prefix and TTL are set here).
+func newScripted(t *testing.T, ctx context.Context, scenario string, cfg Config) *scripted {
+	t.Helper()
+	s := &scripted{t: t, c: cluster(t), path: filepath.Join(t.TempDir(), "history.jsonl")}
+	cfg.Kind, cfg.Clients, cfg.Names, cfg.Observers = KindElection, 2, 1, -1
+	cfg.Prefix, cfg.LeaseTTL = "/"+t.Name(), 2*time.Second
+	var err error
+	s.rec, err = history.Create(s.path, history.Header{Scenario: scenario, Members: s.c.Size(),
+		EtcdVersion: version.Version, Workload: string(KindElection), Backend: string(cfg.Backend),
+		LeaseTTLMs: cfg.LeaseTTL.Milliseconds(), ServerTruth: true})
+	require.NoError(t, err)
+	s.w, err = New(s.c, s.rec, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.w.Close() })
+	s.obs, err = observer.Start(ctx, observer.Config{Endpoints: s.c.Endpoints(), Root: s.w.KeyRoot(), Targets: s.w.Watched(), Rec: s.rec})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.obs.Close() })
+	return s
+}
+
+// fault records a fault's start or end as the nemesis records it.
+func (s *scripted) fault(kind, phase string, c *Client) {
+	_, err := s.rec.Fault(history.FaultEvent{Fault: kind, Phase: phase, Target: c.ID(), Member: c.Member()})
+	require.NoError(s.t, err)
+}
+
+// finish closes the workload (revoking the clients' leases), lets the
+// observer catch up and returns the history.
+func (s *scripted) finish(ctx context.Context) *history.History {
+	require.NoError(s.t, s.w.Close())
+	_, err := s.obs.CatchUp(ctx, 10*time.Second)
+	require.NoError(s.t, err)
+	require.NoError(s.t, s.obs.Close())
+	require.NoError(s.t, s.rec.Close())
+	h, err := history.ReadFile(s.path)
+	require.NoError(s.t, err)
+	return h
+}
 
 // phantomLeadership makes etcd issue 19597 happen on the real cluster: a
 // leader A and a waiter B campaign on e0; B's link is paused (the harness's
@@ -26,16 +78,9 @@ import (
 // server truth, and B's campaign outcome.
 func phantomLeadership(t *testing.T, backend Backend, checked bool) (*history.History, history.Outcome) {
 	t.Helper()
-	c := cluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	path := filepath.Join(t.TempDir(), "history.jsonl")
-	rec, err := history.Create(path, history.Header{Scenario: "phantom-leadership", Members: c.Size(),
-		EtcdVersion: version.Version, Workload: string(KindElection), Backend: string(backend),
-		LeaseTTLMs: 2000, ServerTruth: true})
-	require.NoError(t, err)
-	cfg := Config{Kind: KindElection, Backend: backend, Clients: 2, Names: 1, Observers: -1,
-		Prefix: "/" + t.Name(), LeaseTTL: 2 * time.Second, WaitTimeout: time.Minute}
+	cfg := Config{Backend: backend, WaitTimeout: time.Minute}
 	if checked {
 		base := GRPCElector
 		if backend == BackendConcurrency {
@@ -43,12 +88,8 @@ func phantomLeadership(t *testing.T, backend Backend, checked bool) (*history.Hi
 		}
 		cfg.Elector = CheckedCampaign(base)
 	}
-	w, err := New(c, rec, cfg)
-	require.NoError(t, err)
-	defer w.Close()
-	obs, err := observer.Start(ctx, observer.Config{Endpoints: c.Endpoints(), Root: w.KeyRoot(), Targets: w.Watched(), Rec: rec})
-	require.NoError(t, err)
-	defer obs.Close()
+	s := newScripted(t, ctx, "phantom-leadership", cfg)
+	c, w := s.c, s.w
 	admin, err := c.Dial(1)
 	require.NoError(t, err)
 	defer admin.Close()
@@ -58,7 +99,7 @@ func phantomLeadership(t *testing.T, backend Backend, checked bool) (*history.Hi
 	la, ok := a.campaign(ctx, "e0")
 	require.True(t, ok, "A leads")
 	require.True(t, b.ensureLease(ctx))
-	bKey := leaseKey(cfg.EtcdName("e0"), b.lease.id)
+	bKey := leaseKey(w.cfg.EtcdName("e0"), b.lease.id)
 	won := make(chan history.Outcome, 1)
 	go func() {
 		if _, ok := b.campaign(ctx, "e0"); ok {
@@ -74,15 +115,13 @@ func phantomLeadership(t *testing.T, backend Backend, checked bool) (*history.Hi
 	}
 	require.Eventually(t, exists, 10*time.Second, 10*time.Millisecond, "B waits with its key in the queue")
 
-	_, err = rec.Fault(history.FaultEvent{Fault: "pause-client", Phase: history.PhaseStart, Target: b.ID(), Member: b.Member()})
-	require.NoError(t, err)
+	s.fault("pause-client", history.PhaseStart, b)
 	require.NoError(t, c.PauseClient(b.conn))
 	require.Eventually(t, func() bool { return !exists() }, 20*time.Second, 20*time.Millisecond,
 		"B's lease expires while B waits")
 	a.resign(ctx, "e0", la)
 	require.NoError(t, c.ResumeClient(b.conn))
-	_, err = rec.Fault(history.FaultEvent{Fault: "pause-client", Phase: history.PhaseEnd, Target: b.ID(), Member: b.Member()})
-	require.NoError(t, err)
+	s.fault("pause-client", history.PhaseEnd, b)
 
 	var outcome history.Outcome
 	select {
@@ -91,13 +130,7 @@ func phantomLeadership(t *testing.T, backend Backend, checked bool) (*history.Hi
 		t.Fatal("B's campaign never returned")
 	}
 	b.checkLease(ctx, true)
-	_, err = obs.CatchUp(ctx, 10*time.Second)
-	require.NoError(t, err)
-	require.NoError(t, obs.Close())
-	require.NoError(t, rec.Close())
-	h, err := history.ReadFile(path)
-	require.NoError(t, err)
-	return h, outcome
+	return s.finish(ctx), outcome
 }
 
 // Both backends let B's campaign return ok although B's key was deleted
@@ -153,4 +186,63 @@ func TestPhantomLeadershipOnRealEtcd(t *testing.T) {
 			assert.Equal(t, models.ExitOk, res.ExitCode(), "%+v", res.Checks)
 		})
 	}
+}
+
+// retriedResign makes etcd issue 22123 happen on the real cluster: leader A
+// is cut off from its member (the harness's client isolation, recorded as
+// the nemesis records it) and resigns; the resign fails, and A retries it
+// on the same Election, as applications do. A's link is restored and
+// reader B reads the leader. With guarded, A's Elector is wrapped in
+// GuardedResign. It returns the history, with server truth.
+func retriedResign(t *testing.T, guarded bool) *history.History {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cfg := Config{Backend: BackendConcurrency, OpTimeout: 500 * time.Millisecond}
+	if guarded {
+		cfg.Elector = GuardedResign(ConcurrencyElector)
+	}
+	s := newScripted(t, ctx, "retried-resign", cfg)
+	c, w := s.c, s.w
+
+	a, b := w.clients[0], w.clients[1]
+	require.True(t, a.ensureLease(ctx))
+	la, ok := a.campaign(ctx, "e0")
+	require.True(t, ok, "A leads")
+	s.fault("isolate-client", history.PhaseStart, a)
+	require.NoError(t, c.IsolateClient(a.conn))
+	a.resign(ctx, "e0", la)
+	require.NoError(t, c.ReconnectClient(a.conn))
+	s.fault("isolate-client", history.PhaseEnd, a)
+	b.readCycle(ctx, Intent{Think: []time.Duration{0}})
+	return s.finish(ctx) // revokes A's lease, if A still has it
+}
+
+// A resign that failed and was retried on the same concurrency.Election
+// returns ok, yet the key stays: a later leader read still sees it. The
+// check names it as known etcd issue 22123. A Resign that deletes the key
+// itself until a delete succeeds has no such finding.
+func TestRetriedResignOnRealEtcd(t *testing.T) {
+	h := retriedResign(t, false)
+	var resigns []history.Outcome
+	for _, op := range h.Operations() {
+		if op.F == history.FResign {
+			resigns = append(resigns, op.Outcome)
+		}
+	}
+	require.Equal(t, []history.Outcome{history.Info, history.Ok}, resigns, "the resign failed, its retry returned ok")
+	res, err := models.Check(context.Background(), h, models.Options{Timeout: 30 * time.Second})
+	require.NoError(t, err)
+	require.Len(t, res.KnownIssues, 1, "%+v", res.Checks)
+	assert.Equal(t, 22123, res.KnownIssues[0].Issue)
+	assert.True(t, res.KnownIssues[0].Retried)
+	assert.Equal(t, models.ExitOk, res.ExitCode())
+
+	t.Run("guarded", func(t *testing.T) {
+		h := retriedResign(t, true)
+		res, err := models.Check(context.Background(), h, models.Options{Timeout: 30 * time.Second, Strict: true})
+		require.NoError(t, err)
+		assert.Empty(t, res.KnownIssues)
+		assert.Equal(t, models.ExitOk, res.ExitCode(), "%+v", res.Checks)
+	})
 }

@@ -37,6 +37,8 @@ func (r *run) workloadConfig(kind string, base int) workloads.Config {
 		Prefix:     r.opts.keyPrefix,
 		Seed:       r.opts.Seed,
 		Unfenced:   r.unfenced(),
+		LongHold:   r.sc.LongHold,
+		OpTimeout:  r.sc.OpTimeout,
 		ClientBase: base,
 		Locker:     r.opts.Locker,
 		Elector:    r.opts.Elector,

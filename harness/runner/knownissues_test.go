@@ -1,0 +1,73 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/etcdchaos/etcdchaos/faults"
+	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/workloads"
+)
+
+// knownIssueRun is how long each run of BenchmarkKnownIssues lasts.
+const knownIssueRun = 60 * time.Second
+
+// firstKnown returns the earliest history time (ns) of a finding of the
+// given etcd issue, and whether there is one.
+func firstKnown(res models.Result, issue int) (int64, bool) {
+	at, found := int64(0), false
+	for _, k := range res.KnownIssues {
+		if k.Issue == issue && (!found || k.At < at) {
+			at, found = k.At, true
+		}
+	}
+	return at, found
+}
+
+// BenchmarkKnownIssues reports, per backend and known etcd issue, the share
+// of runs of the waiters scenario that find it and the median time into the
+// run until the first finding (a run that finds nothing counts as its whole
+// length), over b.N seeds of knownIssueRun each (-benchtime 5x: five).
+// Issue 22123 needs a Resign that keeps its Election after failing, which
+// only the concurrency backend does.
+func BenchmarkKnownIssues(b *testing.B) {
+	sc, err := faults.Lookup("waiters")
+	require.NoError(b, err)
+	for _, tc := range []struct {
+		backend workloads.Backend
+		issues  []int
+	}{
+		{workloads.BackendConcurrency, []int{19597, 22123}},
+		{workloads.BackendGRPC, []int{19597}},
+	} {
+		b.Run(string(tc.backend), func(b *testing.B) {
+			secs := map[int][]float64{}
+			found := map[int]int{}
+			for i := 0; i < b.N; i++ {
+				res, err := Run(context.Background(), sc, Options{Seed: int64(1 + i), Duration: knownIssueRun, Members: 3,
+					Backend: tc.backend, Out: filepath.Join(b.TempDir(), "run"), CheckTimeout: time.Minute})
+				require.NoError(b, err)
+				for _, issue := range tc.issues {
+					at, ok := firstKnown(res.Check, issue)
+					if ok {
+						found[issue]++
+					} else {
+						at = knownIssueRun.Nanoseconds()
+					}
+					secs[issue] = append(secs[issue], float64(at)/1e9)
+				}
+			}
+			for _, issue := range tc.issues {
+				sort.Float64s(secs[issue])
+				b.ReportMetric(secs[issue][len(secs[issue])/2], fmt.Sprintf("s-to-detect-%d", issue))
+				b.ReportMetric(float64(found[issue])/float64(b.N), fmt.Sprintf("found/run-%d", issue))
+			}
+		})
+	}
+}
