@@ -43,7 +43,7 @@ func compact(ctx context.Context, env *Env, _ uint64) (*injection, error) {
 	if !ok {
 		return nil, fmt.Errorf("compaction: the admin client (%T) cannot compact", env.Admin)
 	}
-	awaitHolder(ctx, env, holderWait)
+	await(ctx, env, holding, holderWait)
 	gctx, cancel := context.WithTimeout(ctx, compactTimeout)
 	defer cancel()
 	resp, err := admin.Get(gctx, "compaction", clientv3.WithCountOnly())
