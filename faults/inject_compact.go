@@ -34,8 +34,7 @@ type compactor interface {
 const compactTimeout = 5 * time.Second
 
 // compact compacts at the revision current when the fault fires. It waits a
-// little for a client to hold a lock or lead, which is when others queue
-// behind it, but fires anyway. The compaction is physical: Compact returns
+// little for a client to wait in Lock or Campaign, but fires anyway. The compaction is physical: Compact returns
 // once the old revisions are gone, so the end the nemesis records once it
 // returned bounds when the compaction took effect.
 func compact(ctx context.Context, env *Env, _ uint64) (*injection, error) {
@@ -43,7 +42,7 @@ func compact(ctx context.Context, env *Env, _ uint64) (*injection, error) {
 	if !ok {
 		return nil, fmt.Errorf("compaction: the admin client (%T) cannot compact", env.Admin)
 	}
-	await(ctx, env, holding, holderWait)
+	await(ctx, env, waiting, holderWait) // compacting under a waiting Lock or Campaign
 	gctx, cancel := context.WithTimeout(ctx, compactTimeout)
 	defer cancel()
 	resp, err := admin.Get(gctx, "compaction", clientv3.WithCountOnly())

@@ -60,18 +60,18 @@ func TestCompactionCompactsAtTheCurrentRevision(t *testing.T) {
 	assert.False(t, ClientSide(Compaction), "a compaction acts on the whole keyspace, not on a client")
 }
 
-// With nobody holding a lock or leading, nobody waits behind a holder; the
-// compaction still fires, after a bounded wait.
-func TestCompactionFiresWithoutAHolder(t *testing.T) {
+// With nobody waiting in Lock or Campaign, the compaction still fires,
+// after a bounded wait for a waiter.
+func TestCompactionFiresWithoutAWaiter(t *testing.T) {
 	env := newCompactingEnv(7)
 	for _, c := range env.clients {
-		c.holding = ""
+		c.waiting = ""
 	}
 	start := time.Now()
 	events := runOne(t, env.Env, Compaction, 0)
 	require.Len(t, events, 2)
 	assert.Equal(t, []string{"get compaction", "compact 7"}, env.cluster.Calls())
-	assert.GreaterOrEqual(t, time.Since(start), holderWait, "it waited for a holder first")
+	assert.GreaterOrEqual(t, time.Since(start), holderWait, "it waited for a waiter first")
 }
 
 // An admin client that cannot compact is refused with a clear error before
