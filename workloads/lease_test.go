@@ -52,9 +52,21 @@ func TestAbandonedLeaseLossIsRecorded(t *testing.T) {
 	h, err := history.ReadFile(path)
 	require.NoError(t, err)
 	var fs []string
+	var asked []int64 // the TimeToLive answers the client was given
 	for _, op := range h.Operations() {
 		require.Equal(t, lease, op.Input.Lease)
-		fs = append(fs, op.F+"/"+string(op.Outcome))
+		switch {
+		case op.F == history.FKeepAlive:
+			require.Equal(t, history.LeaseKeeper(cl.ID()), op.Client, "keep-alives are the lease keeper's")
+		case op.F == history.FLeaseTTL:
+			if op.Outcome == history.Ok {
+				asked = append(asked, *op.Output.TTL)
+			}
+		default:
+			fs = append(fs, op.F+"/"+string(op.Outcome))
+		}
 	}
 	require.Equal(t, []string{"revoke/info", "lease-lost/ok"}, fs)
+	require.NotEmpty(t, asked)
+	require.Equal(t, int64(-1), asked[len(asked)-1], "the loss was learned from a TimeToLive answer: not found")
 }
