@@ -40,8 +40,12 @@ type leaseFacts struct {
 	keepAlives []*history.Operation // ok keep-alives, by invoke time
 	alive      []int64              // invoke times of answers that found the lease (ok keep-alive, TTL >= 0)
 	revoked    []revocation         // completed revokes
-	explainers []int64              // invoke or start times of what may delete its keys
+	explainers []actSpan            // what may delete its keys
 }
+
+// actSpan is when an operation or fault may have acted: from its invoke (or
+// start) to its return (history.Never when unknown or unbounded).
+type actSpan struct{ from, to int64 }
 
 // revocation is a revoke of a lease known to have completed by at: an ok
 // revoke operation, or a revoke-lease fault that recorded its end.
@@ -56,7 +60,8 @@ type leaseChecker struct {
 	h         *history.History
 	ops       []history.Operation
 	leases    map[int64]*leaseFacts
-	keyOps    map[string][]int64 // key -> invoke times of unlocks and resigns of it
+	keyOps    map[string][]actSpan // key -> its unlocks and resigns
+	born      map[[2]string]int64  // key and create revision -> invoke time of the grant that created it
 	checked   int
 	findings  []Finding
 	undecided int
@@ -64,7 +69,8 @@ type leaseChecker struct {
 
 // checkLeases checks every lease answer in ops; nil when there is none.
 func checkLeases(h *history.History, ops []history.Operation) *leaseChecker {
-	l := &leaseChecker{h: h, ops: ops, leases: map[int64]*leaseFacts{}, keyOps: map[string][]int64{}}
+	l := &leaseChecker{h: h, ops: ops, leases: map[int64]*leaseFacts{}, keyOps: map[string][]actSpan{},
+		born: map[[2]string]int64{}}
 	for i := range ops {
 		l.learn(&ops[i])
 	}
@@ -72,14 +78,18 @@ func checkLeases(h *history.History, ops []history.Operation) *leaseChecker {
 		return nil
 	}
 	for _, f := range h.Faults() {
-		if f.Lease == 0 || !endsLease(f.Kind) {
+		// A one-shot lease fault (revoke-lease) ends the lease at once, which
+		// explains a deletion of its keys. An interval one (expire-lease, a
+		// pause) only stops renewals: the lease then expires, and its expiry
+		// is held to the rules.
+		if f.Lease == 0 || !endsLease(f.Kind) || !history.FaultKindOf(f.Kind).OneShot {
 			continue
 		}
 		facts := l.lease(f.Lease)
-		facts.explainers = append(facts.explainers, f.Start)
+		facts.explainers = append(facts.explainers, actSpan{f.Start, history.Never})
 		// As in faultDeaths: a one-shot lease fault that recorded its end
 		// certainly ended the lease by then.
-		if history.FaultKindOf(f.Kind).OneShot && f.Ended {
+		if f.Ended {
 			facts.revoked = append(facts.revoked, revocation{at: f.End,
 				desc: fmt.Sprintf("a %s fault at %s, done by %s", f.Kind, secs(f.Start), secs(f.End))})
 		}
@@ -130,18 +140,21 @@ func (l *leaseChecker) learn(op *history.Operation) {
 		}
 	case history.FRevoke:
 		f := l.lease(op.Input.Lease)
-		f.explainers = append(f.explainers, op.Call)
+		f.explainers = append(f.explainers, actSpan{op.Call, history.Never}) // the lease is gone after it
 		if op.Outcome == history.Ok {
 			f.revoked = append(f.revoked, revocation{at: op.Return, op: op.ID,
 				desc: fmt.Sprintf("client %d's revoke (op %d), done at %s", op.Client, op.ID, secs(op.Return))})
 		}
 	case history.FLock, history.FCampaign:
-		if op.Outcome != history.Ok && op.Input.Lease != 0 {
+		switch {
+		case op.Outcome == history.Ok:
+			l.born[lifeID(op.Output.Key, op.Output.Rev)] = op.Call
+		case op.Input.Lease != 0:
 			f := l.lease(op.Input.Lease)
-			f.explainers = append(f.explainers, op.Call)
+			f.explainers = append(f.explainers, actSpan{op.Call, op.Return})
 		}
 	case history.FUnlock, history.FResign:
-		l.keyOps[op.Input.Key] = append(l.keyOps[op.Input.Key], op.Call)
+		l.keyOps[op.Input.Key] = append(l.keyOps[op.Input.Key], actSpan{op.Call, op.Return})
 	}
 }
 
@@ -189,11 +202,13 @@ func (l *leaseChecker) afterRevoke(op *history.Operation) {
 
 // earlyExpiries finds keys the server deleted by their lease's expiry before
 // a keep-alive's renewal ran out. A deletion counts as an expiry only when
-// nothing else may explain it: no unlock or resign of the key, no revoke
-// (operation or fault) of the lease and no lock or campaign with it that
-// did not succeed, invoked by the time the observer saw the deletion; every
-// key the lease then held deleted at the same revision, as a revoke does;
-// and no answer invoked later that still found the lease.
+// nothing else may explain it: no unlock or resign of the key, no revoke of
+// the lease (an operation, or a revoke-lease fault; an expire-lease fault
+// only stops renewals) and no lock or campaign with it that did not
+// succeed, invoked by the time the observer saw the deletion and not
+// returned before the key's grant was invoked (see explained); every key the
+// lease then held deleted at the same revision, as a revoke does; and no
+// answer invoked later that still found the lease.
 func (l *leaseChecker) earlyExpiries() {
 	byName := map[string][]history.ServerEvent{}
 	for _, s := range l.h.ServerEvents() {
@@ -228,8 +243,8 @@ func (l *leaseChecker) earlyExpiries() {
 		if f == nil || k.deleted == inf || len(f.keepAlives) == 0 {
 			continue
 		}
-		at := k.deletedAt
-		if explained(f.explainers, at) || explained(l.keyOps[k.key], at) || f.aliveAfter(at) || partial(held[k.lease], k) {
+		at, born := k.deletedAt, l.born[lifeID(k.key, k.create)]
+		if explained(f.explainers, born, at) || explained(l.keyOps[k.key], born, at) || f.aliveAfter(at) || partial(held[k.lease], k) {
 			continue
 		}
 		ka, until := f.renewedPast(at)
@@ -247,10 +262,14 @@ func (l *leaseChecker) earlyExpiries() {
 	}
 }
 
-// explained reports whether any of times is at or before at.
-func explained(times []int64, at int64) bool {
-	for _, t := range times {
-		if t <= at {
+// explained reports whether any of spans may have acted on a key between
+// its creation, after born (the invoke of its grant; 0 when unknown), and
+// at: invoked by at, and not returned before born. An earlier cycle's
+// unlock of the same key, or a TryLock that failed before the key was
+// created again, explains nothing.
+func explained(spans []actSpan, born, at int64) bool {
+	for _, s := range spans {
+		if s.from <= at && s.to >= born {
 			return true
 		}
 	}

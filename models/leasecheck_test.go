@@ -111,13 +111,25 @@ func TestLeaseEarlyExpiryIsConservative(t *testing.T) {
 			assert.Equal(t, Ok, r.Verdict, r.Account)
 		})
 	}
-	// The same lines after the deletion explain nothing.
-	late := withLines(t, "illegal-lease-early-expiry",
-		`{"type":"invoke","op":7,"client":2,"f":"unlock","name":"l0","time":1550000000,"value":{"key":"/x/lock/l0/64"}}`,
-		`{"type":"ok","op":7,"time":1560000000,"value":{}}`)
-	r, ok := leaseResult(t, late)
-	require.True(t, ok)
-	assert.Equal(t, Violation, r.Verdict, "an unlock invoked after the deletion was seen does not explain it")
+	explainNothing := map[string][]string{
+		"an unlock invoked after the deletion was seen": {
+			`{"type":"invoke","op":7,"client":2,"f":"unlock","name":"l0","time":1550000000,"value":{"key":"/x/lock/l0/64"}}`,
+			`{"type":"ok","op":7,"time":1560000000,"value":{}}`},
+		"an earlier cycle's unlock of the same key, and a lock that failed before the key's grant": {
+			`{"type":"invoke","op":7,"client":1,"f":"lock","name":"l1","time":20000000,"value":{"lease":100}}`,
+			`{"type":"fail","op":7,"time":30000000,"value":{},"error":"lock held"}`,
+			`{"type":"invoke","op":8,"client":1,"f":"unlock","name":"l0","time":50000000,"value":{"key":"/x/lock/l0/64"}}`,
+			`{"type":"ok","op":8,"time":60000000,"value":{}}`},
+		"an expire-lease fault, which only stops renewals": {
+			`{"type":"fault","fault":"expire-lease","phase":"start","time":1300000000,"target":1,"lease":100}`},
+	}
+	for why, extra := range explainNothing {
+		t.Run(why, func(t *testing.T) {
+			r, ok := leaseResult(t, withLines(t, "illegal-lease-early-expiry", extra...))
+			require.True(t, ok)
+			assert.Equal(t, Violation, r.Verdict, "%s explains nothing", why)
+		})
+	}
 }
 
 // Keep-alives and TimeToLive answers belong to no family: the lock and
