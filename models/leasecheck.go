@@ -58,7 +58,6 @@ type revocation struct {
 // leaseChecker checks one history's lease answers.
 type leaseChecker struct {
 	h         *history.History
-	ops       []history.Operation
 	leases    map[int64]*leaseFacts
 	keyOps    map[string][]actSpan // key -> its unlocks and resigns
 	born      map[[2]string]int64  // key and create revision -> invoke time of the grant that created it
@@ -69,7 +68,7 @@ type leaseChecker struct {
 
 // checkLeases checks every lease answer in ops; nil when there is none.
 func checkLeases(h *history.History, ops []history.Operation) *leaseChecker {
-	l := &leaseChecker{h: h, ops: ops, leases: map[int64]*leaseFacts{}, keyOps: map[string][]actSpan{},
+	l := &leaseChecker{h: h, leases: map[int64]*leaseFacts{}, keyOps: map[string][]actSpan{},
 		born: map[[2]string]int64{}}
 	for i := range ops {
 		l.learn(&ops[i])
@@ -148,7 +147,10 @@ func (l *leaseChecker) learn(op *history.Operation) {
 	case history.FLock, history.FCampaign:
 		switch {
 		case op.Outcome == history.Ok:
-			l.born[lifeID(op.Output.Key, op.Output.Rev)] = op.Call
+			// The first grant of a key at its revision (a relock finds it again).
+			if id := lifeID(op.Output.Key, op.Output.Rev); l.born[id] == 0 || op.Call < l.born[id] {
+				l.born[id] = op.Call
+			}
 		case op.Input.Lease != 0:
 			f := l.lease(op.Input.Lease)
 			f.explainers = append(f.explainers, actSpan{op.Call, op.Return})
