@@ -139,6 +139,15 @@ func (d *fastDecoder) valueField(key []byte, v *Value) bool {
 		return true
 	case "header_rev":
 		return d.int64(&v.HeaderRev)
+	case "ttl":
+		var n int64
+		if !d.int64(&n) {
+			return false
+		}
+		v.TTL = &n
+		return true
+	case "granted_ttl":
+		return d.int64(&v.GrantedTTL)
 	}
 	return false
 }

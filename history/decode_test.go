@@ -20,6 +20,10 @@ var decodeSamples = []string{
 	`{"type":"server","name":"l0","time":9400,"role":"lock","event":"delete","key":"/x/lock/l0/1da6","rev":930,"create_rev":912}`,
 	`{"type":"server","name":"e0","time":9900,"detail":"compacted","role":"election","event":"gap","from_rev":931,"to_rev":1200}`,
 	`{"type":"ok","op":23,"time":9950,"value":{"key":"l0/1da6","rev":912,"header_rev":940}}`,
+	`{"type":"invoke","op":24,"client":100003,"f":"keepalive","time":9960,"value":{"lease":7587,"granted_ttl":2}}`,
+	`{"type":"ok","op":24,"time":9970,"value":{"lease":7587,"ttl":2}}`,
+	`{"type":"ok","op":25,"time":9980,"value":{"lease":7587,"ttl":0,"granted_ttl":2}}`,
+	`{"type":"ok","op":26,"time":9990,"value":{"lease":7587,"ttl":-1}}`,
 	// These take the slow path: whitespace, escapes, unicode, unknown fields, odd numbers.
 	`{ "type": "ok", "op": 1, "time": 2 }`,
 	`{"type":"info","op":22,"time":9100,"error":"quote \" inside"}`,

@@ -113,6 +113,14 @@ func appendValue(b []byte, v *Value) []byte {
 		field("header_rev")
 		b = strconv.AppendInt(b, v.HeaderRev, 10)
 	}
+	if v.TTL != nil {
+		field("ttl")
+		b = strconv.AppendInt(b, *v.TTL, 10)
+	}
+	if v.GrantedTTL != 0 {
+		field("granted_ttl")
+		b = strconv.AppendInt(b, v.GrantedTTL, 10)
+	}
 	return append(b, '}')
 }
 

@@ -45,7 +45,21 @@ const (
 	// FRevoke records a client revoking its own lease (best effort, e.g.
 	// after an indeterminate lock or campaign). An extension of format v1.
 	FRevoke = "revoke"
+	// FKeepAlive is one keep-alive request of a client's lease, and
+	// FLeaseTTL one TimeToLive answer about it (extensions of format v1).
+	// They concern a lease, not a name: their invokes carry no name.
+	FKeepAlive = "keepalive"
+	FLeaseTTL  = "lease-ttl"
 )
+
+// KeeperBase is added to a client's id to make the history client id of
+// its lease keeper, the loop that sends the client's keep-alives beside the
+// client's own operations (each history client has at most one operation in
+// flight, and a keep-alive is due while the client waits for a lock).
+const KeeperBase = 100000
+
+// LeaseKeeper is the history client id of client's lease keeper.
+func LeaseKeeper(client int) int { return KeeperBase + client }
 
 // Fault phases.
 const (
@@ -90,6 +104,12 @@ type Value struct {
 	// HeaderRev is the revision of the response header of a completion,
 	// where the API returns one (extension 1.1).
 	HeaderRev int64 `json:"header_rev,omitempty"`
+	// TTL is the TTL in seconds etcd answered for a lease: a keep-alive's
+	// or a TimeToLive's (-1: not found). A pointer, since 0 is an answer.
+	TTL *int64 `json:"ttl,omitempty"`
+	// GrantedTTL is the TTL in seconds the lease was granted with: a
+	// TimeToLive's answer, or on a keep-alive's invoke the grant's.
+	GrantedTTL int64 `json:"granted_ttl,omitempty"`
 }
 
 // IsFenced reports whether a write value is fenced.
@@ -133,5 +153,5 @@ type Event struct {
 // Bool returns a pointer to b, for Value.Fenced.
 func Bool(b bool) *bool { return &b }
 
-// Int64 returns a pointer to n, for Value.LastAlive.
+// Int64 returns a pointer to n, for Value.LastAlive and Value.TTL.
 func Int64(n int64) *int64 { return &n }

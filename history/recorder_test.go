@@ -115,6 +115,36 @@ func TestRecorderRoundTrip(t *testing.T) {
 	assert.Equal(t, paused, got.EndTime())
 }
 
+// A keep-alive and TimeToLive answers read back as recorded, a TTL of 0
+// included (it is an answer, not an absent field), and a client's lease
+// keeper may have a keep-alive in flight while the client has an operation
+// in flight.
+func TestRecorderRoundTripLeaseAnswers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	r, err := Create(path, Header{Members: 1})
+	require.NoError(t, err)
+	lock, err := r.Invoke(3, FLock, "l0", &Value{Lease: 7})
+	require.NoError(t, err)
+	ka, err := r.Invoke(LeaseKeeper(3), FKeepAlive, "", &Value{Lease: 7, GrantedTTL: 2})
+	require.NoError(t, err)
+	require.NoError(t, r.Ok(ka, &Value{Lease: 7, TTL: Int64(2)}))
+	require.NoError(t, r.Info(lock, "context deadline exceeded"))
+	require.NoError(t, r.Record(3, FLeaseTTL, "", &Value{Lease: 7}, &Value{Lease: 7, TTL: Int64(0), GrantedTTL: 2}))
+	require.NoError(t, r.Record(3, FLeaseTTL, "", &Value{Lease: 7}, &Value{Lease: 7, TTL: Int64(-1)}))
+	require.NoError(t, r.Close())
+
+	h, err := ReadFile(path)
+	require.NoError(t, err)
+	assert.Empty(t, h.Warnings, "keepalive and lease-ttl are known functions")
+	ops := h.Operations()
+	require.Len(t, ops, 4)
+	assert.Equal(t, []int{3, KeeperBase + 3, 3, 3}, []int{ops[0].Client, ops[1].Client, ops[2].Client, ops[3].Client})
+	assert.Equal(t, Value{Lease: 7, GrantedTTL: 2}, ops[1].Input)
+	assert.Equal(t, Value{Lease: 7, TTL: Int64(2)}, ops[1].Output)
+	assert.Equal(t, Value{Lease: 7, TTL: Int64(0), GrantedTTL: 2}, ops[2].Output)
+	assert.Equal(t, Value{Lease: 7, TTL: Int64(-1)}, ops[3].Output)
+}
+
 func TestRecorderOneOpInFlightPerClient(t *testing.T) {
 	var buf bytes.Buffer
 	r, err := New(&buf, Header{})

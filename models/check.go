@@ -18,7 +18,9 @@ const DefaultTimeout = 60 * time.Second
 
 // Check checks a history against the lock and election models, one lock or
 // election name at a time (names run in parallel, at most GOMAXPROCS at
-// once). Only the checks that apply to the operations present are listed.
+// once), and etcd's lease answers against its lease contract (one lease
+// result per history). Only the checks that apply to the operations present
+// are listed.
 // It returns an error only when ctx ends first.
 func Check(ctx context.Context, h *history.History, opts Options) (Result, error) {
 	if opts.Timeout <= 0 {
@@ -49,9 +51,16 @@ func Check(ctx context.Context, h *history.History, opts Options) (Result, error
 	for _, rs := range results {
 		res.Checks = append(res.Checks, rs...)
 	}
+	lease := c.checkLease()
+	if lease != nil {
+		res.Checks = append(res.Checks, lease.result)
+	}
 	res.Verdict = combine(res.Checks)
 	res.Hazard = hazardOf(names)
 	c.addTruth(&res)
+	if lease != nil {
+		res.KnownIssues = append(res.KnownIssues, lease.known...)
+	}
 	return res, nil
 }
 

@@ -71,6 +71,14 @@ var handWritten = []struct {
 	{"known-truth-resign-retry", CheckTruth, KnownIssue, "etcd issue 22123: a retried resign ok while the key stayed"},
 	{"known-truth-resign-retry", CheckElection, Ok, "the resign known not to have released is of unknown outcome to the model"},
 	{"gap-truth-phantom-campaign", CheckTruth, Unknown, "a gap hides the waiter's key's deletion: nothing can be concluded, and that is not ok"},
+	{"legal-lease-ttl-in-range", CheckLease, Ok, "keep-alive and TimeToLive TTLs of -1 (not found), 0 (expired, revoke pending) and up to the granted TTL"},
+	{"illegal-lease-ttl-out-of-range", CheckLease, Violation, "a keep-alive renewed for more than the granted TTL, a TimeToLive answered -2"},
+	{"legal-lease-expiry-after-renewal", CheckLease, Ok, "the lease expired after its last renewal's TTL ran out (later than that, too: leases may outlive their TTL)"},
+	{"illegal-lease-early-expiry", CheckLease, Violation, "the lease's key was deleted, with nothing but an expiry to explain it, before its last renewal's TTL ran out"},
+	{"gap-lease-early-expiry", CheckLease, Unknown, "a gap covers the early deletion's revision: nothing can be concluded, and that is not ok"},
+	{"legal-lease-revoke-and-unlock", CheckLease, Ok, "a revoke and an unlock explain deletions before the renewal ran out; a keep-alive during the revoke may succeed, one after it fails"},
+	{"illegal-lease-keepalive-after-revoke", CheckLease, Violation, "a keep-alive invoked after the lease's revoke completed succeeded"},
+	{"illegal-lease-keepalive-after-revoke-fault", CheckLease, Violation, "a keep-alive invoked after a revoke-lease fault recorded its end succeeded"},
 }
 
 func readTestdata(t testing.TB, name string) *history.History {

@@ -95,8 +95,8 @@ type ShrinkResult struct {
 // history so far, Partial.
 func Shrink(ctx context.Context, h *history.History, opts ShrinkOptions) (ShrinkResult, error) {
 	start := time.Now()
-	if opts.Check != "" && opts.Check != CheckTruth && familyOfCheck(opts.Check) == nil {
-		return ShrinkResult{}, fmt.Errorf("%w %q (expected lock, fenced-writes, unfenced-writes, election, observe or truth)", ErrUnknownCheck, opts.Check)
+	if opts.Check != "" && opts.Check != CheckTruth && opts.Check != CheckLease && familyOfCheck(opts.Check) == nil {
+		return ShrinkResult{}, fmt.Errorf("%w %q (expected lock, fenced-writes, unfenced-writes, election, observe, truth or lease)", ErrUnknownCheck, opts.Check)
 	}
 	if opts.MaxTime <= 0 {
 		opts.MaxTime = DefaultShrinkTime
@@ -164,6 +164,12 @@ func checkOne(h *history.History, check string, fam *family, name string, timeou
 	if check == CheckTruth {
 		if nt := c.truth[name]; nt != nil {
 			return nt.result
+		}
+		return empty
+	}
+	if check == CheckLease {
+		if l := c.checkLease(); l != nil {
+			return l.result
 		}
 		return empty
 	}

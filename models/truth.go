@@ -28,6 +28,11 @@ const (
 	FindingLostProclaim     = "lost-proclaim"
 	FindingNotReleased      = "release-did-not-release"
 	FindingUnfencedNotOwner = "unfenced-write-by-non-owner"
+
+	// Lease findings (the lease check, leasecheck.go).
+	FindingLeaseTTLOutOfRange   = "lease-ttl-out-of-range"
+	FindingLeaseEarlyExpiry     = "lease-early-expiry"
+	FindingKeepAliveAfterRevoke = "keepalive-after-revoke"
 )
 
 // Finding is one client claim that server truth refutes.
@@ -581,9 +586,15 @@ func truthByName(h *history.History, all []history.Operation) map[string]*truthC
 // nameTruth is the truth check's outcome on one name.
 type nameTruth struct {
 	family *family
+	*checkFindings
+	t *truthChecker
+}
+
+// checkFindings is the outcome of a check that lists findings (truth,
+// lease): its result, and the findings that are known etcd issues.
+type checkFindings struct {
 	result CheckResult
 	known  []KnownIssueFinding
-	t      *truthChecker
 }
 
 // checkTruth checks every name against the server truth and sorts its
@@ -596,29 +607,32 @@ func (c *checker) checkTruth() map[string]*nameTruth {
 	}
 	out := make(map[string]*nameTruth, len(byName))
 	for name, t := range byName {
-		out[name] = c.classify(t)
+		start := time.Now()
+		nt := &nameTruth{t: t, checkFindings: c.classify(CheckTruth, name, t.findings, t.undecided, len(t.ops))}
+		for _, op := range t.ops {
+			if fam, _ := familyOf(op.F); fam != nil {
+				nt.family = fam
+				break
+			}
+		}
+		nt.result.Elapsed = time.Since(start)
+		out[name] = nt
 	}
 	return out
 }
 
-// classify makes the truth check's result on one name: a violation for the
-// first finding that is no known issue (all of them are counted), a known
-// issue when every finding is one (failing only under Strict), unknown when
-// a gap kept a claim from being checked, else ok.
-func (c *checker) classify(t *truthChecker) *nameTruth {
-	start := time.Now()
-	nt := &nameTruth{t: t}
-	for _, op := range t.ops {
-		if fam, _ := familyOf(op.F); fam != nil {
-			nt.family = fam
-			break
-		}
-	}
-	r := CheckResult{Check: CheckTruth, Name: t.name, Verdict: Ok, Ops: len(t.ops)}
+// classify makes the result of check on name from its findings, the same
+// way for every such check: a violation for the first finding that is no
+// known issue (all of them are counted), a known issue when every finding
+// is one (failing only under Strict), unknown when a gap kept undecided
+// claims from being checked, empty with no operations, else ok.
+func (c *checker) classify(check, name string, findings []Finding, undecided, ops int) *checkFindings {
+	cf := &checkFindings{}
+	r := CheckResult{Check: check, Name: name, Verdict: Ok, Ops: ops}
 	var plain []Finding
-	for _, f := range t.findings {
+	for _, f := range findings {
 		if issue, ok := knownissues.Match(f.facts(), c.h.Header.EtcdVersion); ok {
-			nt.known = append(nt.known, KnownIssueFinding{Issue: issue.ID, Title: issue.Title, URL: issue.URL,
+			cf.known = append(cf.known, KnownIssueFinding{Issue: issue.ID, Title: issue.Title, URL: issue.URL,
 				Message: issue.Message(), Finding: f})
 		} else {
 			plain = append(plain, f)
@@ -628,25 +642,24 @@ func (c *checker) classify(t *truthChecker) *nameTruth {
 	case len(plain) > 0:
 		f := plain[0]
 		r.Verdict, r.Fails, r.Account, r.Evidence, r.At, r.Revisions = Violation, true, f.Account, f.Evidence, f.At, f.Revisions
-		if n := len(t.findings); n > 1 {
+		if n := len(findings); n > 1 {
 			r.Account += fmt.Sprintf(" (%d findings in all)", n)
 		}
-	case len(nt.known) > 0:
-		k := nt.known[0]
+	case len(cf.known) > 0:
+		k := cf.known[0]
 		r.Verdict, r.Fails, r.Evidence, r.At, r.Revisions = KnownIssue, c.opts.Strict, k.Evidence, k.At, k.Revisions
 		r.Account = k.Message + ": " + k.Account
-		if n := len(nt.known); n > 1 {
+		if n := len(cf.known); n > 1 {
 			r.Account += fmt.Sprintf(" (%d findings in all)", n)
 		}
-	case t.undecided > 0:
+	case undecided > 0:
 		r.Verdict, r.Fails = Unknown, true
-		r.Account = fmt.Sprintf("%d claims on %s could not be checked: a gap in the server truth covers the revisions they need", t.undecided, t.name)
-	case len(t.ops) == 0:
+		r.Account = fmt.Sprintf("%d claims on %s could not be checked: a gap in the server truth covers the revisions they need", undecided, name)
+	case ops == 0:
 		r.Verdict = Empty
 	}
-	r.Elapsed = time.Since(start)
-	nt.result = r
-	return nt
+	cf.result = r
+	return cf
 }
 
 // facts are what the known-issue registry matches a finding on.

@@ -48,7 +48,11 @@ type clientLease struct {
 	id     clientv3.LeaseID
 	alive  context.Context
 	stop   context.CancelFunc
-	kaDone chan struct{} // closed when the keep-alive stream ends
+	kaDone chan struct{} // closed when the keep-alive loop ends
+	// Set by the keep-alive loop before it closes kaDone: etcd said the
+	// lease is not found; the recorder failed.
+	notFound bool
+	err      error
 	// proof is the history time of the invoke of the last operation that
 	// proved the lease's keys existed (the grant included).
 	proof     int64

@@ -7,10 +7,10 @@ import (
 	"github.com/etcdchaos/etcdchaos/history"
 )
 
-// ensureLease grants a lease and starts keeping it alive if the client has
-// none. The grant is the first proof that the lease exists: its proof time
-// is taken just before the request. It reports whether the client has a
-// lease.
+// ensureLease grants a lease and starts keeping it alive (see keep) if the
+// client has none. The grant is the first proof that the lease exists: its
+// proof time is taken just before the request. It reports whether the
+// client has a lease.
 func (c *Client) ensureLease(ctx context.Context) bool {
 	if c.lease != nil {
 		return true
@@ -22,18 +22,11 @@ func (c *Client) ensureLease(ctx context.Context) bool {
 	if err != nil {
 		return false // an orphaned grant expires unused
 	}
+	// The grant holds the lease for its TTL from the request at least.
+	deadline := time.Now().Add(time.Duration(resp.TTL) * time.Second)
 	alive, stop := context.WithCancel(context.Background())
-	ka, err := c.conn.KeepAlive(alive, resp.ID)
-	if err != nil {
-		stop()
-		return false
-	}
 	l := &clientLease{id: resp.ID, alive: alive, stop: stop, kaDone: make(chan struct{}), proof: at, lastCheck: time.Now()}
-	c.bg.Go(func() {
-		for range ka { // renewals prove nothing; only the stream's end matters
-		}
-		close(l.kaDone)
-	})
+	c.bg.Go(func() { c.keep(l, resp.TTL, deadline) })
 	c.lease = l
 	c.mu.Lock()
 	c.leaseID, c.stopKA = int64(resp.ID), stop
@@ -52,30 +45,35 @@ func (c *Client) proved(at int64) {
 }
 
 // checkLease asks the cluster whether the lease still exists once its
-// keep-alive stream has ended (at most every TTL/8), or now if force. If the
-// lease is gone it records lease-lost and drops it.
+// keep-alive loop has ended (at most every TTL/8), or now if force; the
+// answer is recorded (lease-ttl). If the lease is gone it records
+// lease-lost and drops it. A keep-alive that etcd answered with "not
+// found" already says so: the lease is then lost without asking again.
 func (c *Client) checkLease(ctx context.Context, force bool) {
 	l := c.lease
 	if l == nil || ctx.Err() != nil {
 		return
 	}
-	if !force {
-		select {
-		case <-l.kaDone:
-		default:
-			return
+	ended := false
+	select {
+	case <-l.kaDone:
+		ended = true
+		if l.err != nil {
+			c.fail(l.err)
 		}
-		if time.Since(l.lastCheck) < c.w.cfg.LeaseTTL/8 {
-			return
-		}
+	default:
+	}
+	if ended && l.notFound {
+		c.leaseLost()
+		return
+	}
+	if !force && (!ended || time.Since(l.lastCheck) < c.w.cfg.LeaseTTL/8) {
+		return
 	}
 	l.lastCheck = time.Now()
-	tctx, cancel := c.opCtx(ctx, false)
-	resp, err := c.conn.TimeToLive(tctx, l.id)
-	cancel()
 	// TTL -1: the lease is not found, so its revoke (or expiry) has been
 	// applied and its keys are deleted. A TTL of 0 may still be pending.
-	if (err == nil && resp.TTL == -1) || leaseNotFound(err) {
+	if ttl, err := c.timeToLive(ctx, l); err == nil && ttl == -1 {
 		c.leaseLost()
 	}
 }

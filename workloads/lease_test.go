@@ -6,10 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.etcd.io/etcd/api/v3/version"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcdchaos/etcdchaos/history"
+	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/workloads/observer"
 )
 
 // TestAbandonedLeaseLossIsRecorded: a client whose link is paused abandons
@@ -52,9 +56,166 @@ func TestAbandonedLeaseLossIsRecorded(t *testing.T) {
 	h, err := history.ReadFile(path)
 	require.NoError(t, err)
 	var fs []string
+	var asked []int64 // the TimeToLive answers the client was given
 	for _, op := range h.Operations() {
 		require.Equal(t, lease, op.Input.Lease)
-		fs = append(fs, op.F+"/"+string(op.Outcome))
+		switch {
+		case op.F == history.FKeepAlive:
+			require.Equal(t, history.LeaseKeeper(cl.ID()), op.Client, "keep-alives are the lease keeper's")
+		case op.F == history.FLeaseTTL:
+			if op.Outcome == history.Ok {
+				asked = append(asked, *op.Output.TTL)
+			}
+		default:
+			fs = append(fs, op.F+"/"+string(op.Outcome))
+		}
 	}
 	require.Equal(t, []string{"revoke/info", "lease-lost/ok"}, fs)
+	require.NotEmpty(t, asked)
+	require.Equal(t, int64(-1), asked[len(asked)-1], "the loss was learned from a TimeToLive answer: not found")
+}
+
+// okKeepAlives counts the ok keep-alives recorded so far, reading the
+// history file as it is being written.
+func okKeepAlives(t *testing.T, path string, lease int64) int {
+	t.Helper()
+	h, err := history.ReadFile(path)
+	require.NoError(t, err)
+	n := 0
+	for _, op := range h.Operations() {
+		if op.F == history.FKeepAlive && op.Input.Lease == lease && op.Outcome == history.Ok {
+			n++
+		}
+	}
+	return n
+}
+
+// awaitKeeperEnd waits for the client's keep-alive loop to end.
+func awaitKeeperEnd(t *testing.T, cl *Client) {
+	t.Helper()
+	select {
+	case <-cl.lease.kaDone:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the keep-alive loop never ended")
+	}
+}
+
+// TestLeaseAnswersOfRealEtcdPassTheLeaseCheck: on the real cluster, with
+// server truth, client A holds l0 and client B holds l1, each lease renewed
+// by its keeper's recorded keep-alives. A's lease is revoked (recorded as
+// the revoke-lease fault records it): the keep-alive invoked after the
+// revoke completed fails, and A records the loss. B stops renewing (the
+// expire-lease fault): its lease expires, the server deletes its key, and
+// B learns it from TimeToLive. etcd keeps every rule of the lease check.
+func TestLeaseAnswersOfRealEtcdPassTheLeaseCheck(t *testing.T) {
+	c := cluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	rec, err := history.Create(path, history.Header{Scenario: t.Name(), Members: c.Size(), EtcdVersion: version.Version,
+		Workload: string(KindLock), LeaseTTLMs: 2000, ServerTruth: true})
+	require.NoError(t, err)
+	w, err := New(c, rec, Config{Kind: KindLock, Clients: 2, Names: 2, Prefix: "/" + t.Name(), LeaseTTL: 2 * time.Second})
+	require.NoError(t, err)
+	defer w.Close()
+	obs, err := observer.Start(ctx, observer.Config{Endpoints: c.Endpoints(), Root: w.KeyRoot(), Targets: w.Watched(), Rec: rec})
+	require.NoError(t, err)
+	defer obs.Close()
+	admin, err := c.Dial(1)
+	require.NoError(t, err)
+	defer admin.Close()
+
+	a, b := w.clients[0], w.clients[1]
+	require.True(t, a.ensureLease(ctx))
+	require.True(t, b.ensureLease(ctx))
+	la, lb := a.Lease(), b.Lease()
+	_, ok := a.lock(ctx, "l0", false)
+	require.True(t, ok, "A holds l0")
+	_, ok = b.lock(ctx, "l1", false)
+	require.True(t, ok, "B holds l1")
+	require.Eventually(t, func() bool { return okKeepAlives(t, path, la) >= 2 && okKeepAlives(t, path, lb) >= 2 },
+		20*time.Second, 50*time.Millisecond, "both keepers renew their leases")
+
+	// A's lease is revoked, as the revoke-lease fault does it, just after a
+	// renewal, so that the next keep-alive is due well after the revoke.
+	renewed := okKeepAlives(t, path, la)
+	require.Eventually(t, func() bool { return okKeepAlives(t, path, la) > renewed }, 5*time.Second, 5*time.Millisecond)
+	fault := history.FaultEvent{Fault: history.KindRevokeLease, Phase: history.PhaseStart, Target: a.ID(), Lease: la}
+	_, err = rec.Fault(fault)
+	require.NoError(t, err)
+	_, err = admin.Revoke(ctx, clientv3.LeaseID(la))
+	require.NoError(t, err)
+	fault.Phase = history.PhaseEnd
+	revoked, err := rec.Fault(fault)
+	require.NoError(t, err)
+	awaitKeeperEnd(t, a)
+	a.checkLease(ctx, false)
+	require.Nil(t, a.lease, "A learned from its keep-alive that the lease is gone")
+
+	// B stops renewing, as the expire-lease fault does it.
+	stopped := rec.Now()
+	require.Equal(t, lb, b.StopKeepAlive())
+	awaitKeeperEnd(t, b)
+	require.Eventually(t, func() bool { b.checkLease(ctx, true); return b.lease == nil },
+		20*time.Second, 100*time.Millisecond, "B's lease expires and B learns it")
+
+	_, err = obs.CatchUp(ctx, 10*time.Second)
+	require.NoError(t, err)
+	require.NoError(t, obs.Close())
+	require.NoError(t, rec.Close())
+	h, err := history.ReadFile(path)
+	require.NoError(t, err)
+	require.Empty(t, h.Warnings)
+
+	var afterRevoke *history.Operation
+	lastRenewalB, ttls := int64(0), 0
+	owner := map[int64]int{la: a.ID(), lb: b.ID()}
+	locked := map[int64]int64{} // lease -> invoke time of its lock
+	lost := map[int64]int64{}   // lease -> last_alive of its lease-lost
+	for _, op := range h.Operations() {
+		switch {
+		case op.F == history.FKeepAlive && op.Input.Lease == la && op.Call > revoked && afterRevoke == nil:
+			afterRevoke = &op
+		case op.F == history.FKeepAlive && op.Input.Lease == lb && op.Outcome == history.Ok:
+			require.Less(t, op.Call, stopped, "no renewal after the keep-alives stopped")
+			lastRenewalB = max(lastRenewalB, op.Call+*op.Output.TTL*int64(time.Second))
+		case op.F == history.FLeaseTTL && op.Input.Lease == lb && op.Outcome == history.Ok:
+			ttls++
+		case op.F == history.FLock:
+			locked[op.Input.Lease] = op.Call
+		case op.F == history.FLeaseLost:
+			lost[op.Input.Lease] = *op.Input.LastAlive
+		}
+		if op.F == history.FKeepAlive {
+			require.Equal(t, history.LeaseKeeper(owner[op.Input.Lease]), op.Client)
+			require.Equal(t, int64(2), op.Input.GrantedTTL)
+		}
+	}
+	// Keep-alives prove nothing: the last proof of each lease is its lock.
+	require.Equal(t, locked, lost, "each lease was lost, last alive at its lock's invoke")
+	require.NotNil(t, afterRevoke, "a keep-alive was invoked after the revoke completed")
+	require.Equal(t, history.Fail, afterRevoke.Outcome, "etcd refuses a keep-alive of a revoked lease")
+	require.Equal(t, int64(0), *afterRevoke.Output.TTL, "and answers TTL 0")
+	require.Positive(t, ttls, "B's TimeToLive answers are recorded")
+	var expiredAt int64
+	for _, s := range h.ServerEvents() {
+		if s.Event == history.ServerDelete && s.Name == "l1" {
+			expiredAt = s.Time
+		}
+	}
+	require.NotZero(t, expiredAt, "the server deleted B's key when the lease expired")
+	require.GreaterOrEqual(t, expiredAt, lastRenewalB, "no earlier than the last renewal's TTL after its invoke")
+
+	res, err := models.Check(ctx, h, models.Options{})
+	require.NoError(t, err)
+	var lease *models.CheckResult
+	for i, r := range res.Checks {
+		assert.Equal(t, models.Ok, r.Verdict, "%s %s: %s", r.Check, r.Name, r.Account)
+		if r.Check == models.CheckLease {
+			lease = &res.Checks[i]
+		}
+	}
+	require.NotNil(t, lease, "the lease check ran")
+	assert.Equal(t, models.LeaseCheckName, lease.Name)
+	assert.Empty(t, res.KnownIssues)
 }

@@ -72,6 +72,7 @@ func (w *Workload) newClient(cluster *harness.Cluster, local int) (*Client, erro
 		}
 	}
 	w.rec.SetMember(id, member)
+	w.rec.SetMember(history.LeaseKeeper(id), member)
 	return c, nil
 }
 
