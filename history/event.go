@@ -82,6 +82,7 @@ type Header struct {
 	Workload string `json:"workload,omitempty"` // lock, election or mixed
 	Backend  string `json:"backend,omitempty"`  // grpc or concurrency
 	Mutant   string `json:"mutant,omitempty"`   // name of a deliberately broken client, if any
+	Fixes    []int  `json:"fixes,omitempty"`    // etcd issues whose client-side fix the clients applied
 	Clients  int    `json:"clients,omitempty"`
 	Command  string `json:"command,omitempty"` // command line that reproduces the run
 	// ServerTruth says the history records every event etcd applied to the

@@ -101,6 +101,9 @@ type Config struct {
 	// Mutant names a deliberately broken client (see Mutants) that wraps
 	// the Locker or Elector in use; a mutant of the other kind is ignored.
 	Mutant string
+	// Fixes are etcd issues whose client-side fix (see Fixes) wraps the
+	// Elector in use, to show that a finding is etcd's.
+	Fixes []int
 }
 
 // Defaults.
@@ -130,6 +133,11 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.Mutant != "" {
 		if _, err := LookupMutant(cfg.Mutant); err != nil {
+			return cfg, fmt.Errorf("workload config: %w", err)
+		}
+	}
+	for _, issue := range cfg.Fixes {
+		if _, err := LookupFix(issue); err != nil {
 			return cfg, fmt.Errorf("workload config: %w", err)
 		}
 	}

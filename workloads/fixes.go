@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -11,6 +12,36 @@ import (
 // Fixes for known etcd bugs, as Elector wrappers: running the same seeds
 // with and without them shows that a finding is etcd's, not the
 // harness's.
+
+// Fix is a client-side fix for a known etcd bug, as an Elector wrapper.
+type Fix struct {
+	// Issue is the etcd issue it fixes (see models/knownissues).
+	Issue   int
+	Elector func(base ElectorFactory) ElectorFactory
+}
+
+// fixes are the fixes there are, by issue.
+var fixes = []Fix{
+	{Issue: 19597, Elector: CheckedCampaign},
+	{Issue: 22123, Elector: GuardedResign},
+}
+
+// Fixes lists the fixes there are.
+func Fixes() []Fix { return append([]Fix(nil), fixes...) }
+
+// LookupFix returns the fix for an etcd issue.
+func LookupFix(issue int) (Fix, error) {
+	for _, f := range fixes {
+		if f.Issue == issue {
+			return f, nil
+		}
+	}
+	var have []string
+	for _, f := range fixes {
+		have = append(have, fmt.Sprint(f.Issue))
+	}
+	return Fix{}, fmt.Errorf("no fix for etcd issue %d (there are fixes for %s)", issue, strings.Join(have, ", "))
+}
 
 // ErrCampaignKeyGone means Campaign returned, but the campaigner's key was
 // already gone: it never led.

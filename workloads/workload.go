@@ -100,6 +100,10 @@ func (w *Workload) electorFactory() ElectorFactory {
 	case w.cfg.Backend == BackendConcurrency:
 		f = ConcurrencyElector
 	}
+	for _, issue := range w.cfg.Fixes {
+		fix, _ := LookupFix(issue) // validated by withDefaults
+		f = fix.Elector(f)
+	}
 	if m := w.mutant(); m.Elector != nil {
 		f = m.Elector(f)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -34,6 +35,7 @@ type runFlags struct {
 	etcdLogs               bool
 	cluster                clusterFlags
 	mutant                 string
+	fixes                  []int
 	loop                   untilFail
 }
 
@@ -55,6 +57,19 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, *flag.FlagSet, e
 	fs.BoolVar(&f.etcdLogs, "etcd-logs", false, "print etcd's own logs at info level (very verbose)")
 	f.cluster.register(fs)
 	fs.StringVar(&f.mutant, "mutant", "", "run a deliberately broken client instead of a correct one, in its own scenario unless --scenario is given (see 'etcdchaos mutants')")
+	fs.Func("fix", "apply the client-side fix of these etcd issues (19597,22123): the same seed then shows whether a finding is etcd's", func(v string) error {
+		for _, part := range strings.Split(v, ",") {
+			issue, err := strconv.Atoi(strings.TrimSpace(part))
+			if err != nil {
+				return fmt.Errorf("%q is not an etcd issue number", part)
+			}
+			if _, err := workloads.LookupFix(issue); err != nil {
+				return err
+			}
+			f.fixes = append(f.fixes, issue)
+		}
+		return nil
+	})
 	f.loop.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, fs, err
@@ -109,6 +124,13 @@ func (f *runFlags) reproCommand() string {
 	if f.mutant != "" {
 		parts = append(parts, "--mutant", f.mutant)
 	}
+	if len(f.fixes) > 0 {
+		fixes := make([]string, len(f.fixes))
+		for i, issue := range f.fixes {
+			fixes[i] = fmt.Sprint(issue)
+		}
+		parts = append(parts, "--fix", strings.Join(fixes, ","))
+	}
 	parts = append(parts, f.cluster.args()...)
 	return strings.Join(parts, " ")
 }
@@ -116,7 +138,7 @@ func (f *runFlags) reproCommand() string {
 func (f *runFlags) options(stderr io.Writer) runner.Options {
 	o := runner.Options{Seed: f.seed, Duration: f.duration, Members: f.members, Clients: f.clients,
 		Backend: workloads.Backend(f.backend), Out: f.out, Strict: f.strict, CheckTimeout: f.timeout,
-		Progress: stderr, Verbose: f.etcdLogs, Command: f.reproCommand(), Mutant: f.mutant}
+		Progress: stderr, Verbose: f.etcdLogs, Command: f.reproCommand(), Mutant: f.mutant, Fixes: f.fixes}
 	f.cluster.apply(&o)
 	if f.unfenced >= 0 {
 		o.Unfenced = &f.unfenced

@@ -113,3 +113,21 @@ func TestRunMutantDefaultsToItsScenario(t *testing.T) {
 	assert.Equal(t, "lock-no-wait", h.Header.Mutant)
 	assert.Contains(t, stderr, "scenario smoke, seed 1")
 }
+
+// --fix applies the client-side fixes of known etcd issues; it is part of
+// the reproduce command and of the options, and an issue without a fix is
+// a usage error that names the fixes there are.
+func TestRunFixes(t *testing.T) {
+	f, _, err := parseRunFlags([]string{"--scenario", "waiters", "--seed", "3", "--fix", "19597, 22123"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, []int{19597, 22123}, f.fixes)
+	assert.Contains(t, f.reproCommand(), "--fix 19597,22123")
+	assert.Equal(t, []int{19597, 22123}, f.options(io.Discard).Fixes)
+
+	code, _, stderr := runCLI("run", "--fix", "1234")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, "no fix for etcd issue 1234 (there are fixes for 19597, 22123)")
+	code, _, stderr = runCLI("run", "--fix", "x")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, `"x" is not an etcd issue number`)
+}

@@ -56,6 +56,10 @@ type Options struct {
 	Verbose bool
 	// Command is the command line that reproduces the run, for the report.
 	Command string
+	// Fixes are etcd issues whose client-side fix (workloads.Fixes) the
+	// clients apply: the same seeds with and without them show that a
+	// finding is etcd's.
+	Fixes []int
 	// Mutant names a deliberately broken client (workloads.Mutants) to run
 	// instead of a correct one; the scenario must run its workload kind.
 	Mutant string

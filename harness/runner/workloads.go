@@ -43,6 +43,7 @@ func (r *run) workloadConfig(kind string, base int) workloads.Config {
 		Locker:     r.opts.Locker,
 		Elector:    r.opts.Elector,
 		Mutant:     r.opts.Mutant,
+		Fixes:      r.opts.Fixes,
 	}
 }
 
