@@ -99,14 +99,19 @@ func retriedResigns(hd history.Header, ops []history.Operation) map[int64]bool {
 	if hd.Backend != string(workloads.BackendConcurrency) {
 		return out
 	}
-	last := map[int]*history.Operation{} // client -> its previous operation
+	failed := map[int]string{} // client -> the key of its last resign, if that failed
 	for i := range ops {
 		op := &ops[i]
-		if prev := last[op.Client]; prev != nil && op.F == history.FResign && prev.F == history.FResign &&
-			prev.Outcome.Unknown() && prev.Input.Key == op.Input.Key {
+		if op.F != history.FResign {
+			continue
+		}
+		if key, ok := failed[op.Client]; ok && key == op.Input.Key {
 			out[op.ID] = true
 		}
-		last[op.Client] = op
+		delete(failed, op.Client)
+		if op.Outcome.Unknown() {
+			failed[op.Client] = op.Input.Key
+		}
 	}
 	return out
 }
