@@ -63,6 +63,7 @@ var handWritten = []struct {
 	{"legal-truth-lock-write-unlock", CheckTruth, Ok, "every claim is in the server's record: grants of the oldest key, writes at their revisions, releases"},
 	{"legal-truth-info-campaign-key-expired", CheckElection, Ok, "a campaign of unknown outcome whose key the server deleted (its client never learned its lease was gone) no longer leads once the delete is seen"},
 	{"legal-truth-waiter-outlives-owner", CheckTruth, Ok, "the waiter's key outlived the owner's, so it was the oldest for a while"},
+	{"illegal-truth-campaign-key-never-created", CheckTruth, Violation, "a campaign ok for a key the server never created: a phantom grant no registered issue explains"},
 	{"illegal-truth-phantom-lock", CheckTruth, Violation, "a lock granted to a key the server deleted before the older key"},
 	{"illegal-truth-lost-write", CheckTruth, Violation, "a write ok at a revision where the server wrote another value"},
 	{"illegal-truth-lost-proclaim", CheckTruth, Violation, "a proclaim ok whose value the server never wrote"},

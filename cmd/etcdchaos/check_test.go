@@ -38,6 +38,7 @@ func TestCheckExitCodes(t *testing.T) {
 		{"known-truth-phantom-campaign.jsonl", nil, 0, "known etcd issue 19597: Campaign returns success after the campaigner's lease expired while it waited (https://github.com/etcd-io/etcd/issues/19597), on e0 (op 2)"},
 		{"known-truth-phantom-campaign.jsonl", []string{"--strict"}, 1, "truth e0: known-issue: known etcd issue 19597"},
 		{"known-truth-resign-retry.jsonl", nil, 0, "known etcd issue 22123"},
+		{"illegal-truth-campaign-key-never-created.jsonl", nil, 1, "truth e0: violation: client 2's campaign of e0 returned ok at 9.50 s for key /x/election/e0/c8 created at revision 11, but the server never created that key at that revision"},
 		{"illegal-truth-phantom-lock.jsonl", nil, 1, "truth l0: violation: client 2's lock of l0 returned ok at 9.50 s for key /x/lock/l0/c8 (created at revision 11), but the server deleted that key at revision 13"},
 		{"legal-truth-waiter-outlives-owner.jsonl", nil, 0, "truth e0: ok"},
 		{"gap-truth-phantom-campaign.jsonl", nil, 3, "truth e0: unknown: 1 claims on e0 could not be checked"},
