@@ -30,23 +30,25 @@ func firstKnown(res models.Result, issue int) (int64, bool) {
 	return at, found
 }
 
-// BenchmarkKnownIssues reports, per backend and known etcd issue, the share
-// of runs of the waiters scenario that find it and the median time into the
-// run until the first finding (a run that finds nothing counts as its whole
-// length), over b.N seeds of knownIssueRun each (-benchtime 5x: five).
-// Issue 22123 needs a Resign that keeps its Election after failing, which
-// only the concurrency backend does.
+// BenchmarkKnownIssues reports, per scenario, backend and known etcd issue,
+// the share of runs that find it and the median time into the run until the
+// first finding (a run that finds nothing counts as its whole length), over
+// b.N seeds of knownIssueRun each (-benchtime 5x: five). Issue 22123 needs a
+// Resign that keeps its Election after failing, which only the concurrency
+// backend does.
 func BenchmarkKnownIssues(b *testing.B) {
-	sc, err := faults.Lookup("waiters")
-	require.NoError(b, err)
 	for _, tc := range []struct {
-		backend workloads.Backend
-		issues  []int
+		scenario string
+		backend  workloads.Backend
+		issues   []int
 	}{
-		{workloads.BackendConcurrency, []int{19597, 22123}},
-		{workloads.BackendGRPC, []int{19597}},
+		{"waiters", workloads.BackendConcurrency, []int{19597, 22123}},
+		{"waiters", workloads.BackendGRPC, []int{19597}},
+		{"election-retry", workloads.BackendConcurrency, []int{22123}},
 	} {
-		b.Run(string(tc.backend), func(b *testing.B) {
+		sc, err := faults.Lookup(tc.scenario)
+		require.NoError(b, err)
+		b.Run(tc.scenario+"/"+string(tc.backend), func(b *testing.B) {
 			secs := map[int][]float64{}
 			found := map[int]int{}
 			for i := 0; i < b.N; i++ {
