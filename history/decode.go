@@ -90,19 +90,19 @@ func (d *fastDecoder) eventField(key []byte, e *Event) bool {
 	case "lease":
 		return d.int64(&e.Lease)
 	case "role":
-		return d.str(&e.Role)
+		return d.str(&e.server().Role)
 	case "event":
-		return d.str(&e.Action)
+		return d.str(&e.server().Action)
 	case "key":
-		return d.str(&e.Key)
+		return d.str(&e.server().Key)
 	case "rev":
-		return d.int64(&e.Rev)
+		return d.int64(&e.server().Rev)
 	case "create_rev":
-		return d.int64(&e.CreateRev)
+		return d.int64(&e.server().CreateRev)
 	case "from_rev":
-		return d.int64(&e.FromRev)
+		return d.int64(&e.server().FromRev)
 	case "to_rev":
-		return d.int64(&e.ToRev)
+		return d.int64(&e.server().ToRev)
 	}
 	return false
 }

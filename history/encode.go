@@ -41,14 +41,14 @@ func appendEvent(b []byte, e *Event) []byte {
 	if e.Lease != 0 {
 		b = appendIntField(b, "lease", e.Lease)
 	}
-	if e.Type == TypeServer {
-		b = appendServerFields(b, e)
+	if e.ServerFields != nil {
+		b = appendServerFields(b, e.ServerFields)
 	}
 	return append(b, "}\n"...)
 }
 
 // appendServerFields appends a server line's own fields.
-func appendServerFields(b []byte, e *Event) []byte {
+func appendServerFields(b []byte, e *ServerFields) []byte {
 	b = appendStringField(b, "role", e.Role)
 	b = appendStringField(b, "event", e.Action)
 	b = appendStringField(b, "key", e.Key)

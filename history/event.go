@@ -140,8 +140,15 @@ type Event struct {
 	// the key a server put wrote.
 	Lease int64 `json:"lease,omitempty"`
 
-	// Server lines (extension 1.1). Name is the lock or election name; the
-	// key's value is in Value.Value (written as a plain string).
+	// Server lines (extension 1.1): nil on every other line, so that the
+	// operations, which are most lines, stay small. Name is the lock or
+	// election name; the key's value is in Value.Value (written as a plain
+	// string).
+	*ServerFields
+}
+
+// ServerFields are the fields only a server line has.
+type ServerFields struct {
 	Role      string `json:"role,omitempty"`
 	Action    string `json:"event,omitempty"` // put, delete or gap
 	Key       string `json:"key,omitempty"`
@@ -149,6 +156,14 @@ type Event struct {
 	CreateRev int64  `json:"create_rev,omitempty"`
 	FromRev   int64  `json:"from_rev,omitempty"` // gap: events in (FromRev, ToRev] may be missing
 	ToRev     int64  `json:"to_rev,omitempty"`
+}
+
+// server returns e's server fields, making them if e has none yet.
+func (e *Event) server() *ServerFields {
+	if e.ServerFields == nil {
+		e.ServerFields = &ServerFields{}
+	}
+	return e.ServerFields
 }
 
 // Bool returns a pointer to b, for Value.Fenced.

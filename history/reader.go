@@ -306,6 +306,9 @@ func (p *parser) server(e *Event) error {
 	if e.Name == "" {
 		return p.errorf(ErrMissingField, `server line needs "name"`)
 	}
+	if e.ServerFields == nil {
+		return p.errorf(ErrMissingField, `server line needs "role"`)
+	}
 	switch e.Role {
 	case RoleLock, RoleElection, RoleData:
 	case "":

@@ -25,8 +25,8 @@ type ServerEvent struct {
 
 // event is the line that records s (Time is stamped by the recorder).
 func (s ServerEvent) event() Event {
-	e := Event{Type: TypeServer, Name: s.Name, Role: s.Role, Action: s.Event, Key: s.Key, Rev: s.Rev,
-		CreateRev: s.CreateRev, Lease: s.Lease, FromRev: s.FromRev, ToRev: s.ToRev, Detail: s.Detail}
+	e := Event{Type: TypeServer, Name: s.Name, Lease: s.Lease, Detail: s.Detail, ServerFields: &ServerFields{
+		Role: s.Role, Action: s.Event, Key: s.Key, Rev: s.Rev, CreateRev: s.CreateRev, FromRev: s.FromRev, ToRev: s.ToRev}}
 	if s.Event == ServerPut {
 		e.Value = &Value{Value: s.Value}
 	}
@@ -38,7 +38,7 @@ func (h *History) ServerEvents() []ServerEvent {
 	var out []ServerEvent
 	for i := range h.Events {
 		e := &h.Events[i]
-		if e.Type != TypeServer {
+		if e.Type != TypeServer || e.ServerFields == nil {
 			continue
 		}
 		s := ServerEvent{Time: e.Time, Name: e.Name, Role: e.Role, Event: e.Action, Key: e.Key, Rev: e.Rev,

@@ -232,16 +232,16 @@ func (p *prefix) role() string {
 // truthPut records a put of k as server truth (with cfg.truth).
 func (p *prefix) truthPut(k skey) {
 	if p.s.cfg.truth {
-		p.s.record(history.Event{Type: history.TypeServer, Name: p.name, Role: p.role(), Action: history.ServerPut,
-			Key: keyOf(p.name, k.lease), Rev: k.modRev, CreateRev: k.rev, Lease: k.lease, Value: &history.Value{Value: k.value}})
+		p.s.record(history.Event{Type: history.TypeServer, Name: p.name, Lease: k.lease, Value: &history.Value{Value: k.value},
+			ServerFields: &history.ServerFields{Role: p.role(), Action: history.ServerPut, Key: keyOf(p.name, k.lease), Rev: k.modRev, CreateRev: k.rev}})
 	}
 }
 
 // truthData records a critical section's write at revision rev.
 func (p *prefix) truthData(rev int64, value string) {
 	if p.s.cfg.truth {
-		p.s.record(history.Event{Type: history.TypeServer, Name: p.name, Role: history.RoleData, Action: history.ServerPut,
-			Key: "res/" + p.name, Rev: rev, CreateRev: rev, Value: &history.Value{Value: value}})
+		p.s.record(history.Event{Type: history.TypeServer, Name: p.name, Value: &history.Value{Value: value},
+			ServerFields: &history.ServerFields{Role: history.RoleData, Action: history.ServerPut, Key: "res/" + p.name, Rev: rev, CreateRev: rev}})
 	}
 }
 
@@ -252,8 +252,8 @@ func (p *prefix) remove(lease int64) {
 		return
 	}
 	if p.s.cfg.truth {
-		p.s.record(history.Event{Type: history.TypeServer, Name: p.name, Role: p.role(), Action: history.ServerDelete,
-			Key: keyOf(p.name, lease), Rev: p.nextRev(), CreateRev: p.keys[i].rev})
+		p.s.record(history.Event{Type: history.TypeServer, Name: p.name, ServerFields: &history.ServerFields{
+			Role: p.role(), Action: history.ServerDelete, Key: keyOf(p.name, lease), Rev: p.nextRev(), CreateRev: p.keys[i].rev}})
 	}
 	p.keys = append(p.keys[:i], p.keys[i+1:]...)
 	delete(p.waiters, lease)

@@ -755,7 +755,7 @@ func truthLeases(h *history.History) map[string]int64 {
 	}
 	leases := map[string]int64{}
 	for i := range h.Events {
-		if e := &h.Events[i]; e.Type == history.TypeServer && e.Action == history.ServerPut && e.Lease != 0 {
+		if e := &h.Events[i]; e.Type == history.TypeServer && e.ServerFields != nil && e.Action == history.ServerPut && e.Lease != 0 {
 			leases[e.Key] = e.Lease
 		}
 	}
