@@ -43,6 +43,9 @@ type Scenario struct {
 	// workloads' default). Shorter than a link cut, it makes a release fail
 	// and be retried while the client's lease still lives.
 	OpTimeout time.Duration
+	// TTLProbe is how often every client's lease keeper asks TimeToLive
+	// between keep-alives (workloads.Config.TTLProbe; 0: never).
+	TTLProbe time.Duration
 }
 
 var catalog = []Scenario{
@@ -95,7 +98,14 @@ var catalog = []Scenario{
 	// out (about 6 s), so clients keep their leases through the new leader.
 	{Name: "leader-pause", Description: "locks and elections while the leader is paused (SIGSTOP) past the election timeout, killed or moved, with leases that outlive the pause; pauses need --mode process",
 		Workloads: []string{WorkloadLock, WorkloadElection},
-		Injectors: []string{PauseLeader, KillLeader, MoveLeader}, LeaseTTL: 10 * time.Second},
+		Injectors: []string{PauseLeader, KillLeader, MoveLeader}, LeaseTTL: 10 * time.Second, TTLProbe: 50 * time.Millisecond},
+	// Every leader change has moments when the member that answers
+	// TimeToLive is not the lessor's primary: the old leader just demoted,
+	// or the new one before it applied its first entry. Probes every 20 ms
+	// from every client, through every member, meet them.
+	{Name: "lease-ttl", Description: "locks and elections whose clients ask TimeToLive many times a second, through every member, while leadership moves and the leader is killed or cut off (etcd issue 17506)",
+		Workloads: []string{WorkloadLock, WorkloadElection}, Quiet: time.Second, FaultFor: 2 * time.Second,
+		Injectors: []string{MoveLeader, KillLeader, IsolateLeader}, TTLProbe: 20 * time.Millisecond},
 }
 
 // DefaultScenario is what `etcdchaos run` and `make run` use.

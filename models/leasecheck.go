@@ -177,7 +177,7 @@ func (l *leaseChecker) ttlInRange(op *history.Operation) {
 		return
 	}
 	l.find(Finding{Kind: FindingLeaseTTLOutOfRange, Name: leaseName(op.Input.Lease), F: op.F, Op: op.ID,
-		At: op.Return, Evidence: []int64{op.ID},
+		At: op.Return, Evidence: []int64{op.ID}, AboveGranted: ttl > granted,
 		Account: fmt.Sprintf("client %d's %s of lease %x (op %d) returned ok at %s with TTL %ds, outside [-1, %ds], the TTL the lease was granted with",
 			keeperOwner(op.Client), op.F, op.Input.Lease, op.ID, secs(op.Return), ttl, granted)})
 }

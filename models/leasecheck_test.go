@@ -168,3 +168,29 @@ func TestLeaseFindingShrinks(t *testing.T) {
 	assert.Equal(t, CheckLease, res.Final.Check)
 	assert.LessOrEqual(t, res.OpsAfter, res.OpsBefore)
 }
+
+// TestLeaseTTL17506 holds the lease check to a history etcd v3.5.13
+// recorded (scenario lease-ttl, seed 1; an excerpt of one lease keeper's
+// answers around the moment): known etcd issue 17506 on the version that
+// has it, a violation on the release that fixed it.
+func TestLeaseTTL17506(t *testing.T) {
+	const file = "known-lease-ttl-17506-v3.5.13"
+	data, err := os.ReadFile(filepath.Join("testdata", file+".jsonl"))
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		version string
+		verdict Verdict
+	}{{"3.5.13", KnownIssue}, {"3.5.14", Violation}} {
+		t.Run(tc.version, func(t *testing.T) {
+			text := strings.Replace(string(data), `"etcd_version":"3.5.13"`, `"etcd_version":"`+tc.version+`"`, 1)
+			h, err := history.Read(strings.NewReader(text), file)
+			require.NoError(t, err)
+			r, ok := leaseResult(t, h)
+			require.True(t, ok)
+			assert.Equal(t, tc.verdict, r.Verdict, r.Account)
+			assert.Contains(t, r.Account, "client 3's lease-ttl of lease 74a7a2353e14ff1d (op 10211) returned ok at 36.36 s with TTL 9223372036s, outside [-1, 2s]")
+			assert.Equal(t, []int64{10211}, r.Evidence)
+			assert.Equal(t, tc.verdict == KnownIssue, strings.Contains(r.Account, "known etcd issue 17506"), r.Account)
+		})
+	}
+}

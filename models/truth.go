@@ -54,6 +54,8 @@ type Finding struct {
 	// Retried: a release that followed an earlier release of the same key
 	// by the same client that did not succeed.
 	Retried bool `json:"retried,omitempty"`
+	// AboveGranted: a TTL answer larger than the TTL the lease was granted.
+	AboveGranted bool `json:"above_granted,omitempty"`
 }
 
 // UnfencedLoss measures one unfenced write that landed after its writer's
@@ -664,7 +666,7 @@ func (c *checker) classify(check, name string, findings []Finding, undecided, op
 
 // facts are what the known-issue registry matches a finding on.
 func (f Finding) facts() knownissues.Facts {
-	return knownissues.Facts{Kind: f.Kind, F: f.F, DeletedWhileWaiting: f.DeletedWhileWaiting, Retried: f.Retried}
+	return knownissues.Facts{Kind: f.Kind, F: f.F, DeletedWhileWaiting: f.DeletedWhileWaiting, Retried: f.Retried, AboveGranted: f.AboveGranted}
 }
 
 // operations are the history's operations, with every claim that server

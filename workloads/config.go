@@ -81,6 +81,10 @@ type Config struct {
 	// the lease is abandoned, as applications do (default 2; negative:
 	// none).
 	ReleaseRetries int
+	// TTLProbe is how often each client's lease keeper asks TimeToLive
+	// between keep-alives (0: never; a client still asks when its lease
+	// looks lost).
+	TTLProbe time.Duration
 	// Observers is the number of long-lived Observe streams per election
 	// name, each its own client (default 1).
 	Observers int
@@ -146,8 +150,8 @@ func (cfg Config) withDefaults() (Config, error) {
 	intDefault(&cfg.Writes, DefaultWrites)
 	intDefault(&cfg.Observers, 1)
 	intDefault(&cfg.ReleaseRetries, DefaultRetries)
-	if cfg.ClientBase < 0 || cfg.Clients < 0 || cfg.Names < 0 || cfg.LeaseTTL < 0 || cfg.OpTimeout < 0 || cfg.WaitTimeout < 0 || cfg.MaxOps < 0 {
-		return cfg, fmt.Errorf("workload config: negative clients, names, TTL, timeout or budget")
+	if cfg.ClientBase < 0 || cfg.Clients < 0 || cfg.Names < 0 || cfg.LeaseTTL < 0 || cfg.OpTimeout < 0 || cfg.WaitTimeout < 0 || cfg.MaxOps < 0 || cfg.TTLProbe < 0 {
+		return cfg, fmt.Errorf("workload config: negative clients, names, TTL, timeout, probe interval or budget")
 	}
 	durDefault(&cfg.LeaseTTL, DefaultLeaseTTL)
 	cfg.LeaseTTL = (cfg.LeaseTTL + time.Second - 1).Truncate(time.Second)

@@ -2,6 +2,7 @@ package workloads
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -24,6 +25,8 @@ const keepRetry = 500 * time.Millisecond
 // expired), as clientv3's keep-alive stream does; the client then looks the
 // lease up (checkLease). Each request is bounded by that deadline, and
 // keep-alives do not count against the workload's operation budget.
+// Between keep-alives the keeper asks TimeToLive every Config.TTLProbe, if
+// set (see between).
 func (c *Client) keep(l *clientLease, granted int64, deadline time.Time) {
 	defer close(l.kaDone)
 	keeper := history.LeaseKeeper(c.id)
@@ -56,8 +59,50 @@ func (c *Client) keep(l *clientLease, granted int64, deadline time.Time) {
 			l.notFound = true
 			return
 		}
-		if think(l.alive, min(wait, time.Until(deadline))) != nil {
+		if err := c.between(l, keeper, time.Now().Add(min(wait, time.Until(deadline)))); err != nil {
+			if !errors.Is(err, context.Canceled) {
+				l.err = err
+			}
 			return
+		}
+	}
+}
+
+// between waits until the next keep-alive is due, asking TimeToLive every
+// Config.TTLProbe meanwhile, each answer recorded as a lease-ttl operation
+// of the lease keeper. Asked many times a second across leader changes,
+// TimeToLive meets the moments when the member that answers has just lost
+// or not yet taken up the lessor's primary role (etcd issue 17506). It
+// returns context.Canceled once the lease is stopped.
+func (c *Client) between(l *clientLease, keeper int, next time.Time) error {
+	every := c.w.cfg.TTLProbe
+	for {
+		wait := time.Until(next)
+		if every > 0 {
+			wait = min(wait, every)
+		}
+		if think(l.alive, wait) != nil {
+			return context.Canceled
+		}
+		if every <= 0 || !time.Now().Before(next) {
+			return nil
+		}
+		op, _, err := c.w.rec.Begin(keeper, history.FLeaseTTL, "", &history.Value{Lease: int64(l.id)})
+		if err != nil {
+			return err
+		}
+		// Bounded by the next keep-alive, so probes never delay it; not
+		// l.alive, so a probe in flight when the lease stops gets its answer.
+		rctx, cancel := context.WithDeadline(context.Background(), next)
+		resp, err := c.conn.TimeToLive(rctx, l.id)
+		cancel()
+		outcome, out := ttlOutcome(l, resp, err)
+		msg := ""
+		if outcome == history.Info {
+			msg = err.Error()
+		}
+		if err := c.w.rec.Complete(op, outcome, out, msg); err != nil {
+			return err
 		}
 	}
 }
@@ -91,16 +136,26 @@ func (c *Client) timeToLive(ctx context.Context, l *clientLease) (ttl int64, err
 	tctx, cancel := c.opCtx(ctx, false)
 	resp, err := c.conn.TimeToLive(tctx, l.id)
 	cancel()
+	outcome, out := ttlOutcome(l, resp, err)
+	if outcome == history.Info {
+		c.record(op, outcome, out, err.Error())
+		return 0, err
+	}
+	c.record(op, outcome, out, "")
+	return *out.TTL, nil
+}
+
+// ttlOutcome classifies a TimeToLive answer: ok with the TTL and granted
+// TTL etcd answered, or TTL -1 when etcd says the lease is not found; info
+// otherwise.
+func ttlOutcome(l *clientLease, resp *clientv3.LeaseTimeToLiveResponse, err error) (history.Outcome, *history.Value) {
 	switch {
 	case err == nil:
-		c.record(op, history.Ok, &history.Value{Lease: int64(l.id), TTL: history.Int64(resp.TTL), GrantedTTL: resp.GrantedTTL}, "")
-		return resp.TTL, nil
+		return history.Ok, &history.Value{Lease: int64(l.id), TTL: history.Int64(resp.TTL), GrantedTTL: resp.GrantedTTL}
 	case leaseNotFound(err):
-		c.record(op, history.Ok, &history.Value{Lease: int64(l.id), TTL: history.Int64(-1)}, "")
-		return -1, nil
+		return history.Ok, &history.Value{Lease: int64(l.id), TTL: history.Int64(-1)}
 	}
-	c.record(op, history.Info, nil, err.Error())
-	return 0, err
+	return history.Info, nil
 }
 
 func errText(err error) string {

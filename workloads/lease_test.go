@@ -219,3 +219,59 @@ func TestLeaseAnswersOfRealEtcdPassTheLeaseCheck(t *testing.T) {
 	assert.Equal(t, models.LeaseCheckName, lease.Name)
 	assert.Empty(t, res.KnownIssues)
 }
+
+// TestTTLProbesAreRecorded: with TTLProbe set, each client's lease keeper
+// asks TimeToLive between its keep-alives, through the client's member,
+// and records every answer as its own lease-ttl operation; etcd's answers
+// pass the lease check. Without TTLProbe the keeper asks nothing.
+func TestTTLProbesAreRecorded(t *testing.T) {
+	c := cluster(t)
+	for _, probe := range []time.Duration{0, 20 * time.Millisecond} {
+		t.Run(probe.String(), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			path := filepath.Join(t.TempDir(), "history.jsonl")
+			rec, err := history.Create(path, history.Header{Scenario: t.Name(), Members: c.Size(), EtcdVersion: version.Version,
+				Workload: string(KindLock), LeaseTTLMs: 2000})
+			require.NoError(t, err)
+			w, err := New(c, rec, Config{Kind: KindLock, Clients: 3, Prefix: "/" + t.Name(), TTLProbe: probe})
+			require.NoError(t, err)
+			for _, cl := range w.clients {
+				require.True(t, cl.ensureLease(ctx))
+			}
+			time.Sleep(time.Second)
+			require.NoError(t, w.Close())
+			require.NoError(t, rec.Close())
+
+			h, err := history.ReadFile(path)
+			require.NoError(t, err)
+			probes := map[int]int{} // keeper -> ok probes
+			for _, op := range h.Operations() {
+				if op.F != history.FLeaseTTL {
+					continue
+				}
+				require.Equal(t, history.Ok, op.Outcome, "a healthy cluster answers every probe")
+				assert.GreaterOrEqual(t, *op.Output.TTL, int64(0))
+				assert.LessOrEqual(t, *op.Output.TTL, int64(2))
+				assert.Equal(t, int64(2), op.Output.GrantedTTL)
+				probes[op.Client]++
+			}
+			if probe == 0 {
+				assert.Empty(t, probes, "no probes unless asked for")
+				return
+			}
+			require.Len(t, probes, 3, "every client's keeper probes")
+			for _, cl := range w.clients {
+				// About 50 a second; at least 10 in the second, however slow the machine.
+				assert.GreaterOrEqual(t, probes[history.LeaseKeeper(cl.ID())], 10, "client %d", cl.ID())
+			}
+			res, err := models.Check(ctx, h, models.Options{Timeout: 10 * time.Second})
+			require.NoError(t, err)
+			for _, cr := range res.Checks {
+				if cr.Check == models.CheckLease {
+					assert.Equal(t, models.Ok, cr.Verdict, cr.Account)
+				}
+			}
+		})
+	}
+}

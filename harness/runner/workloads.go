@@ -39,6 +39,7 @@ func (r *run) workloadConfig(kind string, base int) workloads.Config {
 		Unfenced:   r.unfenced(),
 		LongHold:   r.sc.LongHold,
 		OpTimeout:  r.sc.OpTimeout,
+		TTLProbe:   r.sc.TTLProbe,
 		ClientBase: base,
 		Locker:     r.opts.Locker,
 		Elector:    r.opts.Elector,

@@ -21,6 +21,8 @@ type Facts struct {
 	DeletedWhileWaiting bool
 	// Retried: a release retried after an earlier one did not succeed.
 	Retried bool
+	// AboveGranted: a TTL answer larger than the lease's granted TTL.
+	AboveGranted bool
 }
 
 // Issue is one known etcd bug.
@@ -84,8 +86,10 @@ var registry = []Issue{
 		ID: 17506, Title: "LeaseTimeToLive returns a TTL near 9.2e9 s during a leader change",
 		URL: "https://github.com/etcd-io/etcd/issues/17506", State: "fixed", Since: "3.0.0",
 		Fixed:     []string{"3.4.32", "3.5.14"},
-		Signature: "a LeaseTimeToLive answer whose TTL is outside what the lease was granted (larger than its granted TTL)",
-		matches:   func(f Facts) bool { return f.Kind == "lease-ttl-out-of-range" },
+		Signature: "a LeaseTimeToLive answer whose TTL is larger than the lease's granted TTL (9223372036 s: the expiry of a lessor that is not primary)",
+		matches: func(f Facts) bool {
+			return f.Kind == "lease-ttl-out-of-range" && f.F == "lease-ttl" && f.AboveGranted
+		},
 	},
 	{
 		ID: 20590, Title: "a renew succeeds on a lease that was just revoked",

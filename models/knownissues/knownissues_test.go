@@ -62,38 +62,44 @@ func TestEveryEntryIsComplete(t *testing.T) {
 // and fixed on every line newer than the newest fixed one.
 func TestLeaseIssuesByVersion(t *testing.T) {
 	for _, tc := range []struct {
-		kind     string
+		facts    Facts
 		id       int
 		affected []string
 		fixed    []string
 	}{
-		{"lease-early-expiry", 17425,
+		{Facts{Kind: "lease-early-expiry", F: "keepalive"}, 17425,
 			[]string{"3.5.12", "v3.5.0", "3.4.30"},
 			[]string{"3.5.13", "v3.5.21", "3.4.31", "3.6.0", "3.7.3"}},
-		{"lease-ttl-out-of-range", 17506,
+		{Facts{Kind: "lease-ttl-out-of-range", F: "lease-ttl", AboveGranted: true}, 17506,
 			[]string{"3.5.13", "3.5.12", "3.4.31"},
 			[]string{"3.5.14", "3.4.32", "3.6.0", "3.7.3"}},
-		{"keepalive-after-revoke", 20590,
+		{Facts{Kind: "keepalive-after-revoke", F: "keepalive"}, 20590,
 			[]string{"3.5.22", "3.5.12", "3.6.4", "3.4.37"},
 			[]string{"3.5.23", "3.6.5", "3.4.38", "3.7.0", "3.7.3"}},
 	} {
-		f := Facts{Kind: tc.kind}
+		f := tc.facts
 		for _, v := range tc.affected {
 			i, ok := Match(f, v)
-			if assert.True(t, ok, "%s on %s", tc.kind, v) {
-				assert.Equal(t, tc.id, i.ID, "%s on %s", tc.kind, v)
+			if assert.True(t, ok, "%s on %s", tc.facts.Kind, v) {
+				assert.Equal(t, tc.id, i.ID, "%s on %s", tc.facts.Kind, v)
 				assert.Contains(t, i.Message(), "known etcd issue "+strconv.Itoa(tc.id))
 			}
 		}
 		for _, v := range tc.fixed {
 			_, ok := Match(f, v)
-			assert.False(t, ok, "%s on %s is a regression, not issue %d", tc.kind, v, tc.id)
+			assert.False(t, ok, "%s on %s is a regression, not issue %d", tc.facts.Kind, v, tc.id)
 		}
 		_, ok := Match(f, "")
 		assert.False(t, ok, "a fixed issue does not match an unknown version")
 	}
 	_, ok := Match(Facts{Kind: "lease-gone-early"}, "3.5.12")
 	assert.False(t, ok, "another kind of lease finding is none of them")
+	// 17506 is a TimeToLive answer above the grant; one below -1, or a
+	// keep-alive's, is another bug.
+	_, ok = Match(Facts{Kind: "lease-ttl-out-of-range", F: "lease-ttl"}, "3.5.13")
+	assert.False(t, ok, "a TTL below -1 is not issue 17506")
+	_, ok = Match(Facts{Kind: "lease-ttl-out-of-range", F: "keepalive", AboveGranted: true}, "3.5.13")
+	assert.False(t, ok, "a keep-alive's TTL is not issue 17506")
 }
 
 func TestLeaseIssueLinks(t *testing.T) {
