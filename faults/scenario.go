@@ -43,6 +43,12 @@ type Scenario struct {
 	// workloads' default). Shorter than a link cut, it makes a release fail
 	// and be retried while the client's lease still lives.
 	OpTimeout time.Duration
+	// Clients per workload when the run does not choose (0: the runner's
+	// default, 5).
+	Clients int
+	// Names per workload when the run does not choose (0: the runner's
+	// default, 2); more names keep each name's history small to check.
+	Names int
 	// TTLProbe is how often every client's lease keeper asks TimeToLive
 	// between keep-alives (workloads.Config.TTLProbe; 0: never).
 	TTLProbe time.Duration
@@ -99,6 +105,18 @@ var catalog = []Scenario{
 	{Name: "leader-pause", Description: "locks and elections while the leader is paused (SIGSTOP) past the election timeout, killed or moved, with leases that outlive the pause; pauses need --mode process",
 		Workloads: []string{WorkloadLock, WorkloadElection},
 		Injectors: []string{PauseLeader, KillLeader, MoveLeader}, LeaseTTL: 10 * time.Second, TTLProbe: 50 * time.Millisecond},
+	// A leader paused past its clients' lease TTL comes back taking itself
+	// for the lessor's primary until it hears of the newer term: every
+	// lease looks expired to it, though the new leader kept them alive. It
+	// revokes at most 16 leases at a time, and the more it revokes the
+	// likelier one goes out after it stepped down, so 12 clients per
+	// workload give it about 20 leases, spread over 4 names.
+	// Keep-alives bounded by 500 ms and retried on a new stream reach the
+	// new leader within the TTL, where a forwarded one would hang for the
+	// follower's 6 s request timeout.
+	{Name: "stale-leader", Description: "locks and elections while the leader is paused (SIGSTOP) for longer than the clients' lease TTL, then continued, while the clients keep their leases alive through the new leader: the stale leader must not revoke them (etcd PR 17425); needs --mode process",
+		Workloads: []string{WorkloadLock, WorkloadElection}, Clients: 12, Names: 4,
+		OpTimeout: 500 * time.Millisecond, Injectors: []string{PauseLeader}, TTLProbe: 50 * time.Millisecond},
 	// Every leader change has moments when the member that answers
 	// TimeToLive is not the lessor's primary: the old leader just demoted,
 	// or the new one before it applied its first entry. Probes every 20 ms

@@ -28,7 +28,11 @@ type Client struct {
 	seq      int // numbers the client's unique values and write data
 
 	// Owned by the client's goroutine.
-	lease  *clientLease
+	lease *clientLease
+	// kept is closed when the keep-alive loop of the client's latest lease
+	// ends: the next lease's loop waits for it, since the lease keeper has
+	// one operation in flight at a time.
+	kept   <-chan struct{}
 	recent string // name of the latest cycle, for lease-lost lines
 	err    error  // the recorder failed: stop
 	bg     sync.WaitGroup

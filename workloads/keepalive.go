@@ -91,9 +91,10 @@ func (c *Client) between(l *clientLease, keeper int, next time.Time) error {
 		if err != nil {
 			return err
 		}
-		// Bounded by the next keep-alive, so probes never delay it; not
-		// l.alive, so a probe in flight when the lease stops gets its answer.
-		rctx, cancel := context.WithDeadline(context.Background(), next)
+		// Bounded by the next keep-alive, so probes never delay it, and
+		// cut short when the lease stops, so the next lease's keeper need
+		// not wait for it (a read of unknown outcome proves nothing).
+		rctx, cancel := context.WithDeadline(l.alive, next)
 		resp, err := c.conn.TimeToLive(rctx, l.id)
 		cancel()
 		outcome, out := ttlOutcome(l, resp, err)

@@ -26,8 +26,14 @@ func (c *Client) ensureLease(ctx context.Context) bool {
 	deadline := time.Now().Add(time.Duration(resp.TTL) * time.Second)
 	alive, stop := context.WithCancel(context.Background())
 	l := &clientLease{id: resp.ID, alive: alive, stop: stop, kaDone: make(chan struct{}), proof: at, lastCheck: time.Now()}
-	c.bg.Go(func() { c.keep(l, resp.TTL, deadline) })
-	c.lease = l
+	prev := c.kept
+	c.bg.Go(func() {
+		if prev != nil {
+			<-prev // its request in flight is bounded (see keep)
+		}
+		c.keep(l, resp.TTL, deadline)
+	})
+	c.lease, c.kept = l, l.kaDone
 	c.mu.Lock()
 	c.leaseID, c.stopKA = int64(resp.ID), stop
 	c.mu.Unlock()

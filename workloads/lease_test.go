@@ -240,14 +240,23 @@ func TestTTLProbesAreRecorded(t *testing.T) {
 				require.True(t, cl.ensureLease(ctx))
 			}
 			time.Sleep(time.Second)
+			for _, cl := range w.clients {
+				cl.dropLease()
+				cl.bg.Wait()
+			}
 			require.NoError(t, w.Close())
 			require.NoError(t, rec.Close())
 
 			h, err := history.ReadFile(path)
 			require.NoError(t, err)
 			probes := map[int]int{} // keeper -> ok probes
+			cut := map[int]int{}    // keeper -> probes cut short by the lease's stop
 			for _, op := range h.Operations() {
 				if op.F != history.FLeaseTTL {
+					continue
+				}
+				if op.Outcome == history.Info {
+					cut[op.Client]++
 					continue
 				}
 				require.Equal(t, history.Ok, op.Outcome, "a healthy cluster answers every probe")
@@ -261,6 +270,9 @@ func TestTTLProbesAreRecorded(t *testing.T) {
 				return
 			}
 			require.Len(t, probes, 3, "every client's keeper probes")
+			for keeper, n := range cut {
+				assert.LessOrEqual(t, n, 1, "only the probe in flight when the lease stopped is cut short (keeper %d)", keeper)
+			}
 			for _, cl := range w.clients {
 				// About 50 a second; at least 10 in the second, however slow the machine.
 				assert.GreaterOrEqual(t, probes[history.LeaseKeeper(cl.ID())], 10, "client %d", cl.ID())

@@ -47,7 +47,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, *flag.FlagSet, e
 	fs.Int64Var(&f.seed, "seed", 0, "seed of the fault schedule and the clients' choices (random when not given)")
 	fs.DurationVar(&f.duration, "duration", 30*time.Second, "how long the workloads and faults run")
 	fs.IntVar(&f.members, "members", 3, "cluster size: 1, 3 or 5")
-	fs.IntVar(&f.clients, "clients", 5, "clients per workload")
+	fs.IntVar(&f.clients, "clients", 0, "clients per workload (default: the scenario's, 5 unless it says)")
 	fs.StringVar(&f.backend, "backend", string(workloads.BackendConcurrency), "client implementation: grpc (v3lock/v3election services) or concurrency (clientv3/concurrency)")
 	fs.StringVar(&f.out, "out", "", "run directory (default runs/<scenario>-<seed>)")
 	fs.Float64Var(&f.unfenced, "unfenced", -1, "fraction of critical-section writes that are unfenced (default: the scenario's)")
@@ -113,8 +113,11 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, *flag.FlagSet, e
 // reproCommand is the command line that runs the same scenario and seed.
 func (f *runFlags) reproCommand() string {
 	parts := []string{"etcdchaos", "run", "--scenario", f.scenario, "--seed", fmt.Sprint(f.seed),
-		"--duration", f.duration.String(), "--members", fmt.Sprint(f.members),
-		"--clients", fmt.Sprint(f.clients), "--backend", f.backend}
+		"--duration", f.duration.String(), "--members", fmt.Sprint(f.members)}
+	if f.clients > 0 { // else the scenario's
+		parts = append(parts, "--clients", fmt.Sprint(f.clients))
+	}
+	parts = append(parts, "--backend", f.backend)
 	if f.unfenced >= 0 {
 		parts = append(parts, "--unfenced", fmt.Sprint(f.unfenced))
 	}

@@ -118,7 +118,7 @@ func runSoak(args []string, stdout, stderr io.Writer) int {
 
 // soakOne runs one scenario with one seed.
 func soakOne(ctx context.Context, sc faults.Scenario, seed int64, f *soakFlags) soakRow {
-	rf := runFlags{scenario: sc.Name, seed: seed, duration: f.duration, members: f.members, clients: 5,
+	rf := runFlags{scenario: sc.Name, seed: seed, duration: f.duration, members: f.members,
 		backend: f.backend, unfenced: -1, cluster: f.cluster}
 	opts := runner.Options{Seed: seed, Duration: f.duration, Members: f.members, Backend: workloads.Backend(f.backend),
 		Out: filepath.Join(f.out, fmt.Sprintf("%s-%d", sc.Name, seed)), CheckTimeout: f.timeout,

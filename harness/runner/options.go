@@ -20,7 +20,7 @@ type Options struct {
 	Seed     int64
 	Duration time.Duration // default 30 s
 	Members  int           // 1, 3 or 5; default 3
-	Clients  int           // clients per workload; default 5
+	Clients  int           // clients per workload; default the scenario's, else 5
 	Names    int           // lock or election names per workload; default 2 (or the mutant's)
 	// Backend is workloads.BackendGRPC or workloads.BackendConcurrency
 	// (the default).

@@ -42,6 +42,12 @@ type run struct {
 // could not be carried out (bad options, a cluster that did not start); a
 // violation is not an error, it is in the Result.
 func Run(ctx context.Context, sc faults.Scenario, opts Options) (Result, error) {
+	if opts.Clients == 0 {
+		opts.Clients = sc.Clients
+	}
+	if opts.Names == 0 {
+		opts.Names = sc.Names
+	}
 	opts, err := opts.withDefaults()
 	if err == nil {
 		err = opts.checkMutant(sc)
