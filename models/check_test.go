@@ -80,6 +80,7 @@ var handWritten = []struct {
 	{"legal-lease-revoke-and-unlock", CheckLease, Ok, "a revoke and an unlock explain deletions before the renewal ran out; a keep-alive during the revoke may succeed, one after it fails"},
 	{"illegal-lease-keepalive-after-revoke", CheckLease, Violation, "a keep-alive invoked after the lease's revoke completed succeeded"},
 	{"illegal-lease-keepalive-after-revoke-fault", CheckLease, Violation, "a keep-alive invoked after a revoke-lease fault recorded its end succeeded"},
+	{"known-lease-early-expiry-17425-v3.5.12", CheckLease, KnownIssue, "etcd PR 17425, recorded on v3.5.12 (stale-leader seed 1, shrunk): a leader paused past the lease TTL revoked, as it continued, a lease the new leader had just renewed"},
 	{"known-lease-ttl-17506-v3.5.13", CheckLease, KnownIssue, "etcd issue 17506, recorded on v3.5.13 (lease-ttl seed 1): a TimeToLive answered 9223372036 s while members 2 and 3 elected a new leader"},
 }
 

@@ -169,28 +169,42 @@ func TestLeaseFindingShrinks(t *testing.T) {
 	assert.LessOrEqual(t, res.OpsAfter, res.OpsBefore)
 }
 
-// TestLeaseTTL17506 holds the lease check to a history etcd v3.5.13
-// recorded (scenario lease-ttl, seed 1; an excerpt of one lease keeper's
-// answers around the moment): known etcd issue 17506 on the version that
-// has it, a violation on the release that fixed it.
-func TestLeaseTTL17506(t *testing.T) {
-	const file = "known-lease-ttl-17506-v3.5.13"
-	data, err := os.ReadFile(filepath.Join("testdata", file+".jsonl"))
-	require.NoError(t, err)
+// TestRecordedLeaseBugs holds the lease check to histories older etcd
+// releases recorded: known etcd issue N on the version that has it, a
+// violation (a regression) on the release that fixed it.
+//   - 17506 on v3.5.13, scenario lease-ttl seed 1: an excerpt of one lease
+//     keeper's answers around the moment;
+//   - 17425 on v3.5.12, scenario stale-leader seed 1, shrunk (with the
+//     leader pause that ended just before the deletion put back).
+func TestRecordedLeaseBugs(t *testing.T) {
 	for _, tc := range []struct {
-		version string
-		verdict Verdict
-	}{{"3.5.13", KnownIssue}, {"3.5.14", Violation}} {
-		t.Run(tc.version, func(t *testing.T) {
-			text := strings.Replace(string(data), `"etcd_version":"3.5.13"`, `"etcd_version":"`+tc.version+`"`, 1)
-			h, err := history.Read(strings.NewReader(text), file)
-			require.NoError(t, err)
-			r, ok := leaseResult(t, h)
-			require.True(t, ok)
-			assert.Equal(t, tc.verdict, r.Verdict, r.Account)
-			assert.Contains(t, r.Account, "client 3's lease-ttl of lease 74a7a2353e14ff1d (op 10211) returned ok at 36.36 s with TTL 9223372036s, outside [-1, 2s]")
-			assert.Equal(t, []int64{10211}, r.Evidence)
-			assert.Equal(t, tc.verdict == KnownIssue, strings.Contains(r.Account, "known etcd issue 17506"), r.Account)
-		})
+		file, recorded, fixed string
+		issue                 string
+		evidence              []int64
+		account               string
+	}{
+		{"known-lease-ttl-17506-v3.5.13", "3.5.13", "3.5.14", "known etcd issue 17506", []int64{10211},
+			"client 3's lease-ttl of lease 74a7a2353e14ff1d (op 10211) returned ok at 36.36 s with TTL 9223372036s, outside [-1, 2s]"},
+		{"known-lease-early-expiry-17425-v3.5.12", "3.5.12", "3.5.13", "known etcd issue 17425", []int64{3},
+			"lease 5de8a2354f7e68fa's key /etcdchaos/election/e0/5de8a2354f7e68fa (created at revision 1835) was deleted at revision 1867, seen at 24.28 s, with no unlock, resign or revoke that explains it: an expiry, but client 2's keep-alive (op 3), invoked at 24.11 s, had renewed the lease for 2s, until 26.11 s at the earliest"},
+	} {
+		data, err := os.ReadFile(filepath.Join("testdata", tc.file+".jsonl"))
+		require.NoError(t, err)
+		for _, v := range []struct {
+			version string
+			verdict Verdict
+		}{{tc.recorded, KnownIssue}, {tc.fixed, Violation}} {
+			t.Run(tc.file+"/"+v.version, func(t *testing.T) {
+				text := strings.Replace(string(data), `"etcd_version":"`+tc.recorded+`"`, `"etcd_version":"`+v.version+`"`, 1)
+				h, err := history.Read(strings.NewReader(text), tc.file)
+				require.NoError(t, err)
+				r, ok := leaseResult(t, h)
+				require.True(t, ok)
+				assert.Equal(t, v.verdict, r.Verdict, r.Account)
+				assert.Contains(t, r.Account, tc.account)
+				assert.Equal(t, tc.evidence, r.Evidence)
+				assert.Equal(t, v.verdict == KnownIssue, strings.Contains(r.Account, tc.issue), r.Account)
+			})
+		}
 	}
 }

@@ -79,7 +79,7 @@ var registry = []Issue{
 		ID: 17425, Title: "a stalled old leader still serves lease renewals and revokes",
 		URL: "https://github.com/etcd-io/etcd/pull/17425", State: "fixed", Since: "3.0.0",
 		Fixed:     []string{"3.4.31", "3.5.13"},
-		Signature: "a keep-alive answered ok by a leader that had lost its leadership, after which the real leader expired the lease before its TTL ran out",
+		Signature: "a lease whose keys were deleted by an expiry before the TTL its last keep-alive renewed it for ran out: an old leader, continued after a stall, revoked a lease the new leader kept alive (or renewed one the new leader then expired)",
 		matches:   func(f Facts) bool { return f.Kind == "lease-early-expiry" },
 	},
 	{
