@@ -131,3 +131,16 @@ func TestRunFixes(t *testing.T) {
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, stderr, `"x" is not an etcd issue number`)
 }
+
+// --clients defaults to the scenario's: left out of the reproduce command,
+// so the same command runs what the scenario says; given, it is kept.
+func TestRunClientsDefaultToTheScenarios(t *testing.T) {
+	f, _, err := parseRunFlags([]string{"--scenario", "stale-leader", "--seed", "3"}, io.Discard)
+	require.NoError(t, err)
+	assert.Zero(t, f.options(io.Discard).Clients, "the runner takes the scenario's")
+	assert.NotContains(t, f.reproCommand(), "--clients")
+	f, _, err = parseRunFlags([]string{"--scenario", "stale-leader", "--seed", "3", "--clients", "7"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, 7, f.options(io.Discard).Clients)
+	assert.Contains(t, f.reproCommand(), "--clients 7 ")
+}

@@ -192,10 +192,18 @@ func TestEveryScenario(t *testing.T) {
 			requireNoFalseAlarm(t, res)
 			requireHealed(t, h)
 			require.NotEmpty(t, h.Operations())
-			if len(sc.Injectors) > 0 {
+			if sc.Clients > 0 {
+				require.Equal(t, sc.Clients, h.Header.Clients, "the scenario's clients per workload")
+			}
+			switch {
+			case processOnly(sc):
+				// Pauses need members run as processes: embedded, the
+				// nemesis finds nothing it can apply.
+				require.Empty(t, h.Faults())
+			case len(sc.Injectors) > 0:
 				require.NotEmpty(t, res.Applied, "no fault was applied")
 				require.NotEmpty(t, h.Faults())
-			} else {
+			default:
 				require.Empty(t, h.Faults())
 			}
 			requirePartitionsReal(t, h)
@@ -205,6 +213,17 @@ func TestEveryScenario(t *testing.T) {
 			}
 		})
 	}
+}
+
+// processOnly reports whether every fault of sc needs members run as
+// processes (SIGSTOP pauses).
+func processOnly(sc faults.Scenario) bool {
+	for _, inj := range sc.Injectors {
+		if inj != faults.PauseLeader && inj != faults.PauseMember {
+			return false
+		}
+	}
+	return len(sc.Injectors) > 0
 }
 
 // jepsenSeeds bounds the lock-pause runs that may pass before one shows the
