@@ -79,6 +79,31 @@ bin/etcd-v%:
 	$(GO) build -o "$$out.tmp" .; mv "$$out.tmp" "$$out"; \
 	echo "built $@ (etcd v$*)"
 
+# `make etcd-patched ETCD_PATCH=harness/etcdpatches/v3.7.3-confirm-leadership.patch`
+# builds a release (ETCD_VERSION, by default the one the patch is named
+# after) with a fix applied to its server module, as
+# bin/etcd-v3.7.3-confirm-leadership: the same seeds run against it show
+# whether a finding is etcd's. The patch is relative to the server module.
+ETCD_PATCH ?=
+.PHONY: etcd-patched
+etcd-patched:
+	@test -n "$(ETCD_PATCH)" || { echo "etcd-patched: set ETCD_PATCH to a patch under harness/etcdpatches" >&2; exit 2; }
+	@test -f "$(ETCD_PATCH)" || { echo "etcd-patched: ETCD_PATCH $(ETCD_PATCH): no such file" >&2; exit 2; }
+	@mkdir -p bin
+	@set -e; name="$$(basename "$(ETCD_PATCH)" .patch)"; version="$${name%%-*}"; \
+	out="$$(pwd)/bin/etcd-$$name"; patch="$$(cd "$$(dirname "$(ETCD_PATCH)")" && pwd)/$$(basename "$(ETCD_PATCH)")"; \
+	scratch="$$(mktemp -d)"; trap 'rm -rf "$$scratch"' EXIT; \
+	cd "$$scratch"; export GOTOOLCHAIN=local; \
+	printf 'package main\n\nimport (\n\t"os"\n\n\t"go.etcd.io/etcd/server/v3/etcdmain"\n)\n\nfunc main() { etcdmain.Main(os.Args) }\n' >main.go; \
+	$(GO) mod init etcdchaos.local/etcd-build 2>/dev/null; \
+	$(GO) get go.etcd.io/etcd/server/v3@$$version; \
+	cp -R "$$($(GO) list -m -f '{{.Dir}}' go.etcd.io/etcd/server/v3)" server; chmod -R u+w server; \
+	(cd server && git apply "$$patch") || { echo "etcd-patched: $(ETCD_PATCH) does not apply to etcd $$version" >&2; exit 1; }; \
+	$(GO) mod edit -replace go.etcd.io/etcd/server/v3=./server; \
+	$(GO) mod tidy; \
+	$(GO) build -o "$$out.tmp" .; mv "$$out.tmp" "$$out"; \
+	echo "built bin/etcd-$$name (etcd $$version with $(ETCD_PATCH))"
+
 lint:
 	$(GO) vet $(PKGS)
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \

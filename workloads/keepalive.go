@@ -125,14 +125,17 @@ func (c *Client) keepOutcome(l *clientLease, resp *clientv3.LeaseKeepAliveRespon
 	return history.Info, nil
 }
 
-// timeToLive asks etcd how long the lease has left, recorded as a
-// lease-ttl operation of the client; the answer's TTL is -1 when the lease
-// is not found. err is the request's error, if any.
-func (c *Client) timeToLive(ctx context.Context, l *clientLease) (ttl int64, err error) {
+// timeToLive asks etcd whether the lease is gone, recorded as a lease-ttl
+// operation of the client. etcd answers TTL -1 with no granted TTL for a
+// lease it does not know; an answer with the granted TTL is a lease it
+// still holds, even with a TTL of -1 or less (expired in the answering
+// lessor's view, its revoke not applied: its keys still exist). err is the
+// request's error, if any.
+func (c *Client) timeToLive(ctx context.Context, l *clientLease) (gone bool, err error) {
 	op, _, err := c.w.rec.Begin(c.id, history.FLeaseTTL, "", &history.Value{Lease: int64(l.id)})
 	if err != nil {
 		c.fail(err)
-		return 0, err
+		return false, err
 	}
 	tctx, cancel := c.opCtx(ctx, false)
 	resp, err := c.conn.TimeToLive(tctx, l.id)
@@ -140,15 +143,15 @@ func (c *Client) timeToLive(ctx context.Context, l *clientLease) (ttl int64, err
 	outcome, out := ttlOutcome(l, resp, err)
 	if outcome == history.Info {
 		c.record(op, outcome, out, err.Error())
-		return 0, err
+		return false, err
 	}
 	c.record(op, outcome, out, "")
-	return *out.TTL, nil
+	return *out.TTL == -1 && out.GrantedTTL == 0, nil
 }
 
 // ttlOutcome classifies a TimeToLive answer: ok with the TTL and granted
-// TTL etcd answered, or TTL -1 when etcd says the lease is not found; info
-// otherwise.
+// TTL etcd answered (TTL -1 and no granted TTL when etcd does not know the
+// lease, as etcd itself answers), info otherwise.
 func ttlOutcome(l *clientLease, resp *clientv3.LeaseTimeToLiveResponse, err error) (history.Outcome, *history.Value) {
 	switch {
 	case err == nil:

@@ -77,9 +77,9 @@ func (c *Client) checkLease(ctx context.Context, force bool) {
 		return
 	}
 	l.lastCheck = time.Now()
-	// TTL -1: the lease is not found, so its revoke (or expiry) has been
-	// applied and its keys are deleted. A TTL of 0 may still be pending.
-	if ttl, err := c.timeToLive(ctx, l); err == nil && ttl == -1 {
+	// Not found: its revoke (or expiry) has been applied and its keys are
+	// deleted. An expired lease etcd still holds may still be pending.
+	if gone, err := c.timeToLive(ctx, l); err == nil && gone {
 		c.leaseLost()
 	}
 }
