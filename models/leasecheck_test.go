@@ -204,6 +204,14 @@ func TestRecordedLeaseBugs(t *testing.T) {
 				assert.Contains(t, r.Account, tc.account)
 				assert.Equal(t, tc.evidence, r.Evidence)
 				assert.Equal(t, v.verdict == KnownIssue, strings.Contains(r.Account, tc.issue), r.Account)
+				if v.verdict == Violation {
+					// Every finding is listed, the first as the account words it.
+					require.NotEmpty(t, r.Findings)
+					assert.Equal(t, tc.evidence, r.Findings[0].Evidence)
+					assert.Contains(t, r.Account, r.Findings[0].Account)
+				} else {
+					assert.Empty(t, r.Findings, "a known issue is listed under known issues")
+				}
 			})
 		}
 	}

@@ -72,8 +72,12 @@ type CheckResult struct {
 	// At is the history time (ns) of the offending moment.
 	At int64 `json:"at,omitempty"`
 	// Revisions are the revisions that prove a truth finding.
-	Revisions []int64       `json:"revisions,omitempty"`
-	Elapsed   time.Duration `json:"elapsed_ns"`
+	Revisions []int64 `json:"revisions,omitempty"`
+	// Findings are every finding of a truth or lease check that is not a
+	// known etcd issue (Account words the first), so that none is hidden
+	// behind the count.
+	Findings []Finding     `json:"findings,omitempty"`
+	Elapsed  time.Duration `json:"elapsed_ns"`
 
 	// Model and Info feed porcupine's visualization (nil when the check did
 	// not run porcupine).

@@ -644,6 +644,7 @@ func (c *checker) classify(check, name string, findings []Finding, undecided, op
 	case len(plain) > 0:
 		f := plain[0]
 		r.Verdict, r.Fails, r.Account, r.Evidence, r.At, r.Revisions = Violation, true, f.Account, f.Evidence, f.At, f.Revisions
+		r.Findings = plain
 		if n := len(findings); n > 1 {
 			r.Account += fmt.Sprintf(" (%d findings in all)", n)
 		}
