@@ -94,7 +94,9 @@ type CheckSummary struct {
 	Evidence  []int64        `json:"evidence,omitempty"`
 	AtNs      int64          `json:"at_ns,omitempty"`
 	Revisions []int64        `json:"revisions,omitempty"`
-	ElapsedNs int64          `json:"elapsed_ns"`
+	// Findings lists every finding of a failing truth or lease check.
+	Findings  []models.Finding `json:"findings,omitempty"`
+	ElapsedNs int64            `json:"elapsed_ns"`
 	// Visualization is the path of the Porcupine visualization relative to
 	// the run directory, empty when there is none.
 	Visualization string `json:"visualization,omitempty"`
@@ -140,8 +142,8 @@ func buildSummary(h *history.History, res models.Result, meta Meta, viz []string
 func summarizeCheck(c models.CheckResult, viz string) CheckSummary {
 	return CheckSummary{
 		Check: c.Check, Name: c.Name, Verdict: c.Verdict, Fails: c.Fails, Ops: c.Ops,
-		Account: c.Account, Evidence: c.Evidence, AtNs: c.At, Revisions: c.Revisions, ElapsedNs: int64(c.Elapsed),
-		Visualization: viz,
+		Account: c.Account, Evidence: c.Evidence, AtNs: c.At, Revisions: c.Revisions, Findings: c.Findings,
+		ElapsedNs: int64(c.Elapsed), Visualization: viz,
 	}
 }
 
