@@ -85,6 +85,9 @@ type Header struct {
 	Fixes    []int  `json:"fixes,omitempty"`    // etcd issues whose client-side fix the clients applied
 	Clients  int    `json:"clients,omitempty"`
 	Command  string `json:"command,omitempty"` // command line that reproduces the run
+	// ClientVersion is the etcd client library the recording binary was
+	// built with: the concurrency backend runs its concurrency package.
+	ClientVersion string `json:"client_version,omitempty"`
 	// ServerTruth says the history records every event etcd applied to the
 	// workloads' keys (server lines, extension 1.1).
 	ServerTruth bool `json:"server_truth,omitempty"`

@@ -633,7 +633,8 @@ func (c *checker) classify(check, name string, findings []Finding, undecided, op
 	r := CheckResult{Check: check, Name: name, Verdict: Ok, Ops: ops}
 	var plain []Finding
 	for _, f := range findings {
-		if issue, ok := knownissues.Match(f.facts(), c.h.Header.EtcdVersion); ok {
+		hd := c.h.Header
+		if issue, ok := knownissues.Match(f.facts(), knownissues.Versions{Server: hd.EtcdVersion, Client: hd.ClientVersion, Backend: hd.Backend}); ok {
 			cf.known = append(cf.known, KnownIssueFinding{Issue: issue.ID, Title: issue.Title, URL: issue.URL,
 				Message: issue.Message(), Finding: f})
 		} else {

@@ -3,7 +3,10 @@ package workloads
 import (
 	"context"
 	"errors"
+	"runtime/debug"
+	"strings"
 
+	"go.etcd.io/etcd/api/v3/version"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -119,3 +122,22 @@ type LockerFactory func(cli *clientv3.Client) Locker
 
 // ElectorFactory makes the Elector of one client from its etcd client.
 type ElectorFactory func(cli *clientv3.Client) Elector
+
+// ClientVersion is the version of the etcd client library this binary was
+// built with (e.g. "3.7.3"): the concurrency backend runs its concurrency
+// package, so a bug there is judged by this version, not the server's.
+func ClientVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, m := range bi.Deps {
+			if m.Path == "go.etcd.io/etcd/client/v3" {
+				if m.Replace != nil {
+					m = m.Replace
+				}
+				if v := strings.TrimPrefix(m.Version, "v"); v != "" && v != "(devel)" {
+					return v
+				}
+			}
+		}
+	}
+	return version.Version // the API module, released together with the client
+}

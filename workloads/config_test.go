@@ -1,6 +1,8 @@
 package workloads
 
 import (
+	"os"
+	"regexp"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -35,4 +37,14 @@ func TestBackendNames(t *testing.T) {
 	require.ErrorContains(t, Backend("zk").Validate(), `backend "zk" (expected grpc or concurrency)`)
 	_, err := New(nil, nil, Config{Kind: KindLock, Backend: "zk"})
 	require.ErrorContains(t, err, `backend "zk"`)
+}
+
+// The client library version is the one go.mod pins, in the form etcd
+// reports its own ("3.7.3").
+func TestClientVersion(t *testing.T) {
+	mod, err := os.ReadFile("../go.mod")
+	require.NoError(t, err)
+	m := regexp.MustCompile(`go\.etcd\.io/etcd/client/v3 v(\S+)`).FindSubmatch(mod)
+	require.NotNil(t, m, "go.mod requires the client library")
+	require.Equal(t, string(m[1]), ClientVersion())
 }

@@ -125,7 +125,7 @@ func (r *run) header(etcdVersion string) history.Header {
 		Scenario: r.sc.Name, Seed: r.opts.Seed, LeaseTTLMs: r.sc.LeaseTTL.Milliseconds(),
 		Members: r.opts.Members, EtcdVersion: etcdVersion, Workload: workloadName(r.sc),
 		Backend: string(r.opts.Backend), Mutant: r.opts.Mutant, Fixes: r.opts.Fixes, Clients: r.opts.Clients, Command: r.opts.Command,
-		ServerTruth: true,
+		ClientVersion: workloads.ClientVersion(), ServerTruth: true,
 	}
 }
 

@@ -38,7 +38,30 @@ type Issue struct {
 	Fixed []string `json:"fixed,omitempty"`
 	// Signature says in words what a finding must show to be this issue.
 	Signature string `json:"signature"`
-	matches   func(Facts) bool
+	// InConcurrency: the bug is in the client library's concurrency
+	// package, of which there are two copies in a run: the v3lock and
+	// v3election services run the server's, and the concurrency backend
+	// runs the client library etcdchaos was built with. Whether a finding
+	// is affected then depends on the backend (see Versions.For).
+	InConcurrency bool `json:"in_concurrency,omitempty"`
+	matches       func(Facts) bool
+}
+
+// Versions are what ran in a history: the etcd server's version (from its
+// Status), the etcd client library's (from the recording binary; empty in
+// older histories) and the workloads' backend.
+type Versions struct {
+	Server, Client, Backend string
+}
+
+// For is the version whose code a finding of issue i ran: the client
+// library's for a concurrency-package bug on the concurrency backend (when
+// known), the server's otherwise.
+func (v Versions) For(i Issue) string {
+	if i.InConcurrency && v.Backend == "concurrency" && v.Client != "" {
+		return v.Client
+	}
+	return v.Server
 }
 
 // Affected describes the affected versions in words.
@@ -57,7 +80,7 @@ func (i Issue) Message() string {
 var registry = []Issue{
 	{
 		ID: 19597, Title: "Campaign returns success after the campaigner's lease expired while it waited",
-		URL: "https://github.com/etcd-io/etcd/issues/19597", State: "open", Since: "3.0.0",
+		URL: "https://github.com/etcd-io/etcd/issues/19597", State: "open", Since: "3.0.0", InConcurrency: true,
 		Signature: "a campaign that returned ok for a key the server deleted (its lease died) before every older key was gone: phantom leadership",
 		matches: func(f Facts) bool {
 			return f.Kind == "phantom-grant" && f.F == "campaign" && f.DeletedWhileWaiting
@@ -65,7 +88,7 @@ var registry = []Issue{
 	},
 	{
 		ID: 22123, Title: "a failed Resign forgets the leadership, so a retried Resign returns nil while the key stays",
-		URL: "https://github.com/etcd-io/etcd/issues/22123", State: "open", Since: "3.0.0",
+		URL: "https://github.com/etcd-io/etcd/issues/22123", State: "open", Since: "3.0.0", InConcurrency: true,
 		Signature: "a resign that returned ok after an earlier resign of the same key by the same client did not succeed, while the key still existed after it returned",
 		matches: func(f Facts) bool {
 			return f.Kind == "release-did-not-release" && f.F == "resign" && f.Retried
@@ -108,12 +131,13 @@ func All() []Issue {
 }
 
 // Match returns the registered issue whose signature the finding matches,
-// if the etcd version is one it affects. A version the issue is fixed in
-// does not match: the finding is then a regression. An unreadable version
-// matches only an issue that is still open.
-func Match(f Facts, etcdVersion string) (Issue, bool) {
+// if the version that ran its code (Versions.For) is one it affects. A
+// version the issue is fixed in does not match: the finding is then a
+// regression. An unreadable version matches only an issue that is still
+// open.
+func Match(f Facts, v Versions) (Issue, bool) {
 	for _, i := range registry {
-		if i.matches(f) && i.affects(etcdVersion) {
+		if i.matches(f) && i.affects(v.For(i)) {
 			return i, true
 		}
 	}

@@ -10,21 +10,21 @@ import (
 
 func TestMatchNeedsSignatureAndAffectedVersion(t *testing.T) {
 	phantom := Facts{Kind: "phantom-grant", F: "campaign", DeletedWhileWaiting: true}
-	i, ok := Match(phantom, "3.7.3")
+	i, ok := Match(phantom, Versions{Server: "3.7.3"})
 	assert.True(t, ok)
 	assert.Equal(t, 19597, i.ID)
 	assert.Contains(t, i.Message(), "known etcd issue 19597")
 	assert.Contains(t, i.Message(), "https://github.com/etcd-io/etcd/issues/19597")
 
-	_, ok = Match(Facts{Kind: "phantom-grant", F: "lock", DeletedWhileWaiting: true}, "3.7.3")
+	_, ok = Match(Facts{Kind: "phantom-grant", F: "lock", DeletedWhileWaiting: true}, Versions{Server: "3.7.3"})
 	assert.False(t, ok, "a phantom lock is not the election bug")
-	_, ok = Match(Facts{Kind: "phantom-grant", F: "campaign"}, "3.7.3")
+	_, ok = Match(Facts{Kind: "phantom-grant", F: "campaign"}, Versions{Server: "3.7.3"})
 	assert.False(t, ok, "a grant of a key the server never had is another finding")
 
-	i, ok = Match(Facts{Kind: "release-did-not-release", F: "resign", Retried: true}, "v3.5.12")
+	i, ok = Match(Facts{Kind: "release-did-not-release", F: "resign", Retried: true}, Versions{Server: "v3.5.12"})
 	assert.True(t, ok)
 	assert.Equal(t, 22123, i.ID)
-	_, ok = Match(Facts{Kind: "release-did-not-release", F: "resign"}, "3.7.3")
+	_, ok = Match(Facts{Kind: "release-did-not-release", F: "resign"}, Versions{Server: "3.7.3"})
 	assert.False(t, ok, "a first resign that did not release is not the retry bug")
 }
 
@@ -79,26 +79,26 @@ func TestLeaseIssuesByVersion(t *testing.T) {
 	} {
 		f := tc.facts
 		for _, v := range tc.affected {
-			i, ok := Match(f, v)
+			i, ok := Match(f, Versions{Server: v})
 			if assert.True(t, ok, "%s on %s", tc.facts.Kind, v) {
 				assert.Equal(t, tc.id, i.ID, "%s on %s", tc.facts.Kind, v)
 				assert.Contains(t, i.Message(), "known etcd issue "+strconv.Itoa(tc.id))
 			}
 		}
 		for _, v := range tc.fixed {
-			_, ok := Match(f, v)
+			_, ok := Match(f, Versions{Server: v})
 			assert.False(t, ok, "%s on %s is a regression, not issue %d", tc.facts.Kind, v, tc.id)
 		}
-		_, ok := Match(f, "")
+		_, ok := Match(f, Versions{Server: ""})
 		assert.False(t, ok, "a fixed issue does not match an unknown version")
 	}
-	_, ok := Match(Facts{Kind: "lease-gone-early"}, "3.5.12")
+	_, ok := Match(Facts{Kind: "lease-gone-early"}, Versions{Server: "3.5.12"})
 	assert.False(t, ok, "another kind of lease finding is none of them")
 	// 17506 is a TimeToLive answer above the grant; one below -1, or a
 	// keep-alive's, is another bug.
-	_, ok = Match(Facts{Kind: "lease-ttl-out-of-range", F: "lease-ttl"}, "3.5.13")
+	_, ok = Match(Facts{Kind: "lease-ttl-out-of-range", F: "lease-ttl"}, Versions{Server: "3.5.13"})
 	assert.False(t, ok, "a TTL below -1 is not issue 17506")
-	_, ok = Match(Facts{Kind: "lease-ttl-out-of-range", F: "keepalive", AboveGranted: true}, "3.5.13")
+	_, ok = Match(Facts{Kind: "lease-ttl-out-of-range", F: "keepalive", AboveGranted: true}, Versions{Server: "3.5.13"})
 	assert.False(t, ok, "a keep-alive's TTL is not issue 17506")
 }
 
@@ -110,4 +110,29 @@ func TestLeaseIssueLinks(t *testing.T) {
 	assert.Equal(t, "https://github.com/etcd-io/etcd/pull/17425", urls[17425])
 	assert.Equal(t, "https://github.com/etcd-io/etcd/issues/17506", urls[17506])
 	assert.Equal(t, "https://github.com/etcd-io/etcd/pull/20590", urls[20590])
+}
+
+// A bug in the concurrency package runs in two copies: the server's (the
+// v3lock and v3election services, the grpc backend) and the client
+// library's (the concurrency backend). Whether a finding is affected is
+// judged by the copy that ran.
+func TestConcurrencyBugsAreJudgedByTheCopyThatRan(t *testing.T) {
+	fixedInLibrary := Issue{ID: 1, InConcurrency: true, Since: "3.0.0", Fixed: []string{"3.6.2"}}
+	server := Issue{ID: 2, Since: "3.0.0", Fixed: []string{"3.6.2"}}
+	for _, tc := range []struct {
+		v        Versions
+		issue    Issue
+		affected bool
+	}{
+		{Versions{Server: "3.5.12", Client: "3.7.3", Backend: "concurrency"}, fixedInLibrary, false},
+		{Versions{Server: "3.5.12", Client: "3.7.3", Backend: "grpc"}, fixedInLibrary, true},
+		{Versions{Server: "3.7.3", Client: "3.6.1", Backend: "concurrency"}, fixedInLibrary, true},
+		{Versions{Server: "3.5.12", Backend: "concurrency"}, fixedInLibrary, true}, // an older history: the server's
+		{Versions{Server: "3.5.12", Client: "3.7.3", Backend: "concurrency"}, server, true},
+	} {
+		assert.Equal(t, tc.affected, tc.issue.affects(tc.v.For(tc.issue)), "%+v issue %d", tc.v, tc.issue.ID)
+	}
+	for _, i := range All() {
+		assert.Equal(t, i.ID == 19597 || i.ID == 22123, i.InConcurrency, "issue %d", i.ID)
+	}
 }
