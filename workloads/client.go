@@ -32,10 +32,14 @@ type Client struct {
 	// kept is closed when the keep-alive loop of the client's latest lease
 	// ends: the next lease's loop waits for it, since the lease keeper has
 	// one operation in flight at a time.
-	kept   <-chan struct{}
-	recent string // name of the latest cycle, for lease-lost lines
-	err    error  // the recorder failed: stop
-	bg     sync.WaitGroup
+	kept <-chan struct{}
+	// orphans are leases abandoned with their fate unknown (their revoke
+	// and the look-up after it had no answer): the client keeps looking
+	// them up, so that their loss is recorded once etcd says they are gone.
+	orphans []orphan
+	recent  string // name of the latest cycle, for lease-lost lines
+	err     error  // the recorder failed: stop
+	bg      sync.WaitGroup
 
 	mu      sync.Mutex
 	leaseID int64
@@ -45,6 +49,13 @@ type Client struct {
 	pauseCh chan struct{} // non-nil while paused; closed by Resume
 	blocked bool
 	stopKA  context.CancelFunc
+}
+
+// orphan is an abandoned lease of unknown fate and the name it was last
+// used on.
+type orphan struct {
+	l    *clientLease
+	name string
 }
 
 // clientLease is the lease a client currently holds its keys with.
@@ -199,6 +210,7 @@ func (c *Client) step(ctx context.Context, d time.Duration) bool {
 		return false
 	}
 	c.checkLease(ctx, false)
+	c.checkOrphans(ctx, false)
 	return c.gate(ctx) == nil
 }
 

@@ -86,13 +86,43 @@ func (c *Client) checkLease(ctx context.Context, force bool) {
 
 // leaseLost records that the client learned its lease is gone and drops it.
 func (c *Client) leaseLost() {
-	l := c.lease
+	c.recordLost(c.lease, c.recent)
+	c.dropLease()
+}
+
+// recordLost records that lease l, last used on name, is gone.
+func (c *Client) recordLost(l *clientLease, name string) {
 	in := &history.Value{Lease: int64(l.id), LastAlive: history.Int64(l.proof)}
-	if err := c.w.rec.Record(c.id, history.FLeaseLost, c.recent, in, &history.Value{}); err != nil {
+	if err := c.w.rec.Record(c.id, history.FLeaseLost, name, in, &history.Value{}); err != nil {
 		c.fail(err)
 	}
 	c.w.spent.Add(1)
-	c.dropLease()
+}
+
+// checkOrphans looks up the client's abandoned leases of unknown fate (each
+// at most every TTL/8, or now if force) and records the loss of those etcd
+// says are gone. A lease etcd still holds expires on its own: nothing
+// renews it.
+// After a look-up with no answer the rest wait for the next call, so a
+// cut link costs one operation timeout per call.
+func (c *Client) checkOrphans(ctx context.Context, force bool) {
+	kept := c.orphans[:0]
+	unreachable := false
+	for _, o := range c.orphans {
+		if unreachable || ctx.Err() != nil || c.err != nil || !force && time.Since(o.l.lastCheck) < c.w.cfg.LeaseTTL/8 {
+			kept = append(kept, o)
+			continue
+		}
+		o.l.lastCheck = time.Now()
+		gone, err := c.timeToLive(ctx, o.l)
+		if err == nil && gone {
+			c.recordLost(o.l, o.name)
+			continue
+		}
+		unreachable = err != nil
+		kept = append(kept, o)
+	}
+	c.orphans = kept
 }
 
 // dropLease stops renewing the lease and forgets it and what it held.
@@ -133,6 +163,7 @@ func (c *Client) abandonLease(ctx context.Context, name string, timeout time.Dur
 		if c.lease == nil {
 			return // it was gone: recorded as lost
 		}
+		c.orphans = append(c.orphans, orphan{l: l, name: name})
 	}
 	c.dropLease()
 }

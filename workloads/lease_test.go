@@ -287,3 +287,55 @@ func TestTTLProbesAreRecorded(t *testing.T) {
 		})
 	}
 }
+
+// TestOrphanedLeaseLossIsRecorded: a client whose link is paused abandons
+// its lease and cannot learn its fate (the revoke and the look-up after it
+// both time out); it takes a new lease and goes on, and once the link is
+// back and the old lease has expired, its next look-up records the old
+// lease's loss, under the name it was last used on.
+func TestOrphanedLeaseLossIsRecorded(t *testing.T) {
+	c := cluster(t)
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	rec, err := history.Create(path, history.Header{Scenario: t.Name(), Members: c.Size(), Workload: string(KindLock)})
+	require.NoError(t, err)
+	w, err := New(c, rec, Config{Kind: KindLock, Clients: 1, Prefix: "/" + t.Name(), OpTimeout: 300 * time.Millisecond})
+	require.NoError(t, err)
+	defer w.Close()
+	cl := w.Clients()[0]
+	ctx := context.Background()
+	require.True(t, cl.ensureLease(ctx))
+	old := cl.Lease()
+
+	require.NoError(t, c.PauseClient(cl.Conn()))
+	cl.abandonLease(ctx, "l0", 300*time.Millisecond)
+	require.Nil(t, cl.lease)
+	require.Len(t, cl.orphans, 1, "its fate is unknown: kept to look up")
+	admin, err := c.NewClient(2)
+	require.NoError(t, err)
+	defer admin.Close()
+	require.Eventually(t, func() bool {
+		tctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		resp, err := admin.TimeToLive(tctx, clientv3.LeaseID(old))
+		return err == nil && resp.TTL == -1
+	}, 15*time.Second, 50*time.Millisecond, "the lease of the paused client never expired")
+	require.NoError(t, c.ResumeClient(cl.Conn()))
+	require.True(t, cl.ensureLease(ctx), "a new lease once the link is back")
+	cl.checkOrphans(ctx, true)
+	require.Empty(t, cl.orphans, "the old lease's loss is learned")
+	cl.dropLease()
+	cl.bg.Wait()
+	require.NoError(t, rec.Close())
+
+	h, err := history.ReadFile(path)
+	require.NoError(t, err)
+	var lost []history.Operation
+	for _, op := range h.Operations() {
+		if op.F == history.FLeaseLost {
+			lost = append(lost, op)
+		}
+	}
+	require.Len(t, lost, 1)
+	assert.Equal(t, old, lost[0].Input.Lease)
+	assert.Equal(t, "l0", lost[0].Name)
+}

@@ -208,6 +208,9 @@ func (c *Client) finish(ctx context.Context) {
 		// hidden behind the final revoke.
 		c.checkLease(context.WithoutCancel(ctx), true)
 	}
+	if c.err == nil {
+		c.checkOrphans(context.WithoutCancel(ctx), true)
+	}
 	if c.lease != nil && c.err == nil {
 		name, _ := c.Holding()
 		if name == "" {
