@@ -175,7 +175,10 @@ func TestLeaseFindingShrinks(t *testing.T) {
 //   - 17506 on v3.5.13, scenario lease-ttl seed 1: an excerpt of one lease
 //     keeper's answers around the moment;
 //   - 17425 on v3.5.12, scenario stale-leader seed 1, shrunk (with the
-//     leader pause that ended just before the deletion put back).
+//     leader pause that ended just before the deletion put back);
+//   - 18428 on v3.7.3, scenario stale-leader seed 2, shrunk (with the
+//     leader pauses around it put back); v3.5.15 has 17425's fix and not
+//     18428's shortcut, so there it is a regression.
 func TestRecordedLeaseBugs(t *testing.T) {
 	for _, tc := range []struct {
 		file, recorded, fixed string
@@ -185,6 +188,8 @@ func TestRecordedLeaseBugs(t *testing.T) {
 	}{
 		{"known-lease-ttl-17506-v3.5.13", "3.5.13", "3.5.14", "known etcd issue 17506", []int64{10211},
 			"client 3's lease-ttl of lease 74a7a2353e14ff1d (op 10211) returned ok at 36.36 s with TTL 9223372036s, outside [-1, 2s]"},
+		{"known-lease-early-expiry-18428-v3.7.3", "3.7.3", "3.5.15", "known etcd issue 18428", []int64{1},
+			"lease 34d7a2355b39555a's key /etcdchaos/election/e1/34d7a2355b39555a (created at revision 1788) was deleted at revision 1848, seen at 36.15 s, with no unlock, resign or revoke that explains it: an expiry, but client 1's keep-alive (op 1), invoked at 35.69 s, had renewed the lease for 2s, until 37.69 s at the earliest"},
 		{"known-lease-early-expiry-17425-v3.5.12", "3.5.12", "3.5.13", "known etcd issue 17425", []int64{3},
 			"lease 5de8a2354f7e68fa's key /etcdchaos/election/e0/5de8a2354f7e68fa (created at revision 1835) was deleted at revision 1867, seen at 24.28 s, with no unlock, resign or revoke that explains it: an expiry, but client 2's keep-alive (op 3), invoked at 24.11 s, had renewed the lease for 2s, until 26.11 s at the earliest"},
 	} {

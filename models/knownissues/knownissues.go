@@ -121,6 +121,17 @@ var registry = []Issue{
 		Signature: "a keep-alive answered ok after a revoke of the same lease had returned ok",
 		matches:   func(f Facts) bool { return f.Kind == "keepalive-after-revoke" },
 	},
+	// Found by etcdchaos (scenario stale-leader) and proven etcd's with a
+	// patched build (harness/etcdpatches); no etcd issue names it yet, so
+	// the link is the change that brought it. On 3.5.13 to 3.5.15 the same
+	// finding is a regression of 17425. 3.4.34 got the same change; this
+	// entry names only the lines tried.
+	{
+		ID: 18428, Title: "a stale leader revokes and renews leases again: the leadership check of PR 17425 is skipped while the raft loop ticks, as it does at once when a stalled leader continues (found by etcdchaos, not yet reported upstream)",
+		URL: "https://github.com/etcd-io/etcd/pull/18428", State: "open", Since: "3.5.16",
+		Signature: "as for 17425, on a release with etcd PR 18428: a lease's keys deleted by an expiry before the TTL its last keep-alive renewed it for ran out",
+		matches:   func(f Facts) bool { return f.Kind == "lease-early-expiry" },
+	},
 }
 
 // All returns every registered issue.
