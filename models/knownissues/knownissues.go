@@ -121,6 +121,18 @@ var registry = []Issue{
 		Signature: "a keep-alive answered ok after a revoke of the same lease had returned ok",
 		matches:   func(f Facts) bool { return f.Kind == "keepalive-after-revoke" },
 	},
+	// Found by etcdchaos (scenarios stale-leader and member-pause) and
+	// proven etcd's with a patched build (harness/etcdpatches); the link is
+	// the fix of 17506, whose check after the lookup does not cover a
+	// leader that has not yet learned it was deposed.
+	{
+		ID: 17642, Title: "LeaseTimeToLive answered by a leader continued after a stall, before it learns of the newer term, reads its own stale lessor: TTLs below -1 for leases the new leader keeps alive (found by etcdchaos, not yet reported upstream)",
+		URL: "https://github.com/etcd-io/etcd/pull/17642", State: "open", Since: "3.0.0",
+		Signature: "a LeaseTimeToLive answer whose TTL is below -1: an expiry the answering lessor counted seconds ago, which a primary lessor would have revoked",
+		matches: func(f Facts) bool {
+			return f.Kind == "lease-ttl-out-of-range" && f.F == "lease-ttl" && !f.AboveGranted
+		},
+	},
 	// Found by etcdchaos (scenario stale-leader) and proven etcd's with a
 	// patched build (harness/etcdpatches); no etcd issue names it yet, so
 	// the link is the change that brought it. On 3.5.13 to 3.5.15 the same
