@@ -11,6 +11,7 @@ import (
 	"go.etcd.io/etcd/api/v3/version"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/etcdchaos/etcdchaos/harness"
 	"github.com/etcdchaos/etcdchaos/history"
 	"github.com/etcdchaos/etcdchaos/models"
 	"github.com/etcdchaos/etcdchaos/workloads/observer"
@@ -39,15 +40,7 @@ func TestAbandonedLeaseLossIsRecorded(t *testing.T) {
 		defer close(abandoned)
 		cl.abandonLease(ctx, "l0", 300*time.Millisecond)
 	}()
-	admin, err := c.NewClient(2)
-	require.NoError(t, err)
-	defer admin.Close()
-	require.Eventually(t, func() bool {
-		tctx, cancel := context.WithTimeout(ctx, time.Second)
-		defer cancel()
-		resp, err := admin.TimeToLive(tctx, clientv3.LeaseID(lease))
-		return err == nil && resp.TTL == -1
-	}, 15*time.Second, 50*time.Millisecond, "the lease of the paused client never expired")
+	awaitLeaseGone(t, c, lease)
 	require.NoError(t, c.ResumeClient(cl.Conn()))
 	<-abandoned
 	cl.bg.Wait()
@@ -73,6 +66,21 @@ func TestAbandonedLeaseLossIsRecorded(t *testing.T) {
 	require.Equal(t, []string{"revoke/info", "lease-lost/ok"}, fs)
 	require.NotEmpty(t, asked)
 	require.Equal(t, int64(-1), asked[len(asked)-1], "the loss was learned from a TimeToLive answer: not found")
+}
+
+// awaitLeaseGone waits until etcd, asked through a member of its own, says
+// the lease of a paused client is not found.
+func awaitLeaseGone(t *testing.T, c *harness.Cluster, lease int64) {
+	t.Helper()
+	admin, err := c.NewClient(2)
+	require.NoError(t, err)
+	defer admin.Close()
+	require.Eventually(t, func() bool {
+		tctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		resp, err := admin.TimeToLive(tctx, clientv3.LeaseID(lease))
+		return err == nil && resp.TTL == -1
+	}, 15*time.Second, 50*time.Millisecond, "the lease of the paused client never expired")
 }
 
 // okKeepAlives counts the ok keep-alives recorded so far, reading the
@@ -310,15 +318,7 @@ func TestOrphanedLeaseLossIsRecorded(t *testing.T) {
 	cl.abandonLease(ctx, "l0", 300*time.Millisecond)
 	require.Nil(t, cl.lease)
 	require.Len(t, cl.orphans, 1, "its fate is unknown: kept to look up")
-	admin, err := c.NewClient(2)
-	require.NoError(t, err)
-	defer admin.Close()
-	require.Eventually(t, func() bool {
-		tctx, cancel := context.WithTimeout(ctx, time.Second)
-		defer cancel()
-		resp, err := admin.TimeToLive(tctx, clientv3.LeaseID(old))
-		return err == nil && resp.TTL == -1
-	}, 15*time.Second, 50*time.Millisecond, "the lease of the paused client never expired")
+	awaitLeaseGone(t, c, old)
 	require.NoError(t, c.ResumeClient(cl.Conn()))
 	require.True(t, cl.ensureLease(ctx), "a new lease once the link is back")
 	cl.checkOrphans(ctx, true)
