@@ -45,7 +45,7 @@ func Run(ctx context.Context, sc faults.Scenario, opts Options) (Result, error) 
 	if opts.Clients == 0 {
 		opts.Clients = sc.Clients
 	}
-	if opts.Names == 0 {
+	if opts.Names == 0 && opts.Mutant == "" { // a mutant's own names win
 		opts.Names = sc.Names
 	}
 	opts, err := opts.withDefaults()
