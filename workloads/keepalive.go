@@ -97,11 +97,7 @@ func (c *Client) between(l *clientLease, keeper int, next time.Time) error {
 		rctx, cancel := context.WithDeadline(l.alive, next)
 		resp, err := c.conn.TimeToLive(rctx, l.id)
 		cancel()
-		outcome, out := ttlOutcome(l, resp, err)
-		msg := ""
-		if outcome == history.Info {
-			msg = err.Error()
-		}
+		outcome, out, msg := ttlOutcome(l, resp, err)
 		if err := c.w.rec.Complete(op, outcome, out, msg); err != nil {
 			return err
 		}
@@ -140,26 +136,25 @@ func (c *Client) timeToLive(ctx context.Context, l *clientLease) (gone bool, err
 	tctx, cancel := c.opCtx(ctx, false)
 	resp, err := c.conn.TimeToLive(tctx, l.id)
 	cancel()
-	outcome, out := ttlOutcome(l, resp, err)
+	outcome, out, msg := ttlOutcome(l, resp, err)
+	c.record(op, outcome, out, msg)
 	if outcome == history.Info {
-		c.record(op, outcome, out, err.Error())
 		return false, err
 	}
-	c.record(op, outcome, out, "")
 	return *out.TTL == -1 && out.GrantedTTL == 0, nil
 }
 
 // ttlOutcome classifies a TimeToLive answer: ok with the TTL and granted
 // TTL etcd answered (TTL -1 and no granted TTL when etcd does not know the
-// lease, as etcd itself answers), info otherwise.
-func ttlOutcome(l *clientLease, resp *clientv3.LeaseTimeToLiveResponse, err error) (history.Outcome, *history.Value) {
+// lease, as etcd itself answers), info with the error's text otherwise.
+func ttlOutcome(l *clientLease, resp *clientv3.LeaseTimeToLiveResponse, err error) (history.Outcome, *history.Value, string) {
 	switch {
 	case err == nil:
-		return history.Ok, &history.Value{Lease: int64(l.id), TTL: history.Int64(resp.TTL), GrantedTTL: resp.GrantedTTL}
+		return history.Ok, &history.Value{Lease: int64(l.id), TTL: history.Int64(resp.TTL), GrantedTTL: resp.GrantedTTL}, ""
 	case leaseNotFound(err):
-		return history.Ok, &history.Value{Lease: int64(l.id), TTL: history.Int64(-1)}
+		return history.Ok, &history.Value{Lease: int64(l.id), TTL: history.Int64(-1)}, ""
 	}
-	return history.Info, nil
+	return history.Info, nil, err.Error()
 }
 
 func errText(err error) string {
