@@ -31,7 +31,7 @@ func init() {
 
 func killInjection(env *Env, m int) (*injection, error) {
 	return &injection{
-		event: history.FaultEvent{Member: m, Detail: fmt.Sprintf("member %d killed", m)},
+		event: history.FaultEvent{Member: m, Leader: m == env.Cluster.Leader(), Detail: fmt.Sprintf("member %d killed", m)},
 		apply: func(context.Context) error { return env.Cluster.Kill(m) },
 		heal:  func(context.Context) error { return env.Cluster.Restart(m) },
 	}, nil
@@ -85,7 +85,7 @@ func pauseMember(_ context.Context, env *Env, choice uint64) (*injection, error)
 
 func pauseInjection(env *Env, m int, role string) (*injection, error) {
 	return &injection{
-		event: history.FaultEvent{Member: m, Detail: fmt.Sprintf("%s %d paused (SIGSTOP)", role, m)},
+		event: history.FaultEvent{Member: m, Leader: m == env.Cluster.Leader(), Detail: fmt.Sprintf("%s %d paused (SIGSTOP)", role, m)},
 		apply: func(context.Context) error { return env.Cluster.PauseMember(m) },
 		heal:  func(context.Context) error { return env.Cluster.ResumeMember(m) },
 	}, nil

@@ -97,15 +97,19 @@ func (n *Nemesis) step(ctx context.Context, st Step) error {
 	if injector.kind.OneShot {
 		// It took effect by now: the end says so to the checkers.
 		n.setActive(nil)
-		end := ev
-		end.Phase, end.Detail = history.PhaseEnd, ""
-		if _, err := n.rec.Fault(end); err != nil {
+		if _, err := n.rec.Fault(endOf(ev)); err != nil {
 			return fmt.Errorf("record fault %s: %w", st.Injector, err)
 		}
 		return nil
 	}
 	sleepUntil(ctx, time.Now().Add(st.For))
 	return n.HealAll()
+}
+
+// endOf is the end event of a fault that started with ev: its kind and
+// targets, which pair it with its start, and nothing only the start says.
+func endOf(ev history.FaultEvent) history.FaultEvent {
+	return history.FaultEvent{Fault: ev.Fault, Phase: history.PhaseEnd, Member: ev.Member, Target: ev.Target, Lease: ev.Lease}
 }
 
 // HealAll heals the fault in progress, if any, and records its end. It is
@@ -125,9 +129,7 @@ func (n *Nemesis) HealAll() error {
 	if a.inj.heal != nil {
 		err = a.inj.heal(ctx)
 	}
-	ev := a.inj.event
-	ev.Phase, ev.Detail = history.PhaseEnd, ""
-	if _, rerr := n.rec.Fault(ev); rerr != nil && !errors.Is(rerr, history.ErrClosed) {
+	if _, rerr := n.rec.Fault(endOf(a.inj.event)); rerr != nil && !errors.Is(rerr, history.ErrClosed) {
 		err = errors.Join(err, rerr)
 	}
 	if err != nil {

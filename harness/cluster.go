@@ -242,6 +242,15 @@ func (c *Cluster) Size() int { return c.cfg.Members }
 // Mode is how the members run: ModeEmbedded, ModeProcess or ModeExternal.
 func (c *Cluster) Mode() string { return c.cfg.Mode }
 
+// ElectionTimeout is the members' election timeout; 0 for a cluster the
+// harness did not start, whose timeout it does not know.
+func (c *Cluster) ElectionTimeout() time.Duration {
+	if c.cfg.Mode == ModeExternal {
+		return 0
+	}
+	return time.Duration(c.cfg.ElectionMs) * time.Millisecond
+}
+
 // Endpoints are the client URLs of the members (index 0 is member 1). They
 // reach the members through pass-through links that faults never touch,
 // except that Kill closes their connections; they stay valid across Restart.

@@ -89,6 +89,8 @@ func (d *fastDecoder) eventField(key []byte, e *Event) bool {
 		return d.int(&e.Target)
 	case "lease":
 		return d.int64(&e.Lease)
+	case "leader":
+		return d.bool(&e.Leader)
 	case "role":
 		return d.str(&e.server().Role)
 	case "event":

@@ -41,6 +41,9 @@ func appendEvent(b []byte, e *Event) []byte {
 	if e.Lease != 0 {
 		b = appendIntField(b, "lease", e.Lease)
 	}
+	if e.Leader {
+		b = append(b, `,"leader":true`...)
+	}
 	if e.ServerFields != nil {
 		b = appendServerFields(b, e.ServerFields)
 	}

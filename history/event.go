@@ -50,6 +50,11 @@ const (
 	// They concern a lease, not a name: their invokes carry no name.
 	FKeepAlive = "keepalive"
 	FLeaseTTL  = "lease-ttl"
+	// FProbe is the run's liveness probe after healing: one operation per
+	// lock or election name, by ProbeClient, ok when the name was acquired
+	// and released within the run's bound, fail when it was not (the
+	// error says why), info when the run was interrupted first.
+	FProbe = "probe"
 )
 
 // KeeperBase is added to a client's id to make the history client id of
@@ -60,6 +65,9 @@ const KeeperBase = 100000
 
 // LeaseKeeper is the history client id of client's lease keeper.
 func LeaseKeeper(client int) int { return KeeperBase + client }
+
+// ProbeClient is the history client id of the liveness probe (FProbe).
+const ProbeClient = 2 * KeeperBase
 
 // Fault phases.
 const (
@@ -91,6 +99,9 @@ type Header struct {
 	// ServerTruth says the history records every event etcd applied to the
 	// workloads' keys (server lines, extension 1.1).
 	ServerTruth bool `json:"server_truth,omitempty"`
+	// ElectionTimeoutMs is the members' election timeout (0: not known,
+	// as for an existing cluster; etcd's default is 1000).
+	ElectionTimeoutMs int64 `json:"election_timeout_ms,omitempty"`
 }
 
 // Value is the union of every operation's invoke and completion values.
@@ -142,6 +153,9 @@ type Event struct {
 	// Lease is the lease a lease fault targets (extension), or the lease of
 	// the key a server put wrote.
 	Lease int64 `json:"lease,omitempty"`
+	// Leader says the member a fault targets was the cluster's leader when
+	// the fault started (extension).
+	Leader bool `json:"leader,omitempty"`
 
 	// Server lines (extension 1.1): nil on every other line, so that the
 	// operations, which are most lines, stay small. Name is the lock or

@@ -33,6 +33,9 @@ type FaultKind struct {
 	Explains Explains
 	// Class is the kind's colour family in reports.
 	Class FaultClass
+	// MovesLeader: a fault of this kind can make the cluster elect a new
+	// leader (what a mechanism around a leader change needs).
+	MovesLeader bool
 }
 
 // FaultTarget is what a fault acts on. The zero value means "not said".
@@ -89,11 +92,11 @@ const (
 // faultKinds is the table of known kinds. Within a class, the order of
 // kinds here is the order of their shades in reports.
 var faultKinds = []FaultKind{
-	{Name: KindPartition, Target: TargetLink, Explains: ExplainsClusterFault, Class: ClassNetwork},
+	{Name: KindPartition, Target: TargetLink, Explains: ExplainsClusterFault, Class: ClassNetwork, MovesLeader: true},
 	{Name: KindLatency, Target: TargetLink, Explains: ExplainsNothing, Class: ClassNetwork},
-	{Name: KindKillMember, Target: TargetMember, Explains: ExplainsClusterFault, Class: ClassMember},
-	{Name: KindMoveLeader, OneShot: true, Target: TargetMember, Explains: ExplainsNothing, Class: ClassMember},
-	{Name: KindPauseMember, Target: TargetMember, Explains: ExplainsClusterFault, Class: ClassMember},
+	{Name: KindKillMember, Target: TargetMember, Explains: ExplainsClusterFault, Class: ClassMember, MovesLeader: true},
+	{Name: KindMoveLeader, OneShot: true, Target: TargetMember, Explains: ExplainsNothing, Class: ClassMember, MovesLeader: true},
+	{Name: KindPauseMember, Target: TargetMember, Explains: ExplainsClusterFault, Class: ClassMember, MovesLeader: true},
 	{Name: KindIsolateClient, Target: TargetClient, Explains: ExplainsClientStall, Class: ClassClient},
 	{Name: KindPauseClient, Target: TargetClient, Explains: ExplainsLeaseDeath | ExplainsClientStall, Class: ClassClient},
 	{Name: KindRevokeLease, OneShot: true, Target: TargetLease, Explains: ExplainsLeaseDeath | ExplainsClientStall, Class: ClassLease},

@@ -44,6 +44,8 @@ type Fault struct {
 	Member int
 	Target int
 	Lease  int64
+	// Leader: the fault's member was the leader when it started.
+	Leader bool
 	Start  int64
 	End    int64 // Never while still active at the end of the history
 	Ended  bool  // an end event was recorded

@@ -28,7 +28,7 @@ var (
 	ErrLeaseMismatch   = errors.New("records disagree on a key's lease")
 	errTruncatedAtEOF  = errors.New("cut-off last line")
 	maxLineBytes       = 1 << 20
-	knownFunctions     = map[string]bool{FLock: true, FUnlock: true, FWrite: true, FCampaign: true, FProclaim: true, FResign: true, FLeader: true, FObserve: true, FLeaseLost: true, FRevoke: true, FKeepAlive: true, FLeaseTTL: true}
+	knownFunctions     = map[string]bool{FLock: true, FUnlock: true, FWrite: true, FCampaign: true, FProclaim: true, FResign: true, FLeader: true, FObserve: true, FLeaseLost: true, FRevoke: true, FKeepAlive: true, FLeaseTTL: true, FProbe: true}
 	validCompletionFor = map[string]Outcome{TypeOk: Ok, TypeFail: Fail, TypeInfo: Info}
 	// leaseNaming are the functions whose ok value names a key, its create
 	// revision and its lease.
@@ -409,7 +409,7 @@ func (h *History) Faults() []Fault {
 				end = e.Time
 			}
 			faults = append(faults, Fault{Kind: e.Fault, Detail: e.Detail, Member: e.Member,
-				Target: e.Target, Lease: e.Lease, Start: e.Time, End: end})
+				Target: e.Target, Lease: e.Lease, Leader: e.Leader || leaderInDetail(e), Start: e.Time, End: end})
 			continue
 		}
 		if idx := open[id]; len(idx) > 0 {
@@ -423,6 +423,16 @@ func (h *History) Faults() []Fault {
 		}
 	}
 	return faults
+}
+
+// leaderInDetail reads, from a history recorded before fault lines said
+// "leader", a member fault aimed at the leader: its detail then begins
+// "leader N " (e.g. "leader 3 paused (SIGSTOP)").
+func leaderInDetail(e Event) bool {
+	var m int
+	var rest string
+	n, _ := fmt.Sscanf(e.Detail, "leader %d %s", &m, &rest)
+	return n == 2 && m == e.Member && e.Member != 0
 }
 
 // faultIdentity matches an end event with its start: the same fault kind and

@@ -192,6 +192,8 @@ type FaultEvent struct {
 	Member int
 	Target int
 	Lease  int64
+	// Leader: Member was the leader when the fault started.
+	Leader bool
 }
 
 // Fault records a fault's start or end and returns its time.
@@ -199,7 +201,7 @@ func (r *Recorder) Fault(f FaultEvent) (int64, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	e := Event{Type: TypeFault, Fault: f.Fault, Phase: f.Phase, Detail: f.Detail,
-		Member: f.Member, Target: f.Target, Lease: f.Lease}
+		Member: f.Member, Target: f.Target, Lease: f.Lease, Leader: f.Leader}
 	err := r.writeLocked(&e)
 	return e.Time, err
 }

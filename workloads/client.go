@@ -60,10 +60,13 @@ type orphan struct {
 
 // clientLease is the lease a client currently holds its keys with.
 type clientLease struct {
-	id     clientv3.LeaseID
-	alive  context.Context
-	stop   context.CancelFunc
-	kaDone chan struct{} // closed when the keep-alive loop ends
+	id clientv3.LeaseID
+	// granted is the TTL etcd granted the lease with, in seconds: every
+	// answer about the lease is recorded with it.
+	granted int64
+	alive   context.Context
+	stop    context.CancelFunc
+	kaDone  chan struct{} // closed when the keep-alive loop ends
 	// Set by the keep-alive loop before it closes kaDone: etcd said the
 	// lease is not found; the recorder failed.
 	notFound bool

@@ -27,12 +27,12 @@ const keepRetry = 500 * time.Millisecond
 // keep-alives do not count against the workload's operation budget.
 // Between keep-alives the keeper asks TimeToLive every Config.TTLProbe, if
 // set (see between).
-func (c *Client) keep(l *clientLease, granted int64, deadline time.Time) {
+func (c *Client) keep(l *clientLease, deadline time.Time) {
 	defer close(l.kaDone)
 	keeper := history.LeaseKeeper(c.id)
-	interval := time.Duration(granted) * time.Second / 3
+	interval := time.Duration(l.granted) * time.Second / 3
 	for l.alive.Err() == nil && time.Now().Before(deadline) {
-		op, _, err := c.w.rec.Begin(keeper, history.FKeepAlive, "", &history.Value{Lease: int64(l.id), GrantedTTL: granted})
+		op, _, err := c.w.rec.Begin(keeper, history.FKeepAlive, "", l.invoke())
 		if err != nil {
 			l.err = err
 			return
@@ -87,7 +87,7 @@ func (c *Client) between(l *clientLease, keeper int, next time.Time) error {
 		if every <= 0 || !time.Now().Before(next) {
 			return nil
 		}
-		op, _, err := c.w.rec.Begin(keeper, history.FLeaseTTL, "", &history.Value{Lease: int64(l.id)})
+		op, _, err := c.w.rec.Begin(keeper, history.FLeaseTTL, "", l.invoke())
 		if err != nil {
 			return err
 		}
@@ -128,7 +128,7 @@ func (c *Client) keepOutcome(l *clientLease, resp *clientv3.LeaseKeepAliveRespon
 // lessor's view, its revoke not applied: its keys still exist). err is the
 // request's error, if any.
 func (c *Client) timeToLive(ctx context.Context, l *clientLease) (gone bool, err error) {
-	op, _, err := c.w.rec.Begin(c.id, history.FLeaseTTL, "", &history.Value{Lease: int64(l.id)})
+	op, _, err := c.w.rec.Begin(c.id, history.FLeaseTTL, "", l.invoke())
 	if err != nil {
 		c.fail(err)
 		return false, err
@@ -155,6 +155,12 @@ func ttlOutcome(l *clientLease, resp *clientv3.LeaseTimeToLiveResponse, err erro
 		return history.Ok, &history.Value{Lease: int64(l.id), TTL: history.Int64(-1)}, ""
 	}
 	return history.Info, nil, err.Error()
+}
+
+// invoke is the invoke value of an answer about l: the lease and the TTL
+// it was granted with, which the answer's TTL is held to.
+func (l *clientLease) invoke() *history.Value {
+	return &history.Value{Lease: int64(l.id), GrantedTTL: l.granted}
 }
 
 func errText(err error) string {

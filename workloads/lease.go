@@ -25,13 +25,13 @@ func (c *Client) ensureLease(ctx context.Context) bool {
 	// The grant holds the lease for its TTL from the request at least.
 	deadline := time.Now().Add(time.Duration(resp.TTL) * time.Second)
 	alive, stop := context.WithCancel(context.Background())
-	l := &clientLease{id: resp.ID, alive: alive, stop: stop, kaDone: make(chan struct{}), proof: at, lastCheck: time.Now()}
+	l := &clientLease{id: resp.ID, granted: resp.TTL, alive: alive, stop: stop, kaDone: make(chan struct{}), proof: at, lastCheck: time.Now()}
 	prev := c.kept
 	c.bg.Go(func() {
 		if prev != nil {
 			<-prev // its request in flight is bounded (see keep)
 		}
-		c.keep(l, resp.TTL, deadline)
+		c.keep(l, deadline)
 	})
 	c.lease, c.kept = l, l.kaDone
 	c.mu.Lock()
