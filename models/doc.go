@@ -1,31 +1,33 @@
-// Package models checks etcdchaos histories against sequential models of
-// etcd's locks and elections, with porcupine.
+// Package models is the vocabulary of etcdchaos's verdicts: what a check
+// says about a history (CheckResult, Finding), how findings are classified
+// (a violation, a known etcd issue, etcd's documented hazard) and what a
+// whole history gets (Result, Verdict, exit codes).
 //
-// Check splits a history by lock or election name (lease deaths are
-// broadcast to every name that uses the lease) and runs, per name, the
-// checks of its family (family.go: a lock or an election, one value that
-// holds its model, its account and its shrink hooks):
+// The checking itself is three layers, each in its own package, and data
+// flows one way through them:
 //
-//   - lock (lock.go): mutual exclusion of the lock keys, grants in create
-//     revision order, no grant to a lease that is gone;
-//   - fenced-writes: the lock model plus guarded writes, which must be made
-//     by the owner and land in revision order;
-//   - unfenced-writes: the lock model plus plain writes, which must be made
-//     by the owner; when they are not, but the lock and fenced checks are ok
-//     and a loss of the writer's lease, a lease fault or pause aimed at the
-//     writer, or a partition or kill before it can explain it, the finding is
-//     unsafe-without-fencing (etcd's documented hazard), not a violation;
-//   - election (election.go): one leader at a time, proclamations only by the
-//     leader, leader reads never stale;
-//   - observe (observe.go): each Observe stream's deliveries in (create
-//     revision, mod_rev) order and each produced by a campaign or proclaim.
+//  1. Checks judge the operations as recorded, each on its own and none
+//     seeing another's output:
+//     - linear: porcupine models of a lock and an election per name
+//     (lock, fenced-writes, unfenced-writes, election, observe);
+//     - truth: every client claim against etcd's own record (server
+//     truth, history format extension 1.1);
+//     - lease: etcd's lease answers against its lease contract;
+//     - liveness: waiters that never woke, and the run's after-healing
+//     probe, both from the history.
+//     Server truth may settle an operation of unknown outcome (truth.Settle)
+//     before the porcupine models see it; it never turns a definite answer
+//     into an unknown.
+//  2. Classification (verdict) is the last layer, over every finding of
+//     every check: a finding is a known etcd issue only when the registry
+//     (knownissues) shows that issue's mechanism in the same operations;
+//     an unfenced write is etcd's documented hazard only when the hazard
+//     package explains that write; everything else is a violation. A
+//     porcupine violation is explained only when withdrawing exactly the
+//     explained operations makes the rest linearizable.
+//  3. The verdict (verdict.Combine) folds the classified checks in a fixed
+//     order: violation > unknown > known issue and hazard > ok > empty.
 //
-// Operations whose outcome is unknown (info, or never completed) return at
-// +infinity and may or may not take effect; porcupine tries every placement.
-// Each porcupine check is bounded by Options.Timeout: a check that runs out
-// of time is Unknown, and a check with nothing to look at is Empty, never Ok.
-// A violation comes with a plain-language account built from porcupine's
-// longest partial linearization (account.go, trace.go): the model's step
-// function says why it refuses an operation, and the family's account puts
-// that reason in words.
+// verdict.Check runs all three; the runner, `etcdchaos check`, the reports
+// and the batch commands all go through it.
 package models

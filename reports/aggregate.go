@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/models/knownissues"
 )
 
 // Files of an aggregate directory (a batch of runs such as the nightly
@@ -184,6 +185,7 @@ var (
 
 	aggregateTmpl = template.Must(template.New("aggregate").Funcs(template.FuncMap{
 		"verdictClass": verdictClass,
+		"issueLabel":   issueLabel,
 		"dur":          func(d time.Duration) string { return d.Round(time.Second).String() },
 		"ms":           func(d time.Duration) string { return d.Round(time.Millisecond).String() },
 		"failed": func(s *Summary) int {
@@ -227,4 +229,13 @@ func writeAggregateIndex(w io.Writer, a Aggregate) error {
 		return fmt.Errorf("render aggregate index: %w", err)
 	}
 	return nil
+}
+
+// issueLabel names a registered issue by its id, saying whether upstream
+// knows it ("known etcd issue 19597") or etcdchaos found it.
+func issueLabel(id string) string {
+	if i, ok := knownissues.ByID(id); ok {
+		return i.Label()
+	}
+	return "known etcd issue " + id
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/models/verdict"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -116,7 +117,7 @@ func TestReportInBrowser(t *testing.T) {
 	// Eight clients on seven lock names: l1 is shared by clients 1 and 8,
 	// which do not exclude each other, so its checks find violations.
 	h := genHistoryOpt(6000, 21, 8, 7)
-	res, err := models.Check(context.Background(), h, models.Options{Timeout: 20 * time.Second, Visualize: true})
+	res, err := verdict.Check(context.Background(), h, models.Options{Timeout: 20 * time.Second, Visualize: true})
 	require.NoError(t, err)
 	require.Equal(t, models.Violation, res.Verdict)
 	dir := t.TempDir()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/etcdchaos/etcdchaos/history"
 	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/models/verdict"
 )
 
 // checked runs the real checker on a generated history, whose clients take
@@ -21,7 +22,7 @@ func checked(t *testing.T, n int, seed int64, clients, names int) (string, model
 	h := genHistoryOpt(n, seed, clients, names)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	res, err := models.Check(ctx, h, models.Options{Timeout: 10 * time.Second, Visualize: true})
+	res, err := verdict.Check(ctx, h, models.Options{Timeout: 10 * time.Second, Visualize: true})
 	require.NoError(t, err)
 	dir := t.TempDir()
 	require.NoError(t, Write(dir, h, res, Meta{}))
@@ -31,7 +32,7 @@ func checked(t *testing.T, n int, seed int64, clients, names int) (string, model
 func TestEndToEndViolatingHistory(t *testing.T) {
 	dir, res := checked(t, 400, 31, 16, 4)
 	for _, c := range res.Checks {
-		t.Logf("%s %s %s fails=%v info=%v ops=%d: %s", c.Check, c.Name, c.Verdict, c.Fails, c.Info != nil, c.Ops, c.Account)
+		t.Logf("%s %s %s fails=%v info=%v ops=%d: %s", c.Check, c.Name, c.Verdict, c.Fails, c.Porcupine != nil && c.Porcupine.Info != nil, c.Ops, c.Account)
 	}
 	require.Equal(t, models.Violation, res.Verdict)
 	s := BuildSummary(genHistory(400, 31), res, Meta{})
@@ -74,7 +75,7 @@ func TestEndToEndOkHistory(t *testing.T) {
 
 func TestStaleVisualizationsRemoved(t *testing.T) {
 	h := genHistoryOpt(300, 34, 4, 4)
-	res, err := models.Check(context.Background(), h, models.Options{Timeout: 10 * time.Second, Visualize: true})
+	res, err := verdict.Check(context.Background(), h, models.Options{Timeout: 10 * time.Second, Visualize: true})
 	require.NoError(t, err)
 	dir := t.TempDir()
 	require.NoError(t, Write(dir, h, res, Meta{}))
@@ -115,7 +116,7 @@ func TestJUnitForModelsTestdata(t *testing.T) {
 				t.Skipf("not a valid history (the models package's tests own these files): %v", err)
 			}
 			require.NoError(t, err)
-			res, err := models.Check(context.Background(), h, models.Options{Timeout: 10 * time.Second, Visualize: true})
+			res, err := verdict.Check(context.Background(), h, models.Options{Timeout: 10 * time.Second, Visualize: true})
 			require.NoError(t, err)
 			dir := t.TempDir()
 			require.NoError(t, Write(dir, h, res, Meta{}))

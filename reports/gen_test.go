@@ -210,9 +210,8 @@ func violatingResult(h *history.History) models.Result {
 			evidence = append(evidence, op.ID)
 		}
 	}
-	res := models.Result{Verdict: models.Violation, Hazard: models.Hazard{
-		UnfencedWrites: 120, UnfencedOverlapping: 3, LongestOverlapNs: int64(1500 * time.Millisecond),
-		FencedWrites: 118, FencedRejected: 4}}
+	res := models.Result{Verdict: models.Violation, ExitCode: models.ExitViolation, Hazard: models.Hazard{
+		UnfencedWrites: 120, Stale: 3, FencedWrites: 118, FencedRejected: 4}}
 	for _, name := range []string{"l0", "l1", "l2", "l3"} {
 		c := models.CheckResult{Check: models.CheckLock, Name: name, Verdict: models.Ok, Ops: 100, Elapsed: 3 * time.Millisecond}
 		if name == "l1" {

@@ -14,6 +14,8 @@ import (
 
 	"github.com/etcdchaos/etcdchaos/history"
 	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/models/truth"
+	"github.com/etcdchaos/etcdchaos/models/verdict"
 )
 
 var (
@@ -26,6 +28,7 @@ var (
 
 	indexTmpl = template.Must(template.New("index").Funcs(template.FuncMap{
 		"verdictClass": verdictClass,
+		"fmtTime":      fmtTime,
 	}).Parse(indexTemplate))
 )
 
@@ -34,27 +37,27 @@ const maxEvidenceOps = 25
 
 // page is the data of index.html.
 type page struct {
-	S              Summary
-	Title          string
-	HistoryFile    string
-	Headline       string
-	Duration       string
-	Started        string
-	LongestOverlap string
-	Hazard         bool
-	TruthHazard    bool
-	MaxAfterLoss   string
-	Checks         []checkRow
-	Findings       []finding
-	Counts         []countRow
-	Total          countRow
-	Faults         []faultRow
-	Timeline       template.HTML
-	Latency        template.HTML
-	LatencyNote    string
-	Throughput     template.HTML
-	CSS            template.CSS
-	JS             template.JS
+	S            Summary
+	Title        string
+	HistoryFile  string
+	Headline     string
+	Duration     string
+	Started      string
+	Hazard       bool
+	TruthHazard  bool
+	MaxAfterLoss string
+	Checks       []checkRow
+	Findings     []finding
+	Known        []models.FindingGroup // the known-issue findings, grouped
+	Counts       []countRow
+	Total        countRow
+	Faults       []faultRow
+	Timeline     template.HTML
+	Latency      template.HTML
+	LatencyNote  string
+	Throughput   template.HTML
+	CSS          template.CSS
+	JS           template.JS
 }
 
 type checkRow struct {
@@ -134,13 +137,17 @@ func renderIndex(w io.Writer, h *history.History, s Summary) error {
 	p.Headline = headline(s)
 	p.Duration = fmtDur(time.Duration(s.DurationNs))
 	hz := s.Hazard
-	p.LongestOverlap = fmtDur(time.Duration(hz.LongestOverlapNs))
-	p.Hazard = hz.UnfencedWrites+hz.FencedWrites+hz.FencedRejected+hz.UnfencedOverlapping+hz.UnfencedAfterLoss > 0
+	p.Hazard = hz.UnfencedWrites+hz.FencedWrites+hz.FencedRejected+hz.Stale > 0
 	p.Checks, p.Findings = checkRows(s.Checks, ops)
 	for i := range p.Findings {
 		p.Findings[i].Keys = keyRows(h, p.Findings[i].CheckSummary)
 	}
-	p.TruthHazard = hz.UnfencedAfterLoss > 0
+	p.TruthHazard = hz.Truth && hz.Stale > 0
+	for _, g := range s.Findings {
+		if g.Class == models.KnownIssue && g.Issue != nil {
+			p.Known = append(p.Known, g)
+		}
+	}
 	p.MaxAfterLoss = fmtDur(time.Duration(hz.MaxNsAfterLoss))
 	p.Counts, p.Total = countRows(ops)
 	p.Faults = faultRows(faults)
@@ -178,7 +185,7 @@ func checkRows(checks []CheckSummary, ops []history.Operation) ([]checkRow, []fi
 
 // severity orders checks for the table: failing ones first, then by verdict.
 func severity(c CheckSummary) int {
-	r := verdictRank[c.Verdict]
+	r := verdict.Rank(c.Verdict)
 	if c.Fails {
 		r += 10
 	}
@@ -213,7 +220,7 @@ func keyRows(h *history.History, c CheckSummary) []keyRow {
 	}
 	from, to := slices.Min(c.Revisions), slices.Max(c.Revisions)
 	var rows []keyRow
-	for _, k := range models.KeyTimeline(h, c.Name, from, to) {
+	for _, k := range truth.KeyTimeline(h, c.Name, from, to) {
 		r := keyRow{Key: k.Key, Created: fmt.Sprint(k.CreateRev), Owned: "never", Deleted: "not deleted"}
 		if k.Lease != 0 {
 			r.Lease = fmt.Sprintf("%x", k.Lease)

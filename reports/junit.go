@@ -19,8 +19,11 @@ import (
 //     account in <system-out>: the check ran and found etcd's documented
 //     hazard, which is worth reading but is not a failed test;
 //   - a known etcd issue that does not fail the run is <skipped>, its
-//     message naming the issue and its link: the bug is etcd's and known,
-//     so the case neither passes nor fails;
+//     message naming the issue: an upstream issue with its link, or an
+//     etcd bug found by etcdchaos that nobody upstream knows of, with its
+//     draft report (the suite's "known_issues" property lists both kinds);
+//     the bug is etcd's and registered, so the case neither passes nor
+//     fails;
 //   - empty (nothing to check) is <skipped>.
 
 type junitSuites struct {
@@ -119,12 +122,28 @@ func junitProperties(s Summary) []junitProperty {
 		{"etcd_version", s.EtcdVersion},
 		{"duration", s.Duration},
 	}
-	for _, p := range []junitProperty{{"workload", s.Workload}, {"backend", s.Backend}, {"mutant", s.Mutant}, {"command", s.Command}} {
+	for _, p := range []junitProperty{{"workload", s.Workload}, {"backend", s.Backend}, {"mutant", s.Mutant}, {"command", s.Command},
+		{"known_issues", knownIssuesProperty(s)}} {
 		if p.Value != "" {
 			props = append(props, p)
 		}
 	}
 	return props
+}
+
+// knownIssuesProperty lists the known etcd bugs of a run, each with its
+// kind and count: "19597 (upstream) x3, etcdchaos-1 (found by etcdchaos,
+// not reported upstream) x2".
+func knownIssuesProperty(s Summary) string {
+	var parts []string
+	for _, c := range models.CountIssues(s.KnownIssues) {
+		kind := "upstream"
+		if !c.Issue.Upstream {
+			kind = "found by etcdchaos, not reported upstream"
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s) x%d", c.Issue.ID, kind, c.Count))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func failureMessage(c CheckSummary) string {

@@ -1,10 +1,12 @@
 package reports
 
 import (
+	"maps"
 	"slices"
 	"time"
 
 	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/models/verdict"
 )
 
 // Matrix sets the runs of a batch that compares several etcds (etcdchaos
@@ -29,8 +31,8 @@ type MatrixCell struct {
 	Verdicts map[models.Verdict]int `json:"verdicts"`
 	// Worst is the worst verdict of the cell's runs.
 	Worst models.Verdict `json:"worst"`
-	// KnownIssues counts the known etcd issues found, by issue number.
-	KnownIssues map[int]int `json:"known_issues,omitempty"`
+	// KnownIssues counts the known etcd issues found, by issue id.
+	KnownIssues map[string]int `json:"known_issues,omitempty"`
 	// Detected counts the runs that found a known issue or a violation.
 	// The first of them, in run order, is FirstRun (with its seed); its
 	// first such finding happened TimeToDetect into the run.
@@ -40,14 +42,9 @@ type MatrixCell struct {
 	TimeToDetect time.Duration `json:"time_to_detect_ns,omitempty"`
 }
 
-// KnownIssueIDs are the cell's known issue numbers in ascending order.
-func (c MatrixCell) KnownIssueIDs() []int {
-	ids := make([]int, 0, len(c.KnownIssues))
-	for id := range c.KnownIssues {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
+// KnownIssueIDs are the cell's known issue ids in order.
+func (c MatrixCell) KnownIssueIDs() []string {
+	return slices.Sorted(maps.Keys(c.KnownIssues))
 }
 
 // Detected is the history time of the run's first finding that is a known
@@ -122,15 +119,17 @@ func (c *MatrixCell) add(r AggregateRun) {
 	c.Runs++
 	v := r.Verdict()
 	c.Verdicts[v]++
-	if c.Worst == "" || verdictRank[v] > verdictRank[c.Worst] {
+	if c.Worst == "" || verdict.Rank(v) > verdict.Rank(c.Worst) {
 		c.Worst = v
 	}
 	if r.Summary != nil {
 		for _, k := range r.Summary.KnownIssues {
 			if c.KnownIssues == nil {
-				c.KnownIssues = map[int]int{}
+				c.KnownIssues = map[string]int{}
 			}
-			c.KnownIssues[k.Issue]++
+			if k.Issue != nil {
+				c.KnownIssues[k.Issue.ID]++
+			}
 		}
 	}
 	if at, ok := r.Detected(); ok {

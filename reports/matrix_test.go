@@ -19,9 +19,9 @@ import (
 func zooAggregate() Aggregate {
 	known := &Summary{Verdict: models.KnownIssue, ExitCode: models.ExitOk, Scenario: "lock-lease",
 		Checks: []CheckSummary{{Check: "truth", Name: "l0", Verdict: models.KnownIssue, AtNs: int64(3 * time.Second)}},
-		KnownIssues: []models.KnownIssueFinding{
-			{Issue: 17425, Finding: models.Finding{Kind: "lease-early-expiry", At: int64(4 * time.Second)}},
-			{Issue: 17425, Finding: models.Finding{Kind: "lease-early-expiry", At: int64(3 * time.Second)}},
+		KnownIssues: []models.Finding{
+			{Issue: &models.IssueRef{ID: "15247", Upstream: true}, Class: models.KnownIssue, Kind: "lease-early-expiry", At: int64(4 * time.Second)},
+			{Issue: &models.IssueRef{ID: "15247", Upstream: true}, Class: models.KnownIssue, Kind: "lease-early-expiry", At: int64(3 * time.Second)},
 		}}
 	regression := &Summary{Verdict: models.Violation, ExitCode: models.ExitViolation, Scenario: "lock-lease",
 		Checks: []CheckSummary{
@@ -66,7 +66,7 @@ func TestAggregateMatrix(t *testing.T) {
 	require.Equal(t, 2, c.Runs)
 	require.Equal(t, map[models.Verdict]int{models.KnownIssue: 1, models.Ok: 1}, c.Verdicts)
 	require.Equal(t, models.KnownIssue, c.Worst)
-	require.Equal(t, map[int]int{17425: 2}, c.KnownIssues)
+	require.Equal(t, map[string]int{"15247": 2}, c.KnownIssues)
 	require.Equal(t, 1, c.Detected)
 	require.Equal(t, "01-old-s1", c.FirstRun)
 	require.Equal(t, int64(1), c.FirstSeed)
@@ -102,12 +102,12 @@ func TestWriteAggregateMatrix(t *testing.T) {
 	require.Len(t, file.Runs, 6)
 	require.Equal(t, "v3.5.12", file.Runs[0].Etcd)
 	require.NotNil(t, file.Matrix)
-	require.Equal(t, map[int]int{17425: 2}, file.Matrix.Rows[0].Cells[0].KnownIssues)
+	require.Equal(t, map[string]int{"15247": 2}, file.Matrix.Rows[0].Cells[0].KnownIssues)
 	require.Equal(t, 3*time.Second, file.Matrix.Rows[0].Cells[0].TimeToDetect)
 
 	html, err := os.ReadFile(filepath.Join(dir, AggregateIndexFile))
 	require.NoError(t, err)
-	for _, want := range []string{"etcd × scenario", "<th>v3.5.12</th>", "<th>v3.5.13</th>", "known etcd issue 17425 × 2",
+	for _, want := range []string{"etcd × scenario", "<th>v3.5.12</th>", "<th>v3.5.13</th>", "known etcd issue 15247 × 2",
 		"first at 3s (seed 1", `href="01-old-s1/index.html"`, "first at 5s (seed 2", "nothing found", "not run"} {
 		require.Contains(t, string(html), want)
 	}

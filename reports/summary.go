@@ -14,7 +14,7 @@ import (
 )
 
 // SummaryFormat is the value of summary.json's "format" field.
-const SummaryFormat = "etcdchaos-summary/1"
+const SummaryFormat = "etcdchaos-summary/2"
 
 // Meta is what a run knows beyond the history (all optional).
 type Meta struct {
@@ -24,8 +24,6 @@ type Meta struct {
 	// Duration is the run's wall-clock duration; the history's last event
 	// time is used when zero.
 	Duration time.Duration
-	// Liveness is the liveness check's result, nil if it was not checked.
-	Liveness *models.CheckResult
 	// Notes are free-form remarks shown on the report.
 	Notes []string
 }
@@ -47,19 +45,22 @@ type Summary struct {
 	StartUnixNs int64          `json:"start_unix_ns,omitempty"`
 	Command     string         `json:"command,omitempty"`
 	// Duration is a Go duration string ("1m30s"); DurationNs the same in ns.
-	Duration   string              `json:"duration"`
-	DurationNs int64               `json:"duration_ns"`
-	Ops        OpCounts            `json:"ops"`
-	Faults     []FaultSummary      `json:"faults"`
-	Checks     []CheckSummary      `json:"checks"`
-	Liveness   *models.CheckResult `json:"liveness,omitempty"`
-	Hazard     models.Hazard       `json:"hazard"`
-	// KnownIssues are the findings that are known etcd bugs (see package
-	// models/knownissues), each with its issue's link.
-	KnownIssues []models.KnownIssueFinding `json:"known_issues"`
-	ServerTruth bool                       `json:"server_truth"`
-	Warnings    []string                   `json:"warnings"`
-	Notes       []string                   `json:"notes,omitempty"`
+	Duration   string         `json:"duration"`
+	DurationNs int64          `json:"duration_ns"`
+	Ops        OpCounts       `json:"ops"`
+	Faults     []FaultSummary `json:"faults"`
+	Checks     []CheckSummary `json:"checks"`
+	Hazard     models.Hazard  `json:"hazard"`
+	// KnownIssues are the findings classified as known etcd bugs (see
+	// package models/knownissues), each with its issue: upstream-known or
+	// found by etcdchaos, its link or draft report.
+	KnownIssues []models.Finding `json:"known_issues"`
+	// Findings groups every finding of every check by check, name and
+	// issue (or kind), with a count and the first.
+	Findings    []models.FindingGroup `json:"findings"`
+	ServerTruth bool                  `json:"server_truth"`
+	Warnings    []string              `json:"warnings"`
+	Notes       []string              `json:"notes,omitempty"`
 }
 
 // OpCounts counts operations by outcome and by function and outcome.
@@ -88,14 +89,21 @@ type CheckSummary struct {
 	Check     string         `json:"check"`
 	Name      string         `json:"name"`
 	Verdict   models.Verdict `json:"verdict"`
+	Recorded  models.Verdict `json:"recorded"`
 	Fails     bool           `json:"fails"`
 	Ops       int            `json:"ops"`
 	Account   string         `json:"account,omitempty"`
 	Evidence  []int64        `json:"evidence,omitempty"`
 	AtNs      int64          `json:"at_ns,omitempty"`
 	Revisions []int64        `json:"revisions,omitempty"`
-	// Findings lists every finding of a failing truth or lease check.
+	// RecordedAccount is the check's own account of a violation that
+	// classification explained; Withdrawn the operations it withdrew.
+	RecordedAccount string  `json:"recorded_account,omitempty"`
+	Withdrawn       []int64 `json:"withdrawn,omitempty"`
+	// Findings lists every finding of the check, each classified;
+	// Undecided counts the claims it could not check.
 	Findings  []models.Finding `json:"findings,omitempty"`
+	Undecided int              `json:"undecided,omitempty"`
 	ElapsedNs int64            `json:"elapsed_ns"`
 	// Visualization is the path of the Porcupine visualization relative to
 	// the run directory, empty when there is none.
@@ -115,9 +123,10 @@ func buildSummary(h *history.History, res models.Result, meta Meta, viz []string
 		Members: hd.Members, Clients: hd.Clients, EtcdVersion: hd.EtcdVersion,
 		LeaseTTLMs: hd.LeaseTTLMs, StartUnixNs: hd.StartUnixNs,
 		Command: meta.Command, Ops: countOps(h.Operations()), Faults: summarizeFaults(h.Faults()),
-		Liveness: meta.Liveness, Hazard: res.Hazard, ServerTruth: hd.ServerTruth,
-		KnownIssues: append([]models.KnownIssueFinding{}, res.KnownIssues...),
+		Hazard: res.Hazard, ServerTruth: hd.ServerTruth,
+		KnownIssues: append([]models.Finding{}, res.KnownIssues...),
 		Warnings:    append([]string{}, h.Warnings...), Notes: meta.Notes,
+		Verdict: res.Verdict, ExitCode: res.ExitCode,
 	}
 	if s.Command == "" {
 		s.Command = hd.Command
@@ -127,22 +136,21 @@ func buildSummary(h *history.History, res models.Result, meta Meta, viz []string
 		d = time.Duration(h.EndTime())
 	}
 	s.Duration, s.DurationNs = d.String(), int64(d)
-	s.Checks = make([]CheckSummary, 0, len(res.Checks)+1)
+	s.Checks = make([]CheckSummary, 0, len(res.Checks))
+	var all []models.Finding
 	for i, c := range res.Checks {
 		s.Checks = append(s.Checks, summarizeCheck(c, viz[i]))
+		all = append(all, c.Findings...)
 	}
-	if meta.Liveness != nil {
-		s.Checks = append(s.Checks, summarizeCheck(*meta.Liveness, ""))
-	}
-	s.Verdict = overallVerdict(res, meta.Liveness)
-	s.ExitCode = exitCode(res, meta.Liveness)
+	s.Findings = models.GroupFindings(all)
 	return s
 }
 
 func summarizeCheck(c models.CheckResult, viz string) CheckSummary {
 	return CheckSummary{
-		Check: c.Check, Name: c.Name, Verdict: c.Verdict, Fails: c.Fails, Ops: c.Ops,
-		Account: c.Account, Evidence: c.Evidence, AtNs: c.At, Revisions: c.Revisions, Findings: c.Findings,
+		Check: c.Check, Name: c.Name, Verdict: c.Verdict, Recorded: c.Recorded, Fails: c.Fails, Ops: c.Ops,
+		Account: c.Account, Evidence: c.Evidence, AtNs: c.At, Revisions: c.Revisions,
+		RecordedAccount: c.RecordedAccount, Withdrawn: c.Withdrawn, Findings: c.Findings, Undecided: c.Undecided,
 		ElapsedNs: int64(c.Elapsed), Visualization: viz,
 	}
 }
@@ -174,47 +182,9 @@ func summarizeFaults(faults []history.Fault) []FaultSummary {
 	return out
 }
 
-// verdictRank orders verdicts from best to worst, as models documents.
-var verdictRank = map[models.Verdict]int{
-	models.Ok: 0, models.Empty: 1, models.UnsafeWithoutFencing: 2, models.KnownIssue: 3, models.Unknown: 4, models.Violation: 5,
-}
-
-// overallVerdict is the history's verdict, made worse by a failing
-// liveness check.
-func overallVerdict(res models.Result, liveness *models.CheckResult) models.Verdict {
-	v := res.Verdict
-	if v == "" {
-		v = models.Empty
-	}
-	if liveness != nil && liveness.Fails && verdictRank[liveness.Verdict] > verdictRank[v] {
-		v = liveness.Verdict
-	}
-	return v
-}
-
-// exitCode is the exit code shared by check and run: the result's (see
-// models.Result.ExitCode), made worse by a failing liveness check. A
-// violation (1) beats an undecided check (3), which beats ok (0).
-func exitCode(res models.Result, liveness *models.CheckResult) int {
-	codes := []int{res.ExitCode()}
-	if liveness != nil {
-		codes = append(codes, models.Result{Checks: []models.CheckResult{*liveness}}.ExitCode())
-	}
-	code := models.ExitOk
-	for _, c := range codes {
-		switch c {
-		case models.ExitViolation:
-			return c
-		case models.ExitUnknown:
-			code = c
-		}
-	}
-	return code
-}
-
 // ReadMeta recovers the meta of an earlier report from dir/summary.json, so
 // that a regenerated report keeps what only the run knew (command line,
-// duration, liveness, notes). A missing file yields an empty Meta.
+// duration, notes). A missing file yields an empty Meta.
 func ReadMeta(dir string) (Meta, error) {
 	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -227,5 +197,5 @@ func ReadMeta(dir string) (Meta, error) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return Meta{}, fmt.Errorf("parse %s: %w", filepath.Join(dir, "summary.json"), err)
 	}
-	return Meta{Command: s.Command, Duration: time.Duration(s.DurationNs), Liveness: s.Liveness, Notes: s.Notes}, nil
+	return Meta{Command: s.Command, Duration: time.Duration(s.DurationNs), Notes: s.Notes}, nil
 }

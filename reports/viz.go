@@ -9,6 +9,7 @@ import (
 
 	"github.com/etcdchaos/etcdchaos/history"
 	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/models/linear"
 )
 
 // vizDir is the run directory's subdirectory for visualizations.
@@ -21,7 +22,7 @@ func vizPaths(checks []models.CheckResult) []string {
 	paths := make([]string, len(checks))
 	seen := map[string]bool{}
 	for i, c := range checks {
-		if c.Info == nil {
+		if c.Porcupine == nil || c.Porcupine.Info == nil {
 			continue
 		}
 		base := safeName(c.Check) + "-" + safeName(c.Name)
@@ -68,10 +69,10 @@ func writeVisualizations(dir string, res models.Result, faults []history.Fault, 
 			continue
 		}
 		if err := writeFileAtomic(filepath.Join(dir, filepath.FromSlash(p)), func(f *os.File) error {
-			return models.WriteVisualization(f, res.Checks[i], faults)
+			return linear.WriteVisualization(f, res.Checks[i], faults)
 		}); err != nil {
 			s.Checks[i].Visualization = ""
-			if errors.Is(err, models.ErrNoVisualization) {
+			if errors.Is(err, linear.ErrNoVisualization) {
 				continue
 			}
 			s.Warnings = append(s.Warnings, fmt.Sprintf("no visualization for %s %q: %v", res.Checks[i].Check, res.Checks[i].Name, err))

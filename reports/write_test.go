@@ -19,6 +19,7 @@ import (
 
 	"github.com/etcdchaos/etcdchaos/history"
 	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/models/verdict"
 )
 
 func TestGeneratedHistoryIsValid(t *testing.T) {
@@ -106,36 +107,35 @@ func TestIndexEscapesHistoryText(t *testing.T) {
 	assertHas(t, html, "partition&lt;img src=x&gt;")
 }
 
+// The summary says what the one verdict function says: the result's
+// verdict and exit code, liveness included as one of its checks.
 func TestExitCodes(t *testing.T) {
 	h := genHistory(100, 4)
-	check := func(v models.Verdict, fails bool) models.CheckResult {
-		return models.CheckResult{Check: models.CheckLock, Name: "l0", Verdict: v, Fails: fails}
+	check := func(c string, v models.Verdict, fails bool) models.CheckResult {
+		return models.CheckResult{Check: c, Name: "l0", Verdict: v, Fails: fails}
 	}
 	for _, tc := range []struct {
-		name     string
-		res      models.Result
-		liveness *models.CheckResult
-		verdict  models.Verdict
-		code     int
+		name    string
+		checks  []models.CheckResult
+		verdict models.Verdict
+		code    int
 	}{
-		{"ok", models.Result{Verdict: models.Ok, Checks: []models.CheckResult{check(models.Ok, false)}}, nil, models.Ok, 0},
-		{"violation", models.Result{Verdict: models.Violation, Checks: []models.CheckResult{check(models.Violation, true)}}, nil, models.Violation, 1},
-		{"unknown", models.Result{Verdict: models.Unknown, Checks: []models.CheckResult{check(models.Unknown, true)}}, nil, models.Unknown, 3},
-		{"unsafe allowed", models.Result{Verdict: models.UnsafeWithoutFencing, Checks: []models.CheckResult{check(models.UnsafeWithoutFencing, false)}}, nil, models.UnsafeWithoutFencing, 0},
-		{"unsafe strict", models.Result{Verdict: models.UnsafeWithoutFencing, Checks: []models.CheckResult{check(models.UnsafeWithoutFencing, true)}}, nil, models.UnsafeWithoutFencing, 1},
-		{"failing liveness", models.Result{Verdict: models.Ok, Checks: []models.CheckResult{check(models.Ok, false)}},
-			&models.CheckResult{Check: models.CheckLiveness, Verdict: models.Violation, Fails: true}, models.Violation, 1},
-		{"passing liveness", models.Result{Verdict: models.Ok, Checks: []models.CheckResult{check(models.Ok, false)}},
-			&models.CheckResult{Check: models.CheckLiveness, Verdict: models.Ok}, models.Ok, 0},
-		{"nothing checked", models.Result{Verdict: models.Empty}, nil, models.Empty, 3},
+		{"ok", []models.CheckResult{check(models.CheckLock, models.Ok, false)}, models.Ok, 0},
+		{"violation", []models.CheckResult{check(models.CheckLock, models.Violation, true)}, models.Violation, 1},
+		{"unknown", []models.CheckResult{check(models.CheckLock, models.Unknown, true)}, models.Unknown, 3},
+		{"unsafe allowed", []models.CheckResult{check(models.CheckUnfenced, models.UnsafeWithoutFencing, false)}, models.UnsafeWithoutFencing, 0},
+		{"unsafe strict", []models.CheckResult{check(models.CheckUnfenced, models.UnsafeWithoutFencing, true)}, models.UnsafeWithoutFencing, 1},
+		{"failing liveness", []models.CheckResult{check(models.CheckLock, models.Ok, false), check(models.CheckLiveness, models.Violation, true)}, models.Violation, 1},
+		{"passing liveness", []models.CheckResult{check(models.CheckLock, models.Ok, false), check(models.CheckLiveness, models.Ok, false)}, models.Ok, 0},
+		{"nothing checked", nil, models.Empty, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := BuildSummary(h, tc.res, Meta{Liveness: tc.liveness})
+			res := models.Result{Checks: tc.checks}
+			res.Verdict, res.ExitCode = verdict.Combine(tc.checks)
+			s := BuildSummary(h, res, Meta{})
 			assert.Equal(t, tc.verdict, s.Verdict)
 			assert.Equal(t, tc.code, s.ExitCode)
-			if tc.liveness != nil {
-				assert.Equal(t, models.CheckLiveness, s.Checks[len(s.Checks)-1].Check)
-			}
+			assert.Len(t, s.Checks, len(tc.checks))
 		})
 	}
 }
@@ -147,8 +147,7 @@ func TestReadMetaRoundTrip(t *testing.T) {
 	assert.Equal(t, Meta{}, m, "no summary yet")
 
 	h := genHistory(300, 5)
-	meta := Meta{Command: "etcdchaos run --seed 5", Duration: 42 * time.Second, Notes: []string{"n"},
-		Liveness: &models.CheckResult{Check: models.CheckLiveness, Name: "l0", Verdict: models.Ok, Ops: 7, Account: "every lock was granted"}}
+	meta := Meta{Command: "etcdchaos run --seed 5", Duration: 42 * time.Second, Notes: []string{"n"}}
 	require.NoError(t, Write(dir, h, models.Result{Verdict: models.Ok}, meta))
 	got, err := ReadMeta(dir)
 	require.NoError(t, err)
@@ -164,7 +163,7 @@ func TestVisualizationFailureIsAWarning(t *testing.T) {
 	h := genHistory(200, 6)
 	// Linearization info without the checker's own state cannot be drawn.
 	res := models.Result{Verdict: models.Ok, Checks: []models.CheckResult{
-		{Check: models.CheckLock, Name: "l0", Verdict: models.Ok, Model: &porcupine.Model{}, Info: &porcupine.LinearizationInfo{}},
+		{Check: models.CheckLock, Name: "l0", Verdict: models.Ok, Porcupine: &models.PorcupineRun{Model: porcupine.Model{}, Info: &porcupine.LinearizationInfo{}}},
 		{Check: models.CheckLock, Name: "l1", Verdict: models.Ok},
 	}}
 	require.NoError(t, Write(dir, h, res, Meta{}))
@@ -176,11 +175,11 @@ func TestVisualizationFailureIsAWarning(t *testing.T) {
 }
 
 func TestVizPathsAreSafeAndUnique(t *testing.T) {
-	info := &porcupine.LinearizationInfo{}
+	info := &models.PorcupineRun{Info: &porcupine.LinearizationInfo{}}
 	paths := vizPaths([]models.CheckResult{
-		{Check: "lock", Name: "../../etc", Info: info},
-		{Check: "lock", Name: "__.._etc", Info: info},
-		{Check: "lock", Name: "", Info: info},
+		{Check: "lock", Name: "../../etc", Porcupine: info},
+		{Check: "lock", Name: "__.._etc", Porcupine: info},
+		{Check: "lock", Name: "", Porcupine: info},
 		{Check: "lock", Name: "x"},
 	})
 	assert.Equal(t, []string{"viz/lock-______etc.html", "viz/lock-_____etc.html", "viz/lock-all.html", ""}, paths)

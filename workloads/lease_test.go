@@ -14,6 +14,7 @@ import (
 	"github.com/etcdchaos/etcdchaos/harness"
 	"github.com/etcdchaos/etcdchaos/history"
 	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/models/verdict"
 	"github.com/etcdchaos/etcdchaos/workloads/observer"
 )
 
@@ -214,7 +215,7 @@ func TestLeaseAnswersOfRealEtcdPassTheLeaseCheck(t *testing.T) {
 	require.NotZero(t, expiredAt, "the server deleted B's key when the lease expired")
 	require.GreaterOrEqual(t, expiredAt, lastRenewalB, "no earlier than the last renewal's TTL after its invoke")
 
-	res, err := models.Check(ctx, h, models.Options{})
+	res, err := verdict.Check(ctx, h, models.Options{})
 	require.NoError(t, err)
 	var lease *models.CheckResult
 	for i, r := range res.Checks {
@@ -285,7 +286,7 @@ func TestTTLProbesAreRecorded(t *testing.T) {
 				// About 50 a second; at least 10 in the second, however slow the machine.
 				assert.GreaterOrEqual(t, probes[history.LeaseKeeper(cl.ID())], 10, "client %d", cl.ID())
 			}
-			res, err := models.Check(ctx, h, models.Options{Timeout: 10 * time.Second})
+			res, err := verdict.Check(ctx, h, models.Options{Timeout: 10 * time.Second})
 			require.NoError(t, err)
 			for _, cr := range res.Checks {
 				if cr.Check == models.CheckLease {

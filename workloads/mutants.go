@@ -10,6 +10,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/etcdchaos/etcdchaos/history"
 	"github.com/etcdchaos/etcdchaos/models"
 )
 
@@ -25,6 +26,8 @@ type Mutant struct {
 	Kind Kind
 	// Check is the models check expected to catch it.
 	Check string
+	// Breaks is the history function of the operations it breaks.
+	Breaks string
 	// Scenario is a short scenario that shows the bug (some need faults).
 	Scenario string
 	// Names, if set, is how many lock or election names a run with the
@@ -38,25 +41,25 @@ type Mutant struct {
 }
 
 var mutants = []Mutant{
-	{Name: "lock-no-wait", Kind: KindLock, Check: models.CheckLock, Scenario: "smoke",
+	{Name: "lock-no-wait", Kind: KindLock, Check: models.CheckLock, Breaks: history.FLock, Scenario: "smoke",
 		Description: "Lock creates its key and returns at once, without waiting for older keys to go",
 		Locker:      wrapLocker(newNoWaitLocker)},
-	{Name: "lock-ignore-lease", Kind: KindLock, Check: models.CheckFenced, Scenario: "lock-lease",
+	{Name: "lock-ignore-lease", Kind: KindLock, Check: models.CheckFenced, Breaks: history.FWrite, Scenario: "lock-lease",
 		Description: "a fenced write whose guard fails (its lease is gone) is retried as a plain put and reported ok",
 		Locker:      wrapLocker(newIgnoreLeaseLocker)},
 	// Two holders that keep their keys and then wait for each other's name
 	// stall until their locks time out; on one name the holder's next lock
 	// is the bug.
-	{Name: "unlock-foreign", Kind: KindLock, Check: models.CheckLock, Scenario: "smoke", Names: 1,
+	{Name: "unlock-foreign", Kind: KindLock, Check: models.CheckLock, Breaks: history.FUnlock, Scenario: "smoke", Names: 1,
 		Description: "Unlock deletes the next waiter's key instead of its own, so it still holds the lock",
 		Locker:      wrapLocker(newForeignUnlocker)},
-	{Name: "proclaim-unguarded", Kind: KindElection, Check: models.CheckElection, Scenario: "election-lease",
+	{Name: "proclaim-unguarded", Kind: KindElection, Check: models.CheckElection, Breaks: history.FProclaim, Scenario: "election-lease",
 		Description: "Proclaim writes the leader key with a plain put, leader or not, and reports ok",
 		Elector:     wrapElector(newUnguardedElector)},
-	{Name: "campaign-no-wait", Kind: KindElection, Check: models.CheckElection, Scenario: "smoke",
+	{Name: "campaign-no-wait", Kind: KindElection, Check: models.CheckElection, Breaks: history.FCampaign, Scenario: "smoke",
 		Description: "Campaign creates its key and declares itself leader without waiting for older keys to go",
 		Elector:     wrapElector(newNoWaitElector)},
-	{Name: "observe-reorder", Kind: KindElection, Check: models.CheckObserve, Scenario: "smoke",
+	{Name: "observe-reorder", Kind: KindElection, Check: models.CheckObserve, Breaks: history.FObserve, Scenario: "smoke",
 		Description: "Observe delivers each pair of values in swapped order",
 		Elector:     wrapElector(newReorderElector)},
 }

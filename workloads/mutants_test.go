@@ -10,6 +10,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/models/verdict"
 )
 
 func TestMutantRegistry(t *testing.T) {
@@ -21,6 +22,7 @@ func TestMutantRegistry(t *testing.T) {
 		assert.True(t, checks[m.Check], "%s: check %q", m.Name, m.Check)
 		assert.NotEmpty(t, m.Description)
 		assert.NotEmpty(t, m.Scenario)
+		assert.NotEmpty(t, m.Breaks, "%s: the operation it breaks", m.Name)
 		assert.Equal(t, m.Kind == KindLock, m.Locker != nil, "%s: a lock mutant wraps a Locker", m.Name)
 		assert.Equal(t, m.Kind == KindElection, m.Elector != nil, "%s: an election mutant wraps an Elector", m.Name)
 		got, err := LookupMutant(m.Name)
@@ -46,7 +48,7 @@ func TestMutantsBreakTheirCheck(t *testing.T) {
 				cfg := Config{Kind: m.Kind, Backend: backend, Names: 1, Seed: 3, Mutant: m.Name}
 				h, _ := run(t, cfg, 2*time.Second, nil)
 				require.NotEmpty(t, h.Operations())
-				res, err := models.Check(context.Background(), h, models.Options{Timeout: 20 * time.Second})
+				res, err := verdict.Check(context.Background(), h, models.Options{Timeout: 20 * time.Second})
 				require.NoError(t, err)
 				violated := false
 				for _, c := range res.Checks {

@@ -15,6 +15,7 @@ import (
 	"github.com/etcdchaos/etcdchaos/harness"
 	"github.com/etcdchaos/etcdchaos/history"
 	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/models/verdict"
 	"github.com/etcdchaos/etcdchaos/workloads/observer"
 )
 
@@ -163,27 +164,27 @@ func TestPhantomLeadershipOnRealEtcd(t *testing.T) {
 			require.Contains(t, deletes, bKey)
 			assert.Less(t, deletes[bKey], deletes[aKey], "B's key was deleted before the older key of A")
 
-			res, err := models.Check(context.Background(), h, models.Options{Timeout: 30 * time.Second})
+			res, err := verdict.Check(context.Background(), h, models.Options{Timeout: 30 * time.Second})
 			require.NoError(t, err)
-			assert.Equal(t, models.ExitOk, res.ExitCode(), "a known etcd issue does not fail the run")
+			assert.Equal(t, models.ExitOk, res.ExitCode, "a known etcd issue does not fail the run")
 			assert.Equal(t, models.KnownIssue, res.Verdict)
 			require.Len(t, res.KnownIssues, 1)
 			k := res.KnownIssues[0]
-			assert.Equal(t, 19597, k.Issue)
+			assert.Equal(t, "19597", k.Issue.ID)
 			assert.Contains(t, k.Account, fmt.Sprintf("the server deleted that key at revision %d", deletes[bKey]))
 			assert.Contains(t, k.Account, fmt.Sprintf("was deleted only at revision %d", deletes[aKey]))
 
-			strict, err := models.Check(context.Background(), h, models.Options{Timeout: 30 * time.Second, Strict: true})
+			strict, err := verdict.Check(context.Background(), h, models.Options{Timeout: 30 * time.Second, Strict: true})
 			require.NoError(t, err)
-			assert.Equal(t, models.ExitViolation, strict.ExitCode(), "--strict fails on a known issue")
+			assert.Equal(t, models.ExitViolation, strict.ExitCode, "--strict fails on a known issue")
 		})
 		t.Run(string(backend)+"/checked", func(t *testing.T) {
 			h, outcome := phantomLeadership(t, backend, true)
 			assert.NotEqual(t, history.Ok, outcome, "CheckedCampaign refuses a campaign whose key is gone")
-			res, err := models.Check(context.Background(), h, models.Options{Timeout: 30 * time.Second, Strict: true})
+			res, err := verdict.Check(context.Background(), h, models.Options{Timeout: 30 * time.Second, Strict: true})
 			require.NoError(t, err)
 			assert.Empty(t, res.KnownIssues)
-			assert.Equal(t, models.ExitOk, res.ExitCode(), "%+v", res.Checks)
+			assert.Equal(t, models.ExitOk, res.ExitCode, "%+v", res.Checks)
 		})
 	}
 }
@@ -231,18 +232,17 @@ func TestRetriedResignOnRealEtcd(t *testing.T) {
 		}
 	}
 	require.Equal(t, []history.Outcome{history.Info, history.Ok}, resigns, "the resign failed, its retry returned ok")
-	res, err := models.Check(context.Background(), h, models.Options{Timeout: 30 * time.Second})
+	res, err := verdict.Check(context.Background(), h, models.Options{Timeout: 30 * time.Second})
 	require.NoError(t, err)
 	require.Len(t, res.KnownIssues, 1, "%+v", res.Checks)
-	assert.Equal(t, 22123, res.KnownIssues[0].Issue)
-	assert.True(t, res.KnownIssues[0].Retried)
-	assert.Equal(t, models.ExitOk, res.ExitCode())
+	assert.Equal(t, "22123", res.KnownIssues[0].Issue.ID)
+	assert.Equal(t, models.ExitOk, res.ExitCode)
 
 	t.Run("guarded", func(t *testing.T) {
 		h := retriedResign(t, true)
-		res, err := models.Check(context.Background(), h, models.Options{Timeout: 30 * time.Second, Strict: true})
+		res, err := verdict.Check(context.Background(), h, models.Options{Timeout: 30 * time.Second, Strict: true})
 		require.NoError(t, err)
 		assert.Empty(t, res.KnownIssues)
-		assert.Equal(t, models.ExitOk, res.ExitCode(), "%+v", res.Checks)
+		assert.Equal(t, models.ExitOk, res.ExitCode, "%+v", res.Checks)
 	})
 }

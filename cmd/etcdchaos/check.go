@@ -14,6 +14,8 @@ import (
 
 	"github.com/etcdchaos/etcdchaos/history"
 	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/models/linear"
+	"github.com/etcdchaos/etcdchaos/models/verdict"
 )
 
 func init() {
@@ -49,7 +51,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	res, err := models.Check(ctx, h, models.Options{Timeout: cf.timeout, Strict: cf.strict, Visualize: cf.out != ""})
+	res, err := verdict.Check(ctx, h, models.Options{Timeout: cf.timeout, Strict: cf.strict, Visualize: cf.out != ""})
 	if err != nil {
 		fmt.Fprintf(stderr, "etcdchaos check: %v\n", err)
 		return models.ExitUnknown
@@ -60,7 +62,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "etcdchaos check: %v\n", err)
 		}
 	}
-	return res.ExitCode()
+	return res.ExitCode
 }
 
 // parseCheckFlags accepts flags before and after the history path.
@@ -70,7 +72,7 @@ func parseCheckFlags(args []string, stderr io.Writer) (checkFlags, error) {
 	fs.SetOutput(stderr)
 	fs.DurationVar(&cf.timeout, "timeout", models.DefaultTimeout, "bound on each model check; an undecided check is unknown (exit 3)")
 	fs.StringVar(&cf.out, "out", "", "write porcupine visualizations, DIR/<check>-<name>.html")
-	fs.BoolVar(&cf.strict, "strict", false, "make unsafe-without-fencing fail the run")
+	fs.BoolVar(&cf.strict, "strict", false, "make unsafe-without-fencing and known etcd issues fail (exit 1)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: etcdchaos check HISTORY [--timeout 60s] [--out DIR] [--strict]")
 		fs.PrintDefaults()
@@ -97,38 +99,53 @@ func parseCheckFlags(args []string, stderr io.Writer) (checkFlags, error) {
 	return cf, nil
 }
 
-// printResult prints one line per check and name, the lock hazard, then
-// the verdict.
+// printResult prints one line per check and name, the findings grouped,
+// the lock hazard in numbers, then the verdict.
 func printResult(w io.Writer, res models.Result) {
-	printChecks(w, res.Checks, res.Hazard)
-	printKnownIssues(w, res.KnownIssues)
+	printChecks(w, res)
 	fmt.Fprintf(w, "verdict: %s\n", res.Verdict)
 }
 
-// printKnownIssues lists the findings that are known etcd bugs, one line
-// each, so that a nightly log names them instead of calling them new.
-func printKnownIssues(w io.Writer, known []models.KnownIssueFinding) {
-	for _, k := range known {
-		fmt.Fprintf(w, "%s, on %s (op %d)\n", k.Message, k.Name, k.Op)
+// printChecks prints one line per check and name (the account of anything
+// not plainly ok), one line per group of findings (see printFindings), then
+// the lock hazard in numbers.
+func printChecks(w io.Writer, res models.Result) {
+	var all []models.Finding
+	for _, c := range res.Checks {
+		printCheckLine(w, c)
+		all = append(all, c.Findings...)
+	}
+	printFindings(w, models.GroupFindings(all))
+	printHazard(w, res.Hazard)
+}
+
+// printFindings prints one line per issue (or kind) and name, with a count
+// and the first, so that a run with many repeats of one bug stays short and
+// names what it is: a violation, an upstream-known etcd issue, or an etcd
+// bug etcdchaos found that is not reported upstream.
+func printFindings(w io.Writer, groups []models.FindingGroup) {
+	for _, g := range groups {
+		fmt.Fprintln(w, g.Summary())
 	}
 }
 
-// printChecks prints one line per check and name (the account of anything
-// not plainly ok), then the lock hazard in numbers.
-func printChecks(w io.Writer, checks []models.CheckResult, hz models.Hazard) {
-	for _, c := range checks {
-		printCheckLine(w, c)
-	}
+// printHazard prints the lock hazard in numbers: the same figures the
+// unfenced-writes findings rest on.
+func printHazard(w io.Writer, hz models.Hazard) {
 	if hz.UnfencedWrites > 0 {
-		fmt.Fprintf(w, "unfenced writes while another client held the lock: %d of %d (longest overlap %.2f s)\n",
-			hz.UnfencedOverlapping, hz.UnfencedWrites, float64(hz.LongestOverlapNs)/1e9)
+		if hz.Truth {
+			fmt.Fprintf(w, "unfenced writes: %d, of which %d landed after their writer's key was lost (server truth)", hz.UnfencedWrites, hz.Stale)
+			if hz.Stale > 0 {
+				fmt.Fprintf(w, ", up to %d revisions and %.2f s after the loss", hz.MaxRevisionsAfterLoss, float64(hz.MaxNsAfterLoss)/1e9)
+			}
+			fmt.Fprintln(w)
+		} else {
+			fmt.Fprintf(w, "unfenced writes: %d, of which %d were withdrawn as possibly stale (a fault or a loss of the writer's lease before them) where a check needed them to be\n",
+				hz.UnfencedWrites, hz.Stale)
+		}
 	}
 	if hz.FencedWrites > 0 {
 		fmt.Fprintf(w, "fenced writes rejected by their guard: %d of %d\n", hz.FencedRejected, hz.FencedWrites)
-	}
-	if hz.UnfencedAfterLoss > 0 {
-		fmt.Fprintf(w, "unfenced writes after the writer's key was lost (server truth): %d, up to %d revisions and %.2f s after the loss\n",
-			hz.UnfencedAfterLoss, hz.MaxRevisionsAfterLoss, float64(hz.MaxNsAfterLoss)/1e9)
 	}
 }
 
@@ -150,7 +167,7 @@ func writeVisualizations(dir string, res models.Result, faults []history.Fault) 
 	}
 	var errs []error
 	for _, c := range res.Checks {
-		if c.Model == nil || c.Verdict == models.Empty {
+		if c.Porcupine == nil || c.Porcupine.Model.Step == nil || c.Verdict == models.Empty {
 			continue
 		}
 		path := filepath.Join(dir, fileName(c.Check+"-"+c.Name)+".html")
@@ -166,7 +183,7 @@ func writeVisualization(path string, c models.CheckResult, faults []history.Faul
 	if err != nil {
 		return fmt.Errorf("visualization: %w", err)
 	}
-	if err := models.WriteVisualization(f, c, faults); err != nil {
+	if err := linear.WriteVisualization(f, c, faults); err != nil {
 		f.Close()
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/etcdchaos/etcdchaos/history"
 	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/models/verdict"
 	"github.com/etcdchaos/etcdchaos/reports"
 )
 
@@ -81,7 +82,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := models.Check(ctx, h, models.Options{Timeout: f.timeout, Strict: f.strict, Visualize: true})
+	res, err := verdict.Check(ctx, h, models.Options{Timeout: f.timeout, Strict: f.strict, Visualize: true})
 	if err != nil {
 		fmt.Fprintf(stderr, "etcdchaos report: %v\n", err)
 		return models.ExitUnknown

@@ -196,12 +196,7 @@ func printRunResult(w io.Writer, res runner.Result) {
 	if res.Interrupted {
 		fmt.Fprintln(w, "interrupted: faults healed, what was recorded is checked")
 	}
-	checks := res.Check.Checks
-	if res.Liveness != nil {
-		checks = append(checks[:len(checks):len(checks)], *res.Liveness)
-	}
-	printChecks(w, checks, res.Check.Hazard)
-	printKnownIssues(w, res.Check.KnownIssues)
+	printChecks(w, res.Check)
 	fmt.Fprintf(w, "verdict: %s (run directory %s)\n", res.Verdict, res.Dir)
 }
 

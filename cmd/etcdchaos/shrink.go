@@ -13,29 +13,30 @@ import (
 
 	"github.com/etcdchaos/etcdchaos/history"
 	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/models/shrink"
 )
 
 func init() {
-	register("shrink", command{summary: "reduce a violating history to a small one that fails the same check", run: runShrink})
+	register("shrink", command{summary: "reduce a history with a finding to a small one with the same finding", run: runShrink})
 }
 
 // Exit codes of shrink.
 const (
-	shrinkOk          = 0 // the shrunk history was written
-	shrinkNoViolation = 1 // nothing to shrink: the check does not fail
-	shrinkBadInput    = 2 // bad command line, unreadable or malformed history, unwritable output
-	shrinkUndecided   = 3 // the check could not decide on the input, or was interrupted
+	shrinkOk        = 0 // the shrunk history was written
+	shrinkNoFinding = 1 // nothing to shrink: no such finding
+	shrinkBadInput  = 2 // bad command line, unreadable or malformed history, unwritable output
+	shrinkUndecided = 3 // the check could not decide on the input, or was interrupted
 )
 
 type shrinkFlags struct {
-	path, out, check string
-	timeout, maxTime time.Duration
-	strict, renumber bool
+	path, out, check, issue string
+	timeout, maxTime        time.Duration
+	strict, renumber        bool
 }
 
 // runShrink implements `etcdchaos shrink HISTORY --out MIN.jsonl
-// [--check CHECK[:NAME]] [--timeout 60s] [--max-time 2m] [--strict]
-// [--renumber]`.
+// [--check CHECK[:NAME]] [--issue ID] [--timeout 60s] [--max-time 2m]
+// [--strict] [--renumber]`.
 func runShrink(args []string, stdout, stderr io.Writer) int {
 	sf, err := parseShrinkFlags(args, stderr)
 	if err != nil {
@@ -56,7 +57,7 @@ func runShrink(args []string, stdout, stderr io.Writer) int {
 	check, name, _ := strings.Cut(sf.check, ":")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	r, err := models.Shrink(ctx, h, models.ShrinkOptions{Check: check, Name: name, Timeout: sf.timeout,
+	r, err := shrink.Shrink(ctx, h, shrink.Options{Issue: sf.issue, Check: check, Name: name, Timeout: sf.timeout,
 		MaxTime: sf.maxTime, Strict: sf.strict, Renumber: sf.renumber})
 	if code, failed := shrinkError(err, stderr); failed {
 		return code
@@ -76,9 +77,9 @@ func shrinkError(err error, stderr io.Writer) (int, bool) {
 	}
 	fmt.Fprintf(stderr, "etcdchaos shrink: %v\n", err)
 	switch {
-	case errors.Is(err, models.ErrNoViolation):
-		return shrinkNoViolation, true
-	case errors.Is(err, models.ErrUnknownCheck):
+	case errors.Is(err, shrink.ErrNoFinding):
+		return shrinkNoFinding, true
+	case errors.Is(err, shrink.ErrUnknownCheck):
 		return shrinkBadInput, true
 	}
 	return shrinkUndecided, true
@@ -89,19 +90,22 @@ func parseShrinkFlags(args []string, stderr io.Writer) (shrinkFlags, error) {
 	fs := flag.NewFlagSet("shrink", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&sf.out, "out", "", "write the shrunk history to this file (required)")
-	fs.StringVar(&sf.check, "check", "", "the check to keep failing, CHECK or CHECK:NAME (lock, fenced-writes, unfenced-writes,\nelection, observe; NAME a lock or election name); default: the first failing check")
+	fs.StringVar(&sf.check, "check", "", "the check whose finding to keep, CHECK or CHECK:NAME (lock, fenced-writes, unfenced-writes,\nelection, observe, truth, lease, liveness; NAME a lock or election name); default: the first failing check")
+	fs.StringVar(&sf.issue, "issue", "", "keep a finding of this known etcd issue (e.g. 19597, etcdchaos-1), on the --check if given")
 	fs.DurationVar(&sf.timeout, "timeout", models.DefaultTimeout, "bound on the check of the input; an undecided check cannot be shrunk (exit 3)")
-	fs.DurationVar(&sf.maxTime, "max-time", models.DefaultShrinkTime, "bound on the whole shrink; when it runs out, the smallest failing history so far is written")
-	fs.BoolVar(&sf.strict, "strict", false, "an unsafe-without-fencing finding counts as failing, so it can be shrunk")
+	fs.DurationVar(&sf.maxTime, "max-time", shrink.DefaultMaxTime, "bound on the whole shrink; when it runs out, the smallest failing history so far is written")
+	fs.BoolVar(&sf.strict, "strict", false, "unsafe-without-fencing and known issues count as failing, as in check --strict")
 	fs.BoolVar(&sf.renumber, "renumber", false, "number ops and clients of the result from 1 (default: keep the input's ids)")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: etcdchaos shrink HISTORY --out MIN.jsonl [--check CHECK[:NAME]] [--timeout 60s] [--max-time 2m] [--strict] [--renumber]
+		fmt.Fprint(stderr, `usage: etcdchaos shrink HISTORY --out MIN.jsonl [--check CHECK[:NAME]] [--issue ID] [--timeout 60s] [--max-time 2m] [--strict] [--renumber]
 
-Reduces a history that fails a check to a small, well-formed history that fails the same
-check on the same name with the same verdict, by dropping names, clients, operations and
-faults. Exit codes: 0 the shrunk history was written; 1 nothing to shrink (the check does
-not fail); 2 bad command line, unreadable or malformed history, or the output could not be
-written; 3 the check could not decide on the input, or was interrupted.
+Reduces a history with a finding to a small, well-formed history with the same finding
+(the same check on the same name with the same verdict, or, with --issue, a finding of the
+same known etcd issue), by dropping names, clients, operations and faults. Without --check
+or --issue it keeps the first failing check (a violation first), else the first known issue.
+Exit codes: 0 the shrunk history was written; 1 nothing to shrink (no such finding); 2 bad
+command line, unreadable or malformed history, or the output could not be written; 3 the
+check could not decide on the input, or was interrupted.
 
 `)
 		fs.PrintDefaults()
@@ -154,9 +158,9 @@ func writeHistory(path string, h *history.History) error {
 	return nil
 }
 
-func printShrink(w io.Writer, r models.ShrinkResult, out string) {
-	fmt.Fprintf(w, "shrunk %s %s (%s) from %d to %d operations in %.2f s (%d candidates checked)\n",
-		r.Final.Check, r.Final.Name, r.Final.Verdict, r.OpsBefore, r.OpsAfter, r.Elapsed.Seconds(), r.Candidates)
+func printShrink(w io.Writer, r shrink.Result, out string) {
+	fmt.Fprintf(w, "shrunk %s from %d to %d operations in %.2f s (%d candidates checked)\n",
+		r.Target, r.OpsBefore, r.OpsAfter, r.Elapsed.Seconds(), r.Candidates)
 	if r.Partial {
 		fmt.Fprintln(w, "stopped early: the result is the smallest failing history found in time")
 	}

@@ -15,7 +15,7 @@ func TestShrinkWritesAFailingHistory(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "min.jsonl")
 	code, stdout, stderr := runCLI("shrink", filepath.Join(testdata, "illegal-lock-overlap.jsonl"), "--out", out, "--renumber")
 	require.Equal(t, 0, code, stderr)
-	assert.Contains(t, stdout, "shrunk lock l0 (violation) from 4 to 3 operations")
+	assert.Contains(t, stdout, "shrunk lock on l0: violation from 4 to 3 operations")
 	assert.Contains(t, stdout, "wrote "+out)
 
 	h, err := history.ReadFile(out)
@@ -37,7 +37,7 @@ func TestShrinkSelectsTheCheck(t *testing.T) {
 
 	code, _, stderr = runCLI("shrink", in, "--check", "lock:l0", "--out", filepath.Join(dir, "b.jsonl"))
 	assert.Equal(t, 1, code, "the lock check passes on this history")
-	assert.Contains(t, stderr, "nothing to shrink: no violation")
+	assert.Contains(t, stderr, "nothing to shrink: no such finding")
 	assert.NoFileExists(t, filepath.Join(dir, "b.jsonl"))
 }
 
@@ -53,7 +53,7 @@ func TestShrinkExitCodes(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{legal, "--out", out}, 1, "nothing to shrink: no violation"},
+		{[]string{legal, "--out", out}, 1, "nothing to shrink: no such finding"},
 		{[]string{illegal}, 2, "--out is required"},
 		{[]string{illegal, "--out", out, "--check", "mutex"}, 2, `unknown check "mutex"`},
 		{[]string{bad, "--out", out}, 2, bad + ":2: not a JSON object"},

@@ -142,19 +142,12 @@ func soakOne(ctx context.Context, sc faults.Scenario, seed int64, f *soakFlags) 
 	return row
 }
 
-// knownIssues names the known etcd issues a run found, with their counts.
-func knownIssues(known []models.KnownIssueFinding) string {
-	counts := map[int]int{}
-	var ids []int
-	for _, k := range known {
-		if counts[k.Issue] == 0 {
-			ids = append(ids, k.Issue)
-		}
-		counts[k.Issue]++
-	}
+// knownIssues names the known etcd bugs a run found, each once with its
+// count, saying which are upstream issues and which etcdchaos's own.
+func knownIssues(known []models.Finding) string {
 	var out []string
-	for _, id := range ids {
-		out = append(out, fmt.Sprintf("known etcd issue %d (%d)", id, counts[id]))
+	for _, c := range models.CountIssues(known) {
+		out = append(out, fmt.Sprintf("%s (%d)", c.Issue.Label(), c.Count))
 	}
 	return strings.Join(out, ", ")
 }
@@ -167,31 +160,30 @@ func failingChecks(res runner.Result) string {
 			out = append(out, fmt.Sprintf("%s %s %s", c.Check, c.Name, c.Verdict))
 		}
 	}
-	if res.Liveness != nil && res.Liveness.Fails {
-		out = append(out, "liveness "+string(res.Liveness.Verdict))
-	}
 	return strings.Join(out, ", ")
 }
 
-// printSoak prints the table of runs and the exit code: 1 when a run
-// failed or the soak was interrupted.
+// printSoak prints the table of runs and returns the exit code of the
+// README's table: 1 when a run found a violation (or, under --strict, a
+// known issue), else 3 when a run was unknown or could not be carried out,
+// or the soak was interrupted before every run was done, else 0.
 func printSoak(w io.Writer, rows []soakRow, interrupted bool) int {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SCENARIO\tSEED\tVERDICT\tEXIT\tNOTE")
 	failed := 0
+	codes := make([]int, 0, len(rows)+1)
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\n", r.scenario, r.seed, r.verdict, r.code, r.note)
 		if r.failed() {
 			failed++
 		}
+		codes = append(codes, r.code)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "soak: %d runs, %d failed\n", len(rows), failed)
 	if interrupted {
 		fmt.Fprintln(w, "soak: interrupted before every run was done")
+		codes = append(codes, models.ExitUnknown)
 	}
-	if failed > 0 || interrupted {
-		return models.ExitViolation
-	}
-	return 0
+	return models.WorstExit(codes...)
 }

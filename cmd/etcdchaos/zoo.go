@@ -206,7 +206,7 @@ func cellVerdicts(c reports.MatrixCell) string {
 func cellKnown(c reports.MatrixCell) string {
 	var out []string
 	for _, id := range c.KnownIssueIDs() {
-		out = append(out, fmt.Sprintf("%d (%d)", id, c.KnownIssues[id]))
+		out = append(out, fmt.Sprintf("%s (%d)", id, c.KnownIssues[id]))
 	}
 	return dash(strings.Join(out, ", "))
 }

@@ -20,10 +20,10 @@ const knownIssueRun = 60 * time.Second
 
 // firstKnown returns the earliest history time (ns) of a finding of the
 // given etcd issue, and whether there is one.
-func firstKnown(res models.Result, issue int) (int64, bool) {
+func firstKnown(res models.Result, issue string) (int64, bool) {
 	at, found := int64(0), false
 	for _, k := range res.KnownIssues {
-		if k.Issue == issue && (!found || k.At < at) {
+		if k.Issue != nil && k.Issue.ID == issue && (!found || k.At < at) {
 			at, found = k.At, true
 		}
 	}
@@ -40,17 +40,17 @@ func BenchmarkKnownIssues(b *testing.B) {
 	for _, tc := range []struct {
 		scenario string
 		backend  workloads.Backend
-		issues   []int
+		issues   []string
 	}{
-		{"waiters", workloads.BackendConcurrency, []int{19597, 22123}},
-		{"waiters", workloads.BackendGRPC, []int{19597}},
-		{"election-retry", workloads.BackendConcurrency, []int{22123}},
+		{"waiters", workloads.BackendConcurrency, []string{"19597", "22123"}},
+		{"waiters", workloads.BackendGRPC, []string{"19597"}},
+		{"election-retry", workloads.BackendConcurrency, []string{"22123"}},
 	} {
 		sc, err := faults.Lookup(tc.scenario)
 		require.NoError(b, err)
 		b.Run(tc.scenario+"/"+string(tc.backend), func(b *testing.B) {
-			secs := map[int][]float64{}
-			found := map[int]int{}
+			secs := map[string][]float64{}
+			found := map[string]int{}
 			for i := 0; i < b.N; i++ {
 				res, err := Run(context.Background(), sc, Options{Seed: int64(1 + i), Duration: knownIssueRun, Members: 3,
 					Backend: tc.backend, Out: filepath.Join(b.TempDir(), "run"), CheckTimeout: time.Minute})
@@ -67,8 +67,8 @@ func BenchmarkKnownIssues(b *testing.B) {
 			}
 			for _, issue := range tc.issues {
 				sort.Float64s(secs[issue])
-				b.ReportMetric(secs[issue][len(secs[issue])/2], fmt.Sprintf("s-to-detect-%d", issue))
-				b.ReportMetric(float64(found[issue])/float64(b.N), fmt.Sprintf("found/run-%d", issue))
+				b.ReportMetric(secs[issue][len(secs[issue])/2], fmt.Sprintf("s-to-detect-%s", issue))
+				b.ReportMetric(float64(found[issue])/float64(b.N), fmt.Sprintf("found/run-%s", issue))
 			}
 		})
 	}

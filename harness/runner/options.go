@@ -147,12 +147,11 @@ type Result struct {
 	Dir      string
 	Scenario faults.Scenario
 	Seed     int64
-	// Verdict and ExitCode combine the history checks and liveness.
+	// Verdict and ExitCode are the history's (Check's): liveness is one of
+	// its checks.
 	Verdict  models.Verdict
 	ExitCode int
 	Check    models.Result
-	// Liveness is nil when it was not checked (the run was interrupted).
-	Liveness *models.CheckResult
 	Schedule faults.Schedule
 	// Applied counts the faults applied, by injector.
 	Applied map[string]int

@@ -15,6 +15,7 @@ import (
 	"github.com/etcdchaos/etcdchaos/harness"
 	"github.com/etcdchaos/etcdchaos/history"
 	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/models/verdict"
 	"github.com/etcdchaos/etcdchaos/reports"
 	"github.com/etcdchaos/etcdchaos/workloads"
 	"github.com/etcdchaos/etcdchaos/workloads/observer"
@@ -72,15 +73,11 @@ func Run(ctx context.Context, sc faults.Scenario, opts Options) (Result, error) 
 	res.Applied = r.nemesis.Applied()
 	res.Intents = r.intents()
 	if ctx.Err() == nil {
-		live := r.checkLiveness(ctx)
-		res.Liveness = &live
+		runErr = errors.Join(runErr, r.probeLiveness(ctx))
 	}
+	// Interrupted while driving or while probing: either way the probe is
+	// not a failure (it is not recorded, or recorded as of unknown outcome).
 	res.Interrupted = ctx.Err() != nil
-	if res.Interrupted {
-		// Interrupted while driving or while checking liveness: either way
-		// liveness is undecided, not failed.
-		res.Liveness = nil
-	}
 	r.close()
 	if err := r.finish(ctx, &res); err != nil {
 		return res, errors.Join(runErr, err)
@@ -126,6 +123,7 @@ func (r *run) header(etcdVersion string) history.Header {
 		Members: r.opts.Members, EtcdVersion: etcdVersion, Workload: workloadName(r.sc),
 		Backend: string(r.opts.Backend), Mutant: r.opts.Mutant, Fixes: r.opts.Fixes, Clients: r.opts.Clients, Command: r.opts.Command,
 		ClientVersion: workloads.ClientVersion(), ServerTruth: true,
+		ElectionTimeoutMs: r.cluster.ElectionTimeout().Milliseconds(),
 	}
 }
 
@@ -266,16 +264,12 @@ func (r *run) finish(ctx context.Context, res *Result) error {
 		return fmt.Errorf("read back history: %w", err)
 	}
 	r.logf("checking %d events", len(h.Events))
-	check, err := models.Check(checkCtx, h, models.Options{Timeout: r.opts.CheckTimeout, Strict: r.opts.Strict, Visualize: true})
+	check, err := verdict.Check(checkCtx, h, models.Options{Timeout: r.opts.CheckTimeout, Strict: r.opts.Strict, Visualize: true})
 	if err != nil {
 		return fmt.Errorf("check history: %w", err)
 	}
-	res.Check = check
-	if res.Liveness != nil {
-		r.checkWaiters(h, res.Liveness)
-	}
-	res.Verdict, res.ExitCode = combine(check, res.Liveness)
-	meta := reports.Meta{Command: r.opts.Command, Duration: time.Since(r.started), Liveness: res.Liveness}
+	res.Check, res.Verdict, res.ExitCode = check, check.Verdict, check.ExitCode
+	meta := reports.Meta{Command: r.opts.Command, Duration: time.Since(r.started)}
 	if res.Interrupted {
 		meta.Notes = append(meta.Notes, "the run was interrupted; liveness was not checked")
 	}
@@ -283,14 +277,6 @@ func (r *run) finish(ctx context.Context, res *Result) error {
 		return fmt.Errorf("write report: %w", err)
 	}
 	return nil
-}
-
-// combine folds the liveness verdict into the history's.
-func combine(check models.Result, live *models.CheckResult) (models.Verdict, int) {
-	if live != nil && live.Fails && check.Verdict != models.Violation {
-		return models.Violation, models.ExitViolation
-	}
-	return check.Verdict, check.ExitCode()
 }
 
 func (r *run) logf(format string, args ...any) {

@@ -1,50 +1,52 @@
-// Package knownissues is the registry of known etcd bugs that etcdchaos can
-// find, so that a finding that matches one is reported as "known etcd issue
-// N" with its link instead of as something new. An entry names the versions
-// it affects; the same finding on a version the entry says is fixed is a
-// regression, reported as a plain violation.
+// Package knownissues is the registry of etcd bugs that etcdchaos can find:
+// those etcd's maintainers know (an upstream issue or pull request that
+// describes the bug) and those etcdchaos found that are not reported
+// upstream (an id of etcdchaos's own and a draft report under
+// docs/upstream).
+//
+// An entry is a claim about mechanism, not symptom. Its Mechanism says in
+// words what a finding must show, and its code reads the operations, the
+// faults and the server truth behind a finding to see whether they show
+// exactly that; a finding that only looks like the bug is not it. An entry
+// also names the releases it affects: the same mechanism on a release the
+// entry says is fixed is a regression, and a version that cannot be read
+// matches nothing.
 package knownissues
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/coreos/go-semver/semver"
+
+	"github.com/etcdchaos/etcdchaos/history"
+	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/models/truth"
 )
 
-// Facts are what a finding shows, in the terms entries match on.
-type Facts struct {
-	// Kind is the kind of finding (models.Finding*), e.g. "phantom-grant".
-	Kind string
-	// F is the operation the finding refutes (lock, campaign, resign, ...).
-	F string
-	// DeletedWhileWaiting: the granted key was deleted before it could own.
-	DeletedWhileWaiting bool
-	// Retried: a release retried after an earlier one did not succeed.
-	Retried bool
-	// AboveGranted: a TTL answer larger than the lease's granted TTL.
-	AboveGranted bool
-}
-
-// Issue is one known etcd bug.
+// Issue is one registered etcd bug.
 type Issue struct {
-	ID    int    `json:"id"`
-	Title string `json:"title"`
-	URL   string `json:"url"`
+	models.IssueRef
 	// State is "open" or "fixed".
 	State string `json:"state"`
 	// Since is the first affected release; Fixed lists the first fixed
 	// release of each minor line that has one (empty while open).
 	Since string   `json:"since"`
 	Fixed []string `json:"fixed,omitempty"`
-	// Signature says in words what a finding must show to be this issue.
-	Signature string `json:"signature"`
 	// InConcurrency: the bug is in the client library's concurrency
 	// package, of which there are two copies in a run: the v3lock and
 	// v3election services run the server's, and the concurrency backend
 	// runs the client library etcdchaos was built with. Whether a finding
 	// is affected then depends on the backend (see Versions.For).
 	InConcurrency bool `json:"in_concurrency,omitempty"`
-	matches       func(Facts) bool
+	// shows reports whether finding f, read against ev, shows the bug's
+	// mechanism, and which operations' claims the bug made false (the
+	// ones classification may withdraw).
+	shows func(f models.Finding, ev *Evidence) ([]int64, bool)
 }
 
 // Versions are what ran in a history: the etcd server's version (from its
@@ -74,153 +76,151 @@ func (i Issue) Affected() string {
 
 // Message is how a matching finding is reported.
 func (i Issue) Message() string {
-	return fmt.Sprintf("known etcd issue %d: %s (%s)", i.ID, i.Title, i.URL)
-}
-
-var registry = []Issue{
-	{
-		ID: 19597, Title: "Campaign returns success after the campaigner's lease expired while it waited",
-		URL: "https://github.com/etcd-io/etcd/issues/19597", State: "open", Since: "3.0.0", InConcurrency: true,
-		Signature: "a campaign that returned ok for a key the server deleted (its lease died) before every older key was gone: phantom leadership",
-		matches: func(f Facts) bool {
-			return f.Kind == "phantom-grant" && f.F == "campaign" && f.DeletedWhileWaiting
-		},
-	},
-	{
-		ID: 22123, Title: "a failed Resign forgets the leadership, so a retried Resign returns nil while the key stays",
-		URL: "https://github.com/etcd-io/etcd/issues/22123", State: "open", Since: "3.0.0", InConcurrency: true,
-		Signature: "a resign that returned ok after an earlier resign of the same key by the same client did not succeed, while the key still existed after it returned",
-		matches: func(f Facts) bool {
-			return f.Kind == "release-did-not-release" && f.F == "resign" && f.Retried
-		},
-	},
-	// The lease bugs below are fixed; older releases still have them, and
-	// `make etcd ETCD_VERSION=...` builds those releases for `zoo`. The
-	// fixed versions are from etcd's CHANGELOG-3.4, -3.5 and -3.6; every
-	// 3.6 release and later has the first two fixes.
-	{
-		ID: 17425, Title: "a stalled old leader still serves lease renewals and revokes",
-		URL: "https://github.com/etcd-io/etcd/pull/17425", State: "fixed", Since: "3.0.0",
-		Fixed:     []string{"3.4.31", "3.5.13"},
-		Signature: "a lease whose keys were deleted by an expiry before the TTL its last keep-alive renewed it for ran out: an old leader, continued after a stall, revoked a lease the new leader kept alive (or renewed one the new leader then expired)",
-		matches:   func(f Facts) bool { return f.Kind == "lease-early-expiry" },
-	},
-	{
-		ID: 17506, Title: "LeaseTimeToLive returns a TTL near 9.2e9 s during a leader change",
-		URL: "https://github.com/etcd-io/etcd/issues/17506", State: "fixed", Since: "3.0.0",
-		Fixed:     []string{"3.4.32", "3.5.14"},
-		Signature: "a LeaseTimeToLive answer whose TTL is larger than the lease's granted TTL (9223372036 s: the expiry of a lessor that is not primary)",
-		matches: func(f Facts) bool {
-			return f.Kind == "lease-ttl-out-of-range" && f.F == "lease-ttl" && f.AboveGranted
-		},
-	},
-	{
-		ID: 20590, Title: "a renew succeeds on a lease that was just revoked",
-		URL: "https://github.com/etcd-io/etcd/pull/20590", State: "fixed", Since: "3.0.0",
-		Fixed:     []string{"3.4.38", "3.5.23", "3.6.5"},
-		Signature: "a keep-alive answered ok after a revoke of the same lease had returned ok",
-		matches:   func(f Facts) bool { return f.Kind == "keepalive-after-revoke" },
-	},
-	// Found by etcdchaos (scenarios stale-leader and member-pause) and
-	// proven etcd's with a patched build (harness/etcdpatches); the link is
-	// the fix of 17506, whose check after the lookup does not cover a
-	// leader that has not yet learned it was deposed.
-	{
-		ID: 17642, Title: "LeaseTimeToLive answered by a leader continued after a stall, before it learns of the newer term, reads its own stale lessor: TTLs below -1 for leases the new leader keeps alive (found by etcdchaos, not yet reported upstream)",
-		URL: "https://github.com/etcd-io/etcd/pull/17642", State: "open", Since: "3.0.0",
-		Signature: "a LeaseTimeToLive answer whose TTL is below -1: an expiry the answering lessor counted seconds ago, which a primary lessor would have revoked",
-		matches: func(f Facts) bool {
-			return f.Kind == "lease-ttl-out-of-range" && f.F == "lease-ttl" && !f.AboveGranted
-		},
-	},
-	// Found by etcdchaos (scenario stale-leader) and proven etcd's with a
-	// patched build (harness/etcdpatches); no etcd issue names it yet, so
-	// the link is the change that brought it. On 3.5.13 to 3.5.15 the same
-	// finding is a regression of 17425. 3.4.34 got the same change; this
-	// entry names only the lines tried.
-	{
-		ID: 18428, Title: "a stale leader revokes and renews leases again: the leadership check of PR 17425 is skipped while the raft loop ticks, as it does at once when a stalled leader continues (found by etcdchaos, not yet reported upstream)",
-		URL: "https://github.com/etcd-io/etcd/pull/18428", State: "open", Since: "3.5.16",
-		Signature: "as for 17425, on a release with etcd PR 18428: a lease's keys deleted by an expiry before the TTL its last keep-alive renewed it for ran out",
-		matches:   func(f Facts) bool { return f.Kind == "lease-early-expiry" },
-	},
+	return fmt.Sprintf("%s: %s (%s)", i.Label(), i.Title, i.Link())
 }
 
 // All returns every registered issue.
-func All() []Issue {
-	out := make([]Issue, len(registry))
-	copy(out, registry)
-	return out
-}
+func All() []Issue { return slices.Clone(registry) }
 
-// Match returns the registered issue whose signature the finding matches,
-// if the version that ran its code (Versions.For) is one it affects. A
-// version the issue is fixed in does not match: the finding is then a
-// regression. An unreadable version matches only an issue that is still
-// open.
-func Match(f Facts, v Versions) (Issue, bool) {
+// ByID returns the registered issue with id.
+func ByID(id string) (Issue, bool) {
 	for _, i := range registry {
-		if i.matches(f) && i.affects(v.For(i)) {
+		if i.ID == id {
 			return i, true
 		}
 	}
 	return Issue{}, false
 }
 
-func (i Issue) affects(version string) bool {
-	v, ok := parse(version)
-	if !ok {
-		return len(i.Fixed) == 0
-	}
-	if since, ok := parse(i.Since); ok && v.less(since) {
-		return false
-	}
-	newest := semver{}
-	for _, f := range i.Fixed {
-		fv, ok := parse(f)
-		if !ok {
+// Match returns the registered issue whose mechanism finding f shows, if
+// the version that ran its code (Versions.For) is one it affects and the
+// clients did not apply the issue's client-side fix; claims are the
+// operations whose claims the bug made false.
+func Match(f models.Finding, ev *Evidence) (issue Issue, claims []int64, ok bool) {
+	hd := ev.Header
+	v := Versions{Server: hd.EtcdVersion, Client: hd.ClientVersion, Backend: hd.Backend}
+	for _, i := range registry {
+		if !i.affects(v.For(i)) || i.fixedByClient(hd.Fixes) {
 			continue
 		}
-		if fv.major == v.major && fv.minor == v.minor {
-			return v.less(fv)
+		if claims, ok := i.shows(f, ev); ok {
+			return i, claims, true
 		}
-		if newest.less(fv) {
-			newest = fv
+	}
+	return Issue{}, nil, false
+}
+
+// fixedByClient reports whether the header says the clients ran the
+// issue's client-side fix (run --fix): the finding cannot be that bug.
+func (i Issue) fixedByClient(fixes []int) bool {
+	n, err := strconv.Atoi(i.ID)
+	return err == nil && slices.Contains(fixes, n)
+}
+
+// affects reports whether version is one the issue affects. A version that
+// does not parse affects nothing.
+func (i Issue) affects(version string) bool {
+	v, ok := release(version)
+	if !ok {
+		return false
+	}
+	if since, ok := release(i.Since); !ok || v.LessThan(since) {
+		return false
+	}
+	var newest *semver.Version
+	for _, f := range i.Fixed {
+		fv, ok := release(f)
+		if !ok {
+			return false
+		}
+		if fv.Major == v.Major && fv.Minor == v.Minor {
+			return v.LessThan(fv)
+		}
+		if newest == nil || newest.LessThan(fv) {
+			newest = &fv
 		}
 	}
 	// A minor line newer than every fixed line has the fix.
-	return len(i.Fixed) == 0 || v.major < newest.major || v.major == newest.major && v.minor < newest.minor
+	return newest == nil || v.Major < newest.Major || v.Major == newest.Major && v.Minor < newest.Minor
 }
 
-type semver struct{ major, minor, patch int }
-
-func (a semver) less(b semver) bool {
-	if a.major != b.major {
-		return a.major < b.major
+// release reads "3.5.12", "v3.5.12" or "3.6.0-rc.1" as the release it
+// belongs to (a pre-release counts as its release).
+func release(s string) (semver.Version, bool) {
+	v, err := semver.NewVersion(strings.TrimPrefix(strings.TrimSpace(s), "v"))
+	if err != nil {
+		return semver.Version{}, false
 	}
-	if a.minor != b.minor {
-		return a.minor < b.minor
-	}
-	return a.patch < b.patch
+	v.PreRelease, v.Metadata = "", ""
+	return *v, true
 }
 
-// parse reads "3.5.12", "v3.5.12" or "3.6.0-rc.1" (pre-release ignored).
-func parse(s string) (semver, bool) {
-	s = strings.TrimPrefix(strings.TrimSpace(s), "v")
-	if i := strings.IndexAny(s, "-+"); i >= 0 {
-		s = s[:i]
-	}
-	parts := strings.Split(s, ".")
-	if len(parts) != 3 {
-		return semver{}, false
-	}
-	var n [3]int
-	for i, p := range parts {
-		x, err := strconv.Atoi(p)
-		if err != nil || x < 0 {
-			return semver{}, false
+// Evidence is what a mechanism may read behind a finding: the history's
+// header, timing, operations and faults, and its server truth (nil when
+// not recorded).
+type Evidence struct {
+	Header history.Header
+	Timing models.Timing
+	Ops    []history.Operation
+	Faults []history.Fault
+	Record *truth.Record
+	byID   map[int64]*history.Operation
+	// seen are the operations' response revisions by return time, with
+	// the highest revision seen by each return time (see
+	// revisionSeenBefore).
+	seen []seenRevision
+}
+
+// seenRevision: by time at, an operation's response had shown revision
+// rev (the highest so far).
+type seenRevision struct{ at, rev int64 }
+
+// NewEvidence gathers the evidence of h; ops are its operations and rec its
+// server truth.
+func NewEvidence(h *history.History, ops []history.Operation, rec *truth.Record) *Evidence {
+	ev := &Evidence{Header: h.Header, Timing: models.TimingOf(h.Header), Ops: ops, Faults: h.Faults(), Record: rec,
+		byID: make(map[int64]*history.Operation, len(ops))}
+	for i := range ops {
+		op := &ops[i]
+		ev.byID[op.ID] = op
+		if rev := ev.responseRevision(op); rev > 0 {
+			ev.seen = append(ev.seen, seenRevision{op.Return, rev})
 		}
-		n[i] = x
 	}
-	return semver{n[0], n[1], n[2]}, true
+	slices.SortFunc(ev.seen, func(a, b seenRevision) int { return cmp.Compare(a.at, b.at) })
+	for i := 1; i < len(ev.seen); i++ {
+		ev.seen[i].rev = max(ev.seen[i].rev, ev.seen[i-1].rev)
+	}
+	return ev
 }
+
+// responseRevision is a revision an operation's response showed to have
+// been committed: its header's, a write's own, or, for a read of an
+// election's leader (leader, observe), the revision from which the server
+// record says that key led (its older keys were all gone by then, or the
+// read could not have returned it); 0 when it shows none.
+func (ev *Evidence) responseRevision(op *history.Operation) int64 {
+	if op.Outcome != history.Ok {
+		return 0
+	}
+	rev := op.Output.HeaderRev
+	switch {
+	case op.F == history.FWrite:
+		rev = max(rev, op.Output.Rev)
+	case (op.F == history.FLeader || op.F == history.FObserve) && ev.Record != nil && op.Output.Key != "":
+		if k := ev.Record.Queue(op.Name).Key(op.Output.Key, op.Output.Rev); k != nil && k.Owned() {
+			rev = max(rev, k.Owner)
+		}
+	}
+	return rev
+}
+
+// revisionSeenBefore reports whether an operation that returned before t
+// had seen revision rev or a later one: rev was committed before t.
+func (ev *Evidence) revisionSeenBefore(rev, t int64) bool {
+	i := sort.Search(len(ev.seen), func(i int) bool { return ev.seen[i].at >= t })
+	return i > 0 && ev.seen[i-1].rev >= rev
+}
+
+// Op is the operation with id, nil if none.
+func (ev *Evidence) Op(id int64) *history.Operation { return ev.byID[id] }

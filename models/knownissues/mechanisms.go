@@ -1,0 +1,349 @@
+package knownissues
+
+import (
+	"math"
+	"time"
+
+	"github.com/etcdchaos/etcdchaos/history"
+	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/models/linear"
+	"github.com/etcdchaos/etcdchaos/models/truth"
+)
+
+// campaignOutlivedItsLease is 19597's mechanism. With server truth: the
+// campaign's key was deleted, seen before the campaign returned, while an
+// older key still existed; every key its lease held then went with it, as
+// a revoke or an expiry deletes them; the lease's death is on record (a
+// revoke, a lease fault, a loss the client recorded); and its client
+// released nothing of it. From the record alone: a death of the campaign's
+// lease that certainly completed while it waited (a revoke that returned
+// ok, a revoke-lease fault that recorded its end), while a key older than
+// the campaign's, whose client had released nothing and whose lease had
+// not died, still existed.
+func campaignOutlivedItsLease(f models.Finding, ev *Evidence) ([]int64, bool) {
+	op := ev.Op(f.Op)
+	if op == nil || op.F != history.FCampaign || op.Outcome != history.Ok {
+		return nil, false
+	}
+	switch {
+	case f.Check == models.CheckTruth && f.Kind == models.FindingPhantomGrant:
+		return []int64{op.ID}, ev.keyDiedWhileWaiting(op, f)
+	case f.Kind == models.FindingModelRefusal && f.Refusal == linear.RefusalLeaseGone:
+		return []int64{op.ID}, ev.leaseDiedWhileWaiting(op)
+	}
+	return nil, false
+}
+
+// keyDiedWhileWaiting: see campaignOutlivedItsLease. The deletion came
+// before the campaign returned: the observer saw it by then, or an
+// operation that returned by then had seen its revision or a later one.
+func (ev *Evidence) keyDiedWhileWaiting(op *history.Operation, f models.Finding) bool {
+	if ev.Record == nil {
+		return false
+	}
+	q := ev.Record.Queue(f.Name)
+	k := q.Key(f.Key, f.CreateRev)
+	if k == nil || k.Deleted == truth.Inf || k.DeletedAt >= op.Return && !ev.revisionSeenBefore(k.Deleted, op.Return) {
+		return false
+	}
+	if j := q.Blocker(k); j == nil || j.Deleted <= k.Deleted {
+		return false
+	}
+	return ev.lastKeyOfLease(k) && ev.leaseDied(k.Lease, op.Client, k.DeletedAt) && !ev.released(op.Client, k.Key, k.Create, op.Call, k.DeletedAt)
+}
+
+// lastKeyOfLease reports whether no other key of k's lease outlived k's
+// deletion, in any queue: a lease's death deletes all its keys at once.
+func (ev *Evidence) lastKeyOfLease(k *truth.Key) bool {
+	for _, name := range ev.Record.Names() {
+		for _, j := range ev.Record.Queue(name).Keys() {
+			if j != k && j.Lease == k.Lease && j.Create < k.Deleted && j.Deleted > k.Deleted {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// leaseDied reports whether the record shows lease's death by at: a revoke
+// of it invoked by then (not one that failed), a fault that may end it
+// started by then, or a loss its client recorded whose window opens by
+// then.
+func (ev *Evidence) leaseDied(lease int64, client int, at int64) bool {
+	for i := range ev.Ops {
+		op := &ev.Ops[i]
+		if op.Input.Lease != lease || op.Outcome == history.Fail {
+			continue
+		}
+		switch op.F {
+		case history.FRevoke:
+			if op.Call <= at {
+				return true
+			}
+		case history.FLeaseLost:
+			if op.Input.LastAlive == nil || *op.Input.LastAlive <= at {
+				return true
+			}
+		}
+	}
+	for _, f := range ev.Faults {
+		if f.Start <= at && history.FaultKindOf(f.Kind).Explains.Has(history.ExplainsLeaseDeath) &&
+			(f.Lease == lease || f.Lease == 0 && f.Target == client) {
+			return true
+		}
+	}
+	return false
+}
+
+// released reports whether client invoked, between from (the invoke of the
+// grant of the key's life created at create) and at, a release of that
+// life that did not fail. (An unlock names only the key: an earlier
+// cycle's is told apart by its time.)
+func (ev *Evidence) released(client int, key string, create, from, at int64) bool {
+	for i := range ev.Ops {
+		op := &ev.Ops[i]
+		if op.Client == client && (op.F == history.FResign || op.F == history.FUnlock) && op.Input.Key == key &&
+			(op.Input.Rev == 0 || op.Input.Rev == create) && op.Call >= from && op.Call <= at && op.Outcome != history.Fail {
+			return true
+		}
+	}
+	return false
+}
+
+// leaseDiedWhileWaiting: see campaignOutlivedItsLease.
+func (ev *Evidence) leaseDiedWhileWaiting(op *history.Operation) bool {
+	lease := op.Output.Lease
+	if lease == 0 {
+		lease = op.Input.Lease
+	}
+	if lease == 0 || op.Output.Rev == 0 {
+		return false
+	}
+	for _, d := range ev.certainDeaths(lease) {
+		if d.start > op.Call && d.end < op.Return && ev.olderLeaderAt(op, lease, d.end) {
+			return true
+		}
+	}
+	return false
+}
+
+// death is a death of a lease that certainly completed: it began at start
+// and was done by end.
+type death struct{ start, end int64 }
+
+// certainDeaths are lease's revokes that returned ok and revoke-lease
+// faults that recorded their end.
+func (ev *Evidence) certainDeaths(lease int64) []death {
+	var out []death
+	for i := range ev.Ops {
+		if op := &ev.Ops[i]; op.F == history.FRevoke && op.Input.Lease == lease && op.Outcome == history.Ok {
+			out = append(out, death{op.Call, op.Return})
+		}
+	}
+	for _, f := range ev.Faults {
+		kind := history.FaultKindOf(f.Kind)
+		if f.Lease == lease && f.Ended && kind.OneShot && kind.Explains.Has(history.ExplainsLeaseDeath) {
+			out = append(out, death{f.Start, f.End})
+		}
+	}
+	return out
+}
+
+// olderLeaderAt reports whether, at time at, a key of another lease on
+// op's election, created before op's key (by their create revisions),
+// certainly still existed: granted by a campaign that returned ok, and
+// neither released by its client nor ended with its lease by then.
+func (ev *Evidence) olderLeaderAt(op *history.Operation, lease, at int64) bool {
+	for i := range ev.Ops {
+		y := &ev.Ops[i]
+		if y.F != history.FCampaign || y.Outcome != history.Ok || y.Name != op.Name || y.Output.Lease == 0 ||
+			y.Output.Lease == lease || y.Output.Rev == 0 || y.Output.Rev >= op.Output.Rev {
+			continue
+		}
+		if !ev.released(y.Client, y.Output.Key, y.Output.Rev, y.Call, at) && !ev.leaseDied(y.Output.Lease, y.Client, at) {
+			return true
+		}
+	}
+	return false
+}
+
+// resignRetryForgotLeadership is 22123's mechanism: on the concurrency
+// backend, a resign that returned ok after an earlier resign of the same
+// key by the same client did not succeed, while the key stayed. Server
+// truth shows the key stayed (a release that did not release); from the
+// record alone, a leader read after the retry still returned the key (the
+// election model's stale read).
+func resignRetryForgotLeadership(f models.Finding, ev *Evidence) ([]int64, bool) {
+	if ev.Header.Backend != "concurrency" {
+		return nil, false
+	}
+	switch {
+	case f.Check == models.CheckTruth && f.Kind == models.FindingNotReleased:
+		if op := ev.Op(f.Op); op != nil && op.F == history.FResign && ev.retried(op) {
+			return []int64{op.ID}, true
+		}
+	case f.Kind == models.FindingModelRefusal && f.Refusal == linear.RefusalStaleRead:
+		if s := ev.retriedResignBefore(ev.Op(f.Op)); s != nil {
+			return []int64{s.ID}, true
+		}
+	}
+	return nil, false
+}
+
+// retried reports whether an earlier resign of the same key's life by the
+// same client did not succeed (it failed or its outcome is unknown).
+func (ev *Evidence) retried(s *history.Operation) bool {
+	for i := range ev.Ops {
+		e := &ev.Ops[i]
+		if e.F == history.FResign && e.Client == s.Client && e.Call < s.Call && e.Input.Key == s.Input.Key &&
+			e.Input.Rev == s.Input.Rev && e.Outcome != history.Ok {
+			return true
+		}
+	}
+	return false
+}
+
+// retriedResignBefore is the resign, retried after an earlier one did not
+// succeed, that returned ok before read was invoked, of the key read
+// returned, by the client that was granted that key: nil if there is none.
+func (ev *Evidence) retriedResignBefore(read *history.Operation) *history.Operation {
+	if read == nil || read.F != history.FLeader || read.Outcome != history.Ok || read.Output.Key == "" {
+		return nil
+	}
+	var last *history.Operation
+	for i := range ev.Ops {
+		s := &ev.Ops[i]
+		if s.F == history.FResign && s.Outcome == history.Ok && s.Name == read.Name && s.Input.Key == read.Output.Key &&
+			s.Input.Rev == read.Output.Rev && s.Return < read.Call && ev.granted(s.Client, read.Output.Key, read.Output.Rev) {
+			last = s
+		}
+	}
+	if last == nil || !ev.retried(last) {
+		return nil
+	}
+	return last
+}
+
+// granted reports whether client's campaign returned ok for the key's life.
+func (ev *Evidence) granted(client int, key string, create int64) bool {
+	for i := range ev.Ops {
+		op := &ev.Ops[i]
+		if op.Client == client && op.F == history.FCampaign && op.Outcome == history.Ok && op.Output.Key == key && op.Output.Rev == create {
+			return true
+		}
+	}
+	return false
+}
+
+// staleLeaderRevoked is the mechanism of 15247 and etcdchaos-1 (see
+// staleLeaderMechanism): an early expiry whose renewal (the finding's
+// operation) was invoked after a member that was leader was paused, and
+// whose deletion was seen after that member continued, within the time its
+// queued revokes take to apply (see revokeWindow).
+func staleLeaderRevoked(f models.Finding, ev *Evidence) ([]int64, bool) {
+	if f.Check != models.CheckLease || f.Kind != models.FindingLeaseEarlyExpiry || ev.Record == nil {
+		return nil, false
+	}
+	renewal := ev.Op(f.Op)
+	k := ev.Record.Queue(f.Name).Key(f.Key, f.CreateRev)
+	if renewal == nil || k == nil || k.Deleted == truth.Inf {
+		return nil, false
+	}
+	for _, p := range ev.leaderPauses() {
+		if renewal.Call > p.Start && k.DeletedAt >= p.End && k.DeletedAt <= p.End+ev.revokeWindow(p) {
+			return nil, true
+		}
+	}
+	return nil, false
+}
+
+// leaderPauses are the pauses of a member that was leader when it was
+// paused, and that continued.
+func (ev *Evidence) leaderPauses() []history.Fault {
+	var out []history.Fault
+	for _, f := range ev.Faults {
+		if f.Kind == history.KindPauseMember && f.Leader && f.Ended {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// maxPendingRevokes is how many revokes of expired leases an etcd leader
+// has in flight at once (etcdserver's revokeExpiredLeases).
+const maxPendingRevokes = 16
+
+// revokeWindow bounds how long after a stalled leader continued its revokes
+// of the leases it saw expire may still apply: it queues them at once
+// (before it hears of the newer term), at most maxPendingRevokes in flight,
+// each waiting up to the request timeout to apply, so n leases take
+// ceil(n/16) request timeouts, plus an election timeout for the step-down.
+// n counts the leases renewed within a lease TTL before the pause or
+// during it: those the stalled lessor holds.
+func (ev *Evidence) revokeWindow(p history.Fault) int64 {
+	from := p.Start - int64(ev.Timing.LeaseTTL)
+	leases := map[int64]bool{}
+	for i := range ev.Ops {
+		if op := &ev.Ops[i]; op.F == history.FKeepAlive && op.Call >= from && op.Call <= p.End {
+			leases[op.Input.Lease] = true
+		}
+	}
+	batches := max(1, (len(leases)+maxPendingRevokes-1)/maxPendingRevokes)
+	return int64(time.Duration(batches)*ev.Timing.RequestTimeout + ev.Timing.ElectionTimeout)
+}
+
+// foreverTTL is the TTL, in seconds, of a lease whose expiry is the
+// lessor's "forever" (math.MaxInt64 ns), as a lessor that is not primary
+// has it.
+const foreverTTL = math.MaxInt64 / int64(time.Second)
+
+// nonPrimaryLessorTTL is 17506's mechanism: a TimeToLive answer of
+// foreverTTL while a fault that can move leadership was under way or had
+// healed less than two election timeouts before the request.
+func nonPrimaryLessorTTL(f models.Finding, ev *Evidence) ([]int64, bool) {
+	op := ev.ttlAnswer(f)
+	if op == nil || *op.Output.TTL != foreverTTL {
+		return nil, false
+	}
+	for _, p := range ev.Faults {
+		end := p.End
+		if end != history.Never {
+			end += int64(2 * ev.Timing.ElectionTimeout)
+		}
+		if history.FaultKindOf(p.Kind).MovesLeader && p.Start <= op.Return && op.Call <= end {
+			return nil, true
+		}
+	}
+	return nil, false
+}
+
+// staleLessorTTL is etcdchaos-2's mechanism: a TimeToLive answer below -1
+// for a request in flight when a member paused as leader continued, or
+// sent to that member within an election timeout after it continued.
+func staleLessorTTL(f models.Finding, ev *Evidence) ([]int64, bool) {
+	op := ev.ttlAnswer(f)
+	if op == nil || *op.Output.TTL >= -1 {
+		return nil, false
+	}
+	for _, p := range ev.leaderPauses() {
+		inFlight := op.Call <= p.End && op.Return >= p.End
+		direct := op.Member == p.Member && op.Call >= p.End && op.Call <= p.End+int64(ev.Timing.ElectionTimeout)
+		if inFlight || direct {
+			return nil, true
+		}
+	}
+	return nil, false
+}
+
+// ttlAnswer is the TimeToLive answer a TTL finding refutes, nil for any
+// other finding.
+func (ev *Evidence) ttlAnswer(f models.Finding) *history.Operation {
+	if f.Check != models.CheckLease || f.Kind != models.FindingLeaseTTLOutOfRange {
+		return nil
+	}
+	op := ev.Op(f.Op)
+	if op == nil || op.F != history.FLeaseTTL || op.Outcome != history.Ok || op.Output.TTL == nil {
+		return nil
+	}
+	return op
+}

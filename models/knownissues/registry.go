@@ -1,0 +1,73 @@
+package knownissues
+
+import "github.com/etcdchaos/etcdchaos/models"
+
+// registry holds every registered bug. The versions of the fixed lease bugs
+// are from etcd's CHANGELOG-3.4 and -3.5; every 3.6 release and later has
+// those fixes.
+var registry = []Issue{
+	{
+		IssueRef: models.IssueRef{ID: "19597", Upstream: true,
+			Title: "Campaign returns success after the campaigner's lease expired while it waited",
+			URL:   "https://github.com/etcd-io/etcd/issues/19597",
+			Mechanism: "the campaign's own key was deleted by its lease's death (a revoke or an expiry, which deleted every key of the lease at once) " +
+				"before the campaign returned, while an older key still existed, and its own client did not release that key: " +
+				"Campaign waits only for the older keys to go and never checks that its own key is still there"},
+		State: "open", Since: "3.0.0", InConcurrency: true, shows: campaignOutlivedItsLease,
+	},
+	{
+		IssueRef: models.IssueRef{ID: "22123", Upstream: true,
+			Title: "a failed Resign forgets the leadership, so a retried Resign returns nil while the key stays",
+			URL:   "https://github.com/etcd-io/etcd/issues/22123",
+			Mechanism: "on the concurrency backend, a resign returned ok after an earlier resign of the same key by the same client did not succeed, " +
+				"and the key still existed after it returned: concurrency.Election.Resign clears its leadership on an error, so the retry returns nil " +
+				"without a request (the v3election service resumes from the request's key on every call, so the grpc backend cannot do this)"},
+		State: "open", Since: "3.0.0", InConcurrency: true, shows: resignRetryForgotLeadership,
+	},
+	{
+		IssueRef: models.IssueRef{ID: "15247", Upstream: true,
+			Title:     "a stalled old leader revokes leases that the new leader keeps alive (fixed by PR 16822, in 3.5 by PR 17425)",
+			URL:       "https://github.com/etcd-io/etcd/issues/15247",
+			Mechanism: staleLeaderMechanism},
+		State: "fixed", Since: "3.0.0", Fixed: []string{"3.4.31", "3.5.13"}, shows: staleLeaderRevoked,
+	},
+	{
+		IssueRef: models.IssueRef{ID: "17506", Upstream: true,
+			Title: "LeaseTimeToLive returns a TTL near 9.2e9 s during a leader change",
+			URL:   "https://github.com/etcd-io/etcd/issues/17506",
+			Mechanism: "a LeaseTimeToLive answer of 9223372036 s, the remaining time of an expiry at math.MaxInt64 ns that a lessor which is not " +
+				"primary gives every lease, while a fault that can move leadership was under way or had just healed"},
+		State: "fixed", Since: "3.0.0", Fixed: []string{"3.4.32", "3.5.14"}, shows: nonPrimaryLessorTTL,
+	},
+	// Found by etcdchaos (scenario stale-leader) and proven etcd's with a
+	// patched build (harness/etcdpatches); not reported upstream. On 3.5.13
+	// to 3.5.15 the same mechanism is a regression of 15247. 3.4.34 got the
+	// same change; this entry names only the lines tried.
+	{
+		IssueRef: models.IssueRef{ID: "etcdchaos-1",
+			Title:     "a stale leader revokes leases again: since etcd PR 18428, ensureLeadership skips its check while the raft loop ticks, as it does at once when a stalled leader continues",
+			URL:       "https://github.com/etcd-io/etcd/pull/18428",
+			Report:    "docs/upstream/etcdchaos-1.md",
+			Mechanism: staleLeaderMechanism},
+		State: "open", Since: "3.5.16", shows: staleLeaderRevoked,
+	},
+	// Found by etcdchaos (scenarios stale-leader and member-pause) and
+	// proven etcd's with a patched build; not reported upstream. PR 17642,
+	// the fix of 17506, does not cover a leader that has not yet learned
+	// it was deposed.
+	{
+		IssueRef: models.IssueRef{ID: "etcdchaos-2",
+			Title:  "LeaseTimeToLive answered by a leader continued after a stall, before it learns of the newer term, reads its own stale lessor: TTLs below -1 for leases the new leader keeps alive",
+			Report: "docs/upstream/etcdchaos-2.md",
+			Mechanism: "a LeaseTimeToLive answer below -1 (an expiry the answering lessor counted seconds ago, which a primary lessor would have revoked) " +
+				"for a request in flight when a member paused as leader continued (sent to it, or forwarded to it by a follower), " +
+				"or sent to that member within an election timeout after it continued"},
+		State: "open", Since: "3.0.0", shows: staleLessorTTL,
+	},
+}
+
+// staleLeaderMechanism is the mechanism of 15247 and of its return,
+// etcdchaos-1.
+const staleLeaderMechanism = "a lease's keys were deleted by an expiry before the TTL a keep-alive renewed it for ran out; " +
+	"that renewal was made after the member that was leader was paused, and the deletion came after that member continued, " +
+	"within the time the revokes it queued take to apply: the old leader, continued, revoked a lease the new leader kept alive"
