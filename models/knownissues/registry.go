@@ -57,7 +57,7 @@ var registry = []Issue{
 	// it was deposed.
 	{
 		IssueRef: models.IssueRef{ID: "etcdchaos-2",
-			Title:  "LeaseTimeToLive answered by a leader continued after a stall, before it learns of the newer term, reads its own stale lessor: TTLs below -1 for leases the new leader keeps alive",
+			Title:  "LeaseTimeToLive answered by a leader continued after a stall, before it learns of the newer term, reads its own stale lessor: TTLs below -1, for leases the new leader keeps alive or has revoked, directly and through followers",
 			Report: "docs/upstream/etcdchaos-2.md",
 			Mechanism: "a LeaseTimeToLive answer below -1 (an expiry the answering lessor counted seconds ago, which a primary lessor would have revoked) " +
 				"for a request in flight when a member paused as leader continued (sent to it, or forwarded to it by a follower), " +
