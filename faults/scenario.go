@@ -114,7 +114,7 @@ var catalog = []Scenario{
 	// Keep-alives bounded by 500 ms and retried on a new stream reach the
 	// new leader within the TTL, where a forwarded one would hang for the
 	// follower's 6 s request timeout.
-	{Name: "stale-leader", Description: "locks and elections while the leader is paused (SIGSTOP) for longer than the clients' lease TTL, then continued, while the clients keep their leases alive through the new leader: the stale leader must not revoke them (etcd PR 17425, and its return with PR 18428 from 3.5.16); needs --mode process",
+	{Name: "stale-leader", Description: "locks and elections while the leader is paused (SIGSTOP) for longer than the clients' lease TTL, then continued, while the clients keep their leases alive through the new leader: the stale leader must not revoke them (etcd issue 15247, fixed by PR 17425 in 3.5.13, and its return since 3.5.16, etcdchaos-1); needs --mode process",
 		Workloads: []string{WorkloadLock, WorkloadElection}, Clients: 12, Names: 4,
 		OpTimeout: 500 * time.Millisecond, Injectors: []string{PauseLeader}, TTLProbe: 50 * time.Millisecond},
 	// Every leader change has moments when the member that answers

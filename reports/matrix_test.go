@@ -14,7 +14,7 @@ import (
 )
 
 // zooAggregate is a zoo of two releases: the old one has known etcd issue
-// 17425 (two findings, the first 3 s into the run), the new one has the
+// 15247 (two findings, the first 3 s into the run), the new one has the
 // same finding as a regression in one seed and nothing in the other.
 func zooAggregate() Aggregate {
 	known := &Summary{Verdict: models.KnownIssue, ExitCode: models.ExitOk, Scenario: "lock-lease",

@@ -210,6 +210,7 @@ func (c *classifier) explain(ctx context.Context, r *models.CheckResult) {
 			}
 		}
 		if len(findings) == 0 { // explained by the other checks' findings alone
+			withdrawn = c.fewest(ctx, r, withdrawn)
 			f := c.refusal(*r, models.KnownIssue)
 			f.Issue = withdrawn[f.Op]
 			if f.Issue == nil {
@@ -219,6 +220,32 @@ func (c *classifier) explain(ctx context.Context, r *models.CheckResult) {
 		}
 		c.settle(r, cur, withdrawn, stale, refusedStale, findings, v)
 	}
+}
+
+// fewest narrows the claims of several issues that together explain r to
+// one issue's, if that issue's alone explain it: the account then names
+// the bug behind this violation, not every bug on the name.
+func (c *classifier) fewest(ctx context.Context, r *models.CheckResult, withdrawn map[int64]*models.IssueRef) map[int64]*models.IssueRef {
+	byIssue := map[string]map[int64]*models.IssueRef{}
+	for id, ref := range withdrawn {
+		if byIssue[ref.ID] == nil {
+			byIssue[ref.ID] = map[int64]*models.IssueRef{}
+		}
+		byIssue[ref.ID][id] = ref
+	}
+	if len(byIssue) < 2 {
+		return withdrawn
+	}
+	for _, id := range slices.Sorted(maps.Keys(byIssue)) {
+		ids := map[int64]bool{}
+		for op := range byIssue[id] {
+			ids[op] = true
+		}
+		if again := r.Porcupine.Recheck(ctx, ids); again.Recorded == models.Ok {
+			return byIssue[id]
+		}
+	}
+	return withdrawn
 }
 
 // settle writes the classification into r: its verdict, its findings, the
