@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcdchaos/etcdchaos/history"
@@ -110,7 +111,7 @@ func (c *Client) between(l *clientLease, keeper int, next time.Time) error {
 func (c *Client) keepOutcome(l *clientLease, resp *clientv3.LeaseKeepAliveResponse, err error) (history.Outcome, *history.Value) {
 	out := &history.Value{Lease: int64(l.id)}
 	if resp != nil {
-		out.TTL = history.Int64(resp.TTL)
+		out.TTL, out.HeaderRev = history.Int64(resp.TTL), headerRev(resp.ResponseHeader)
 	}
 	switch {
 	case err == nil:
@@ -150,7 +151,8 @@ func (c *Client) timeToLive(ctx context.Context, l *clientLease) (gone bool, err
 func ttlOutcome(l *clientLease, resp *clientv3.LeaseTimeToLiveResponse, err error) (history.Outcome, *history.Value, string) {
 	switch {
 	case err == nil:
-		return history.Ok, &history.Value{Lease: int64(l.id), TTL: history.Int64(resp.TTL), GrantedTTL: resp.GrantedTTL}, ""
+		return history.Ok, &history.Value{Lease: int64(l.id), TTL: history.Int64(resp.TTL), GrantedTTL: resp.GrantedTTL,
+			HeaderRev: headerRev(resp.ResponseHeader)}, ""
 	case leaseNotFound(err):
 		return history.Ok, &history.Value{Lease: int64(l.id), TTL: history.Int64(-1)}, ""
 	}
@@ -161,6 +163,15 @@ func ttlOutcome(l *clientLease, resp *clientv3.LeaseTimeToLiveResponse, err erro
 // it was granted with, which the answer's TTL is held to.
 func (l *clientLease) invoke() *history.Value {
 	return &history.Value{Lease: int64(l.id), GrantedTTL: l.granted}
+}
+
+// headerRev is the revision of an answer's header (0 without one): the
+// answering member had applied it, so it was committed by then.
+func headerRev(h *etcdserverpb.ResponseHeader) int64 {
+	if h == nil {
+		return 0
+	}
+	return h.Revision
 }
 
 func errText(err error) string {

@@ -317,16 +317,21 @@ func nonPrimaryLessorTTL(f models.Finding, ev *Evidence) ([]int64, bool) {
 	return nil, false
 }
 
+// resumeSlack bounds how long before a pause's recorded end its member
+// may have continued: the end is written as soon as SIGCONT was sent.
+const resumeSlack = int64(100 * time.Millisecond)
+
 // staleLessorTTL is etcdchaos-2's mechanism: a TimeToLive answer below -1
-// for a request in flight when a member paused as leader continued, or
-// sent to that member within an election timeout after it continued.
+// for a request in flight when a member paused as leader continued (it
+// returned no earlier than resumeSlack before the pause's recorded end),
+// or sent to that member within an election timeout after it continued.
 func staleLessorTTL(f models.Finding, ev *Evidence) ([]int64, bool) {
 	op := ev.ttlAnswer(f)
 	if op == nil || *op.Output.TTL >= -1 {
 		return nil, false
 	}
 	for _, p := range ev.leaderPauses() {
-		inFlight := op.Call <= p.End && op.Return >= p.End
+		inFlight := op.Call <= p.End && op.Return >= p.End-resumeSlack
 		direct := op.Member == p.Member && op.Call >= p.End && op.Call <= p.End+int64(ev.Timing.ElectionTimeout)
 		if inFlight || direct {
 			return nil, true

@@ -380,7 +380,10 @@ func newRevisionProofs(ops []history.Operation) *revisionProofs {
 	p := &revisionProofs{}
 	for i := range ops {
 		op := &ops[i]
-		if op.Outcome != history.Ok {
+		// Lease answers are not linearizable reads: a member may answer
+		// from an applied revision behind the cluster's, so their
+		// revisions prove nothing about the time after their invoke.
+		if op.Outcome != history.Ok || !claimOp(op.F) {
 			continue
 		}
 		rev := op.Output.HeaderRev
