@@ -3,6 +3,7 @@ package workloads
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -260,12 +261,17 @@ func TestTTLProbesAreRecorded(t *testing.T) {
 			require.NoError(t, err)
 			probes := map[int]int{} // keeper -> ok probes
 			cut := map[int]int{}    // keeper -> probes cut short by the lease's stop
+			late := 0               // probes cut short by the next keep-alive's deadline (a loaded machine)
 			for _, op := range h.Operations() {
 				if op.F != history.FLeaseTTL {
 					continue
 				}
 				if op.Outcome == history.Info {
-					cut[op.Client]++
+					if strings.Contains(op.Error, context.DeadlineExceeded.Error()) {
+						late++
+					} else {
+						cut[op.Client]++
+					}
 					continue
 				}
 				require.Equal(t, history.Ok, op.Outcome, "a healthy cluster answers every probe")
@@ -286,6 +292,7 @@ func TestTTLProbesAreRecorded(t *testing.T) {
 				// About 50 a second; at least 10 in the second, however slow the machine.
 				assert.GreaterOrEqual(t, probes[history.LeaseKeeper(cl.ID())], 10, "client %d", cl.ID())
 			}
+			assert.Less(t, late, len(probes)*3, "probes outrun by the next keep-alive are the exception")
 			res, err := verdict.Check(ctx, h, models.Options{Timeout: 10 * time.Second})
 			require.NoError(t, err)
 			for _, cr := range res.Checks {
