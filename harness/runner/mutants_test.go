@@ -40,6 +40,7 @@ func runMutant(t testing.TB, m workloads.Mutant, seed int64, d time.Duration) Re
 	res, err := Run(context.Background(), sc, Options{Seed: seed, Duration: d, Members: 3, Mutant: m.Name,
 		Out: filepath.Join(t.TempDir(), "run"), CheckTimeout: 30 * time.Second})
 	require.NoError(t, err)
+	requireCheckReproducesRun(t, res)
 	return res
 }
 

@@ -352,6 +352,7 @@ func runInterruptedAt(t *testing.T, scenario string, seed int64, d time.Duration
 	}
 	require.NotEqual(t, models.Violation, res.Verdict)
 	require.NotEqual(t, models.ExitViolation, res.ExitCode)
+	requireCheckReproducesRun(t, res)
 	return res
 }
 

@@ -94,9 +94,6 @@ func (q *Queue) Key(key string, create int64) *Key { return q.keys[lifeID{key, c
 // Last is the last revision the truth covers.
 func (q *Queue) Last() int64 { return q.last }
 
-// Gapped reports whether any gap is recorded.
-func (q *Queue) Gapped() bool { return len(q.gaps) > 0 }
-
 // Complete reports whether the truth has every event with a revision in
 // (lo, hi]: no gap may hide one there.
 func (q *Queue) Complete(lo, hi int64) bool {
