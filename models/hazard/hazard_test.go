@@ -1,7 +1,6 @@
 package hazard
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -9,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/etcdchaos/etcdchaos/history"
+	"github.com/etcdchaos/etcdchaos/models/internal/handwritten"
 	"github.com/etcdchaos/etcdchaos/models/truth"
 )
 
@@ -145,7 +145,6 @@ func TestTruthDecides(t *testing.T) {
 }
 
 func TestStaleMeasuresEveryLoss(t *testing.T) {
-	h, err := history.ReadFile(filepath.Join("..", "testdata", "legal-truth-lock-write-unlock.jsonl"))
-	require.NoError(t, err)
+	h := handwritten.Read(t, "legal-truth-lock-write-unlock")
 	assert.Empty(t, New(h, h.Operations(), truth.Build(h)).Stale(), "writes made while the key owned the lock")
 }

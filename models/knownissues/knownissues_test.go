@@ -10,6 +10,7 @@ import (
 
 	"github.com/etcdchaos/etcdchaos/history"
 	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/models/internal/handwritten"
 	"github.com/etcdchaos/etcdchaos/models/truth"
 )
 
@@ -98,12 +99,7 @@ func TestConcurrencyBugsAreJudgedByTheCopyThatRan(t *testing.T) {
 	}
 }
 
-func readTestdata(t testing.TB, name string) *history.History {
-	t.Helper()
-	h, err := history.ReadFile(filepath.Join("..", "testdata", name+".jsonl"))
-	require.NoError(t, err)
-	return h
-}
+func readTestdata(t testing.TB, name string) *history.History { return handwritten.Read(t, name) }
 
 // phantomFinding is the truth finding of known-truth-phantom-campaign, as
 // the truth check makes it.

@@ -14,15 +14,11 @@ import (
 
 	"github.com/etcdchaos/etcdchaos/history"
 	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/models/internal/handwritten"
 	"github.com/etcdchaos/etcdchaos/models/truth"
 )
 
-func readTestdata(t testing.TB, name string) *history.History {
-	t.Helper()
-	h, err := history.ReadFile(filepath.Join("..", "testdata", name+".jsonl"))
-	require.NoError(t, err)
-	return h
-}
+func readTestdata(t testing.TB, name string) *history.History { return handwritten.Read(t, name) }
 
 // leaseResult is the lease check's result on h (not classified), and
 // whether it ran.
@@ -34,7 +30,7 @@ func leaseResult(t *testing.T, h *history.History) (models.CheckResult, bool) {
 // withLines is a hand-written history with extra lines merged in by time.
 func withLines(t *testing.T, file string, extra ...string) *history.History {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "testdata", file+".jsonl"))
+	data, err := os.ReadFile(filepath.Join(handwritten.Dir(), file+".jsonl"))
 	require.NoError(t, err)
 	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
 	events := append(lines[1:], extra...)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/etcdchaos/etcdchaos/history"
 	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/models/internal/handwritten"
 )
 
 // Every operation on a name belongs to exactly one family, lease deaths to
@@ -43,7 +44,7 @@ func TestFamilyTable(t *testing.T) {
 // is explained by the rule that refused it, never by the catch-all account,
 // and names the operation refused and why (what classification reads).
 func TestRefusalsHaveTheirOwnAccount(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("..", "testdata", "*.jsonl"))
+	files, err := filepath.Glob(filepath.Join(handwritten.Dir(), "*.jsonl"))
 	require.NoError(t, err)
 	violations := 0
 	for _, f := range files {

@@ -2,7 +2,6 @@ package linear
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 
 	"github.com/etcdchaos/etcdchaos/history"
 	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/models/internal/handwritten"
 	"github.com/etcdchaos/etcdchaos/models/truth"
 )
 
@@ -19,12 +19,7 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-func readTestdata(t testing.TB, name string) *history.History {
-	t.Helper()
-	h, err := history.ReadFile(filepath.Join("..", "testdata", name+".jsonl"))
-	require.NoError(t, err)
-	return h
-}
+func readTestdata(t testing.TB, name string) *history.History { return handwritten.Read(t, name) }
 
 // check runs the porcupine checks on h as the verdict package does: on the
 // operations as recorded, with what server truth settles.

@@ -16,6 +16,7 @@ import (
 	"github.com/etcdchaos/etcdchaos/history"
 	"github.com/etcdchaos/etcdchaos/models"
 	"github.com/etcdchaos/etcdchaos/models/internal/gen"
+	"github.com/etcdchaos/etcdchaos/models/internal/handwritten"
 	"github.com/etcdchaos/etcdchaos/models/verdict"
 )
 
@@ -69,6 +70,9 @@ func findCheckName(res models.Result, check, name string) (models.CheckResult, b
 	return models.CheckResult{}, false
 }
 
+// overlap is the path of the hand-written overlapping grants.
+var overlap = filepath.Join(handwritten.Dir(), "illegal-lock-overlap.jsonl")
+
 func shrinkFile(t *testing.T, path string, opts Options) (Result, error) {
 	t.Helper()
 	h, err := history.ReadFile(path)
@@ -77,7 +81,7 @@ func shrinkFile(t *testing.T, path string, opts Options) (Result, error) {
 }
 
 func TestShrinkHandWrittenIllegal(t *testing.T) {
-	files, err := filepath.Glob("../testdata/illegal-*.jsonl")
+	files, err := filepath.Glob(filepath.Join(handwritten.Dir(), "illegal-*.jsonl"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
 	for _, f := range files {
@@ -97,7 +101,7 @@ func TestShrinkDropsWhatDoesNotMatter(t *testing.T) {
 	// unlock that ends client 5's hold after the overlap: the write goes, the
 	// unlock stays with its grant (without it, the lock would look held
 	// forever).
-	r, err := shrinkFile(t, "../testdata/illegal-lock-overlap.jsonl", Options{})
+	r, err := shrinkFile(t, overlap, Options{})
 	require.NoError(t, err)
 	back := requireStillFails(t, r)
 	assert.Equal(t, 4, r.OpsBefore)
@@ -112,16 +116,16 @@ func TestShrinkDropsWhatDoesNotMatter(t *testing.T) {
 
 func TestShrinkLegalHasNothingToShrink(t *testing.T) {
 	for _, f := range []string{"legal-lock-contended.jsonl", "legal-election-simple.jsonl"} {
-		_, err := shrinkFile(t, filepath.Join("..", "testdata", f), Options{})
+		_, err := shrinkFile(t, filepath.Join(handwritten.Dir(), f), Options{})
 		require.ErrorIs(t, err, ErrNoFinding, f)
 		assert.Contains(t, err.Error(), "nothing to shrink: no such finding")
 	}
 	// A violating history has no violation of a check it does not fail.
-	_, err := shrinkFile(t, "../testdata/illegal-lock-overlap.jsonl", Options{Check: models.CheckElection})
+	_, err := shrinkFile(t, overlap, Options{Check: models.CheckElection})
 	require.ErrorIs(t, err, ErrNoFinding)
-	_, err = shrinkFile(t, "../testdata/illegal-lock-overlap.jsonl", Options{Check: "lock", Name: "l9"})
+	_, err = shrinkFile(t, overlap, Options{Check: "lock", Name: "l9"})
 	require.ErrorIs(t, err, ErrNoFinding)
-	_, err = shrinkFile(t, "../testdata/illegal-lock-overlap.jsonl", Options{Check: "mutex"})
+	_, err = shrinkFile(t, overlap, Options{Check: "mutex"})
 	require.ErrorIs(t, err, ErrUnknownCheck)
 }
 
@@ -271,8 +275,7 @@ func BenchmarkShrink10k(b *testing.B) {
 // subject is the stale leader's revoke shrinks to that finding, not to
 // whatever else the history shows.
 func TestShrinkToAnIssue(t *testing.T) {
-	h, err := history.ReadFile(filepath.Join("..", "testdata", "known-lease-early-expiry-etcdchaos-1-v3.7.3.jsonl"))
-	require.NoError(t, err)
+	h := handwritten.Read(t, "known-lease-early-expiry-etcdchaos-1-v3.7.3")
 	r, err := Shrink(context.Background(), h, Options{Issue: "etcdchaos-1", MaxTime: 30 * time.Second})
 	require.NoError(t, err)
 	assert.Equal(t, models.CheckLease, r.Final.Check)

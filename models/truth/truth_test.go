@@ -2,7 +2,6 @@ package truth
 
 import (
 	"bytes"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -11,14 +10,10 @@ import (
 	"github.com/etcdchaos/etcdchaos/history"
 	"github.com/etcdchaos/etcdchaos/models"
 	"github.com/etcdchaos/etcdchaos/models/internal/gen"
+	"github.com/etcdchaos/etcdchaos/models/internal/handwritten"
 )
 
-func readTestdata(t testing.TB, name string) *history.History {
-	t.Helper()
-	h, err := history.ReadFile(filepath.Join("..", "testdata", name+".jsonl"))
-	require.NoError(t, err)
-	return h
-}
+func readTestdata(t testing.TB, name string) *history.History { return handwritten.Read(t, name) }
 
 // truthOf is the truth check's result on one name, its findings not yet
 // classified.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/etcdchaos/etcdchaos/history"
 	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/models/internal/handwritten"
 )
 
 // Every hand-written history, a check that decides it and the classified
@@ -105,12 +106,7 @@ var handWritten = []struct {
 	{"known-lease-ttl-17506-v3.5.13", models.CheckLease, models.KnownIssue, "etcd issue 17506, recorded on v3.5.13 (lease-ttl seed 1): a TimeToLive answered 9223372036 s while members 2 and 3 elected a new leader"},
 }
 
-func readTestdata(t testing.TB, name string) *history.History {
-	t.Helper()
-	h, err := history.ReadFile(filepath.Join("..", "testdata", name+".jsonl"))
-	require.NoError(t, err)
-	return h
-}
+func readTestdata(t testing.TB, name string) *history.History { return handwritten.Read(t, name) }
 
 func findCheck(r models.Result, check string) (models.CheckResult, bool) {
 	for _, c := range r.Checks {
@@ -379,7 +375,7 @@ func TestCanceledContext(t *testing.T) {
 }
 
 func TestEveryTestdataFileIsInTheTable(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("..", "testdata", "*.jsonl"))
+	files, err := filepath.Glob(filepath.Join(handwritten.Dir(), "*.jsonl"))
 	require.NoError(t, err)
 	seen := map[string]bool{}
 	for _, tc := range handWritten {
