@@ -215,6 +215,15 @@ type Result struct {
 	KnownIssues []Finding `json:"known_issues,omitempty"`
 }
 
+// Findings are every finding of every check, in check order.
+func (r Result) Findings() []Finding {
+	var all []Finding
+	for _, c := range r.Checks {
+		all = append(all, c.Findings...)
+	}
+	return all
+}
+
 // Options tune a history's check.
 type Options struct {
 	// Timeout bounds each porcupine check (default DefaultTimeout); a

@@ -137,12 +137,10 @@ func buildSummary(h *history.History, res models.Result, meta Meta, viz []string
 	}
 	s.Duration, s.DurationNs = d.String(), int64(d)
 	s.Checks = make([]CheckSummary, 0, len(res.Checks))
-	var all []models.Finding
 	for i, c := range res.Checks {
 		s.Checks = append(s.Checks, summarizeCheck(c, viz[i]))
-		all = append(all, c.Findings...)
 	}
-	s.Findings = models.GroupFindings(all)
+	s.Findings = models.GroupFindings(res.Findings())
 	return s
 }
 

@@ -110,12 +110,10 @@ func printResult(w io.Writer, res models.Result) {
 // not plainly ok), one line per group of findings (see printFindings), then
 // the lock hazard in numbers.
 func printChecks(w io.Writer, res models.Result) {
-	var all []models.Finding
 	for _, c := range res.Checks {
 		printCheckLine(w, c)
-		all = append(all, c.Findings...)
 	}
-	printFindings(w, models.GroupFindings(all))
+	printFindings(w, models.GroupFindings(res.Findings()))
 	printHazard(w, res.Hazard)
 }
 

@@ -69,12 +69,8 @@ func requireCheckReproducesRun(t testing.TB, res Result) *history.History {
 
 // findingGroups are a result's findings, grouped, as the CLI prints them.
 func findingGroups(res models.Result) []string {
-	var all []models.Finding
-	for _, c := range res.Checks {
-		all = append(all, c.Findings...)
-	}
 	var out []string
-	for _, g := range models.GroupFindings(all) {
+	for _, g := range models.GroupFindings(res.Findings()) {
 		out = append(out, fmt.Sprintf("%s %s %s %s %d %d", g.Check, g.Name, g.Class, g.Kind, g.Count, g.First.Op))
 	}
 	return out
