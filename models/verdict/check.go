@@ -13,8 +13,6 @@ import (
 
 	"github.com/etcdchaos/etcdchaos/history"
 	"github.com/etcdchaos/etcdchaos/models"
-	"github.com/etcdchaos/etcdchaos/models/hazard"
-	"github.com/etcdchaos/etcdchaos/models/knownissues"
 	"github.com/etcdchaos/etcdchaos/models/lease"
 	"github.com/etcdchaos/etcdchaos/models/linear"
 	"github.com/etcdchaos/etcdchaos/models/liveness"
@@ -57,7 +55,7 @@ func Check(ctx context.Context, h *history.History, opts models.Options) (models
 	}
 
 	// Classification, the last layer, over every finding of every check.
-	c := &classifier{ev: knownissues.NewEvidence(h, ops, rec), hz: hazard.New(h, ops, rec), strict: opts.Strict,
+	c := &classifier{h: h, ops: ops, rec: rec, strict: opts.Strict,
 		known: map[string]map[int64]*models.IssueRef{}, stale: map[string]int{}}
 	for i := range checks {
 		if checks[i].Porcupine == nil {
@@ -125,7 +123,7 @@ func (c *classifier) hazard(h *history.History, ops []history.Operation, rec *tr
 		}
 		return hz
 	}
-	hz.Losses = c.hz.Stale()
+	hz.Losses = c.hz().Stale()
 	hz.Stale = len(hz.Losses)
 	for _, l := range hz.Losses {
 		hz.MaxRevisionsAfterLoss = max(hz.MaxRevisionsAfterLoss, l.Revisions)

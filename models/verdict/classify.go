@@ -11,6 +11,7 @@ import (
 	"github.com/etcdchaos/etcdchaos/models"
 	"github.com/etcdchaos/etcdchaos/models/hazard"
 	"github.com/etcdchaos/etcdchaos/models/knownissues"
+	"github.com/etcdchaos/etcdchaos/models/truth"
 )
 
 // maxRounds bounds how many times classification rechecks one porcupine
@@ -23,9 +24,14 @@ const maxRounds = 8
 // operations a registered mechanism or the documented hazard explains
 // leaves a linearizable history.
 type classifier struct {
-	ev     *knownissues.Evidence
-	hz     *hazard.Explainer
+	h      *history.History
+	ops    []history.Operation
+	rec    *truth.Record
 	strict bool
+	// evidence and explainer are made when a finding first needs them: a
+	// history with nothing to classify pays nothing for them.
+	evidence  *knownissues.Evidence
+	explainer *hazard.Explainer
 	// known are, by name, the operations whose claims a known finding of a
 	// contract check showed false, with the issue.
 	known map[string]map[int64]*models.IssueRef
@@ -38,10 +44,26 @@ type classifier struct {
 	direct []models.Finding
 }
 
+// ev is the evidence the registry reads.
+func (c *classifier) ev() *knownissues.Evidence {
+	if c.evidence == nil {
+		c.evidence = knownissues.NewEvidence(c.h, c.ops, c.rec)
+	}
+	return c.evidence
+}
+
+// hz is the explainer of unfenced writes.
+func (c *classifier) hz() *hazard.Explainer {
+	if c.explainer == nil {
+		c.explainer = hazard.New(c.h, c.ops, c.rec)
+	}
+	return c.explainer
+}
+
 // match classifies one finding: a known issue when the registry shows its
 // mechanism, a violation otherwise.
 func (c *classifier) match(f *models.Finding) {
-	issue, claims, ok := knownissues.Match(*f, c.ev)
+	issue, claims, ok := knownissues.Match(*f, c.ev())
 	if !ok {
 		f.Class, f.Issue = models.Violation, nil
 		return
@@ -165,7 +187,7 @@ func (c *classifier) explain(ctx context.Context, r *models.CheckResult) {
 			tried = true // another check's known findings first
 		default:
 			f := c.refusal(cur, models.Violation)
-			if issue, claims, ok := knownissues.Match(f, c.ev); ok && len(claims) > 0 && !allIn(claims, withdrawn) {
+			if issue, claims, ok := knownissues.Match(f, c.ev()); ok && len(claims) > 0 && !allIn(claims, withdrawn) {
 				c.known1(&f, issue, claims)
 				for _, id := range claims {
 					withdrawn[id] = f.Issue
@@ -174,7 +196,7 @@ func (c *classifier) explain(ctx context.Context, r *models.CheckResult) {
 				break
 			}
 			if w := c.refusedWrite(cur); r.Check == models.CheckUnfenced && w != nil && len(stale) == 0 {
-				if x, ok := c.hz.Explain(w); ok {
+				if x, ok := c.hz().Explain(w); ok {
 					stale, refusedStale = c.staleWrites(r.Name), w.ID
 					f.Class, f.Issue = models.UnsafeWithoutFencing, nil
 					f.Account += "; explained by " + x.Account
@@ -205,7 +227,7 @@ func (c *classifier) explain(ctx context.Context, r *models.CheckResult) {
 		v := models.KnownIssue
 		if len(stale) > 0 {
 			v = models.UnsafeWithoutFencing
-			if !c.ev.Header.ServerTruth {
+			if !c.h.Header.ServerTruth {
 				c.stale[r.Name] = len(stale)
 			}
 		}
@@ -343,7 +365,7 @@ func (c *classifier) refusal(r models.CheckResult, class models.Verdict) models.
 		Evidence: r.Evidence, At: r.At, Class: class}
 	if p := r.Porcupine; p != nil {
 		f.Op, f.Refusal = p.Refused, p.Refusal
-		if op := c.ev.Op(p.Refused); op != nil {
+		if op := c.ev().Op(p.Refused); op != nil {
 			f.F = op.F
 		}
 	}
@@ -356,7 +378,7 @@ func (c *classifier) refusedWrite(r models.CheckResult) *history.Operation {
 	if r.Porcupine == nil {
 		return nil
 	}
-	op := c.ev.Op(r.Porcupine.Refused)
+	op := c.ev().Op(r.Porcupine.Refused)
 	if op == nil || op.F != history.FWrite || op.Input.IsFenced() || op.Outcome != history.Ok {
 		return nil
 	}
@@ -367,12 +389,12 @@ func (c *classifier) refusedWrite(r models.CheckResult) *history.Operation {
 // hazard package explains.
 func (c *classifier) staleWrites(name string) map[int64]hazard.Explanation {
 	out := map[int64]hazard.Explanation{}
-	for i := range c.ev.Ops {
-		w := &c.ev.Ops[i]
+	for i := range c.ops {
+		w := &c.ops[i]
 		if w.F != history.FWrite || w.Name != name || w.Input.IsFenced() || w.Outcome != history.Ok {
 			continue
 		}
-		if x, ok := c.hz.Explain(w); ok {
+		if x, ok := c.hz().Explain(w); ok {
 			out[w.ID] = x
 		}
 	}
