@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -63,16 +64,35 @@ func requireCheckReproducesRun(t testing.TB, res Result) *history.History {
 	require.NoError(t, err)
 	require.Equal(t, res.ExitCode, again.ExitCode, "check of the history gives the run's exit code")
 	require.Equal(t, res.Verdict, again.Verdict)
+	require.Equal(t, checkVerdicts(res.Check), checkVerdicts(again), "check of the history gives each check's verdict")
 	require.Equal(t, findingGroups(res.Check), findingGroups(again), "check of the history gives the run's findings")
 	return h
 }
 
-// findingGroups are a result's findings, grouped, as the CLI prints them.
+// checkVerdicts are a result's checks, each with its verdict.
+func checkVerdicts(res models.Result) []string {
+	out := make([]string, 0, len(res.Checks))
+	for _, c := range res.Checks {
+		out = append(out, fmt.Sprintf("%s %s %s", c.Check, c.Name, c.Verdict))
+	}
+	return out
+}
+
+// findingGroups are a result's findings, grouped as the CLI prints them,
+// in a fixed order. Which operation porcupine singles out for a model's
+// refusal may differ from one search to the next (the conflict is the
+// same), so a refusal is compared by its check, name and class only; the
+// checks' verdicts are compared by the caller.
 func findingGroups(res models.Result) []string {
 	var out []string
 	for _, g := range models.GroupFindings(res.Findings()) {
-		out = append(out, fmt.Sprintf("%s %s %s %s %d %d", g.Check, g.Name, g.Class, g.Kind, g.Count, g.First.Op))
+		which := fmt.Sprintf("%d from op %d", g.Count, g.First.Op)
+		if g.Kind == models.FindingModelRefusal {
+			which = "refused"
+		}
+		out = append(out, fmt.Sprintf("%s %s %s %s %s", g.Check, g.Name, g.Class, g.Kind, which))
 	}
+	sort.Strings(out)
 	return out
 }
 
