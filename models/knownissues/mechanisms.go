@@ -6,7 +6,6 @@ import (
 
 	"github.com/etcdchaos/etcdchaos/history"
 	"github.com/etcdchaos/etcdchaos/models"
-	"github.com/etcdchaos/etcdchaos/models/linear"
 	"github.com/etcdchaos/etcdchaos/models/truth"
 )
 
@@ -28,7 +27,7 @@ func campaignOutlivedItsLease(f models.Finding, ev *Evidence) ([]int64, bool) {
 	switch {
 	case f.Check == models.CheckTruth && f.Kind == models.FindingPhantomGrant:
 		return []int64{op.ID}, ev.keyDiedWhileWaiting(op, f)
-	case f.Kind == models.FindingModelRefusal && f.Refusal == linear.RefusalLeaseGone:
+	case f.Kind == models.FindingModelRefusal:
 		return []int64{op.ID}, ev.leaseDiedWhileWaiting(op)
 	}
 	return nil, false
@@ -171,8 +170,8 @@ func (ev *Evidence) olderLeaderAt(op *history.Operation, lease, at int64) bool {
 // backend, a resign that returned ok after an earlier resign of the same
 // key by the same client did not succeed, while the key stayed. Server
 // truth shows the key stayed (a release that did not release); from the
-// record alone, a leader read after the retry still returned the key (the
-// election model's stale read).
+// record alone, a leader read after the retry, involved in a porcupine
+// violation, still returned the key.
 func resignRetryForgotLeadership(f models.Finding, ev *Evidence) ([]int64, bool) {
 	if ev.Header.Backend != "concurrency" {
 		return nil, false
@@ -182,7 +181,7 @@ func resignRetryForgotLeadership(f models.Finding, ev *Evidence) ([]int64, bool)
 		if op := ev.Op(f.Op); op != nil && op.F == history.FResign && ev.retried(op) {
 			return []int64{op.ID}, true
 		}
-	case f.Kind == models.FindingModelRefusal && f.Refusal == linear.RefusalStaleRead:
+	case f.Kind == models.FindingModelRefusal:
 		if s := ev.retriedResignBefore(ev.Op(f.Op)); s != nil {
 			return []int64{s.ID}, true
 		}

@@ -386,3 +386,20 @@ func TestEveryTestdataFileIsInTheTable(t *testing.T) {
 		assert.True(t, seen[name], "%s is in no table", name)
 	}
 }
+
+// Porcupine may single out either side of one conflict. Whichever it
+// names, classification finds the mechanism among the operations the
+// violation involves, so a history is classified the same every time.
+func TestMechanismWhicheverSideIsRefused(t *testing.T) {
+	h := readTestdata(t, "known-election-campaign-after-revoke-fault")
+	c := &classifier{h: h, ops: h.Operations(), known: map[string]map[int64]*models.IssueRef{}}
+	for _, refused := range []int64{1, 2} {
+		r := models.CheckResult{Check: models.CheckElection, Name: "e0", Recorded: models.Violation, Evidence: []int64{1, 2},
+			Porcupine: &models.PorcupineRun{Refused: refused, Refusal: "held"}}
+		f, issue, claims, ok := c.mechanismIn(r, map[int64]*models.IssueRef{})
+		require.True(t, ok, "refused op %d", refused)
+		assert.Equal(t, "19597", issue.ID)
+		assert.Equal(t, []int64{2}, claims, "the waiter's campaign, whichever op was refused")
+		assert.Equal(t, int64(2), f.Op)
+	}
+}

@@ -187,12 +187,12 @@ func (c *classifier) explain(ctx context.Context, r *models.CheckResult) {
 			tried = true // another check's known findings first
 		default:
 			f := c.refusal(cur, models.Violation)
-			if issue, claims, ok := knownissues.Match(f, c.ev()); ok && len(claims) > 0 && !allIn(claims, withdrawn) {
-				c.known1(&f, issue, claims)
+			if k, issue, claims, ok := c.mechanismIn(cur, withdrawn); ok {
+				c.known1(&k, issue, claims)
 				for _, id := range claims {
-					withdrawn[id] = f.Issue
+					withdrawn[id] = k.Issue
 				}
-				findings = append(findings, f)
+				findings = append(findings, k)
 				break
 			}
 			if w := c.refusedWrite(cur); r.Check == models.CheckUnfenced && w != nil && len(stale) == 0 {
@@ -356,6 +356,32 @@ func allIn(ids []int64, set map[int64]*models.IssueRef) bool {
 		}
 	}
 	return true
+}
+
+// mechanismIn looks for a registered mechanism among the operations a
+// violation involves: the one the model refused first, then the others its
+// account cites (porcupine may single out either side of one conflict, so
+// the same history is classified the same whichever it names). It returns
+// the finding that shows it, with claims not yet withdrawn.
+func (c *classifier) mechanismIn(r models.CheckResult, withdrawn map[int64]*models.IssueRef) (models.Finding, knownissues.Issue, []int64, bool) {
+	f := c.refusal(r, models.Violation)
+	candidates := []models.Finding{f}
+	for _, id := range r.Evidence {
+		if id != f.Op {
+			g := f
+			g.Op, g.Refusal, g.F = id, "", ""
+			if op := c.ev().Op(id); op != nil {
+				g.F = op.F
+			}
+			candidates = append(candidates, g)
+		}
+	}
+	for _, g := range candidates {
+		if issue, claims, ok := knownissues.Match(g, c.ev()); ok && len(claims) > 0 && !allIn(claims, withdrawn) {
+			return g, issue, claims, true
+		}
+	}
+	return models.Finding{}, knownissues.Issue{}, nil, false
 }
 
 // refusal is the finding a porcupine violation stands for: the operation
