@@ -225,12 +225,14 @@ func TestKnownDoesNotHideUndecided(t *testing.T) {
 func TestRecordedLeaseBugs(t *testing.T) {
 	for _, tc := range []struct {
 		file, issue string
+		also        []string // other versions on which it is the same bug
 		otherwise   []string // versions on which the same history is a violation
 	}{
-		{"known-lease-early-expiry-15247-v3.5.12", "15247", []string{"3.5.13", "3.5.15"}},
-		{"known-lease-early-expiry-etcdchaos-1-v3.7.3", "etcdchaos-1", []string{"3.5.15", "garbage"}},
-		{"known-lease-early-expiry-stale-leader-v3.7.3", "etcdchaos-1", []string{"3.5.14", ""}},
-		{"known-lease-ttl-17506-v3.5.13", "17506", []string{"3.5.14", "3.6.0"}},
+		{"known-lease-early-expiry-15247-v3.5.12", "15247", []string{"3.4.30"}, []string{"3.5.13", "3.5.15"}},
+		{"known-lease-early-expiry-etcdchaos-1-v3.7.3", "etcdchaos-1", []string{"3.7.4", "3.5.16", "3.6.17"}, []string{"3.5.15", "garbage"}},
+		{"known-lease-early-expiry-stale-leader-v3.7.3", "etcdchaos-1", []string{"3.7.4"}, []string{"3.5.14", ""}},
+		{"known-lease-ttl-17506-v3.5.13", "17506", []string{"3.5.12"}, []string{"3.5.14", "3.6.0"}},
+		{"known-lease-ttl-stale-leader-v3.7.3", "etcdchaos-2", []string{"3.7.4", "3.5.15"}, []string{"unknown"}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			h := readTestdata(t, tc.file)
@@ -239,6 +241,14 @@ func TestRecordedLeaseBugs(t *testing.T) {
 			for _, k := range res.KnownIssues {
 				assert.Equal(t, tc.issue, k.Issue.ID)
 			}
+			recorded := h.Header.EtcdVersion
+			for _, v := range tc.also {
+				h.Header.EtcdVersion = v
+				other := check(t, h, models.Options{})
+				require.NotEmpty(t, other.KnownIssues, "on %q", v)
+				assert.Equal(t, tc.issue, other.KnownIssues[0].Issue.ID, "on %q", v)
+			}
+			h.Header.EtcdVersion = recorded
 			for _, v := range tc.otherwise {
 				h.Header.EtcdVersion = v
 				other := check(t, h, models.Options{})
