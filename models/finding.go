@@ -21,6 +21,7 @@ const (
 	FindingLeaseTTLOutOfRange   = "lease-ttl-out-of-range"
 	FindingLeaseEarlyExpiry     = "lease-early-expiry"
 	FindingKeepAliveAfterRevoke = "keepalive-after-revoke"
+	FindingAliveAfterKeysGone   = "lease-alive-after-keys-gone"
 
 	// Liveness findings (package liveness).
 	FindingStuckWaiter = "stuck-waiter"

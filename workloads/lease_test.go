@@ -263,6 +263,9 @@ func TestTTLProbesAreRecorded(t *testing.T) {
 			cut := map[int]int{}    // keeper -> probes cut short by the lease's stop
 			late := 0               // probes cut short by the next keep-alive's deadline (a loaded machine)
 			for _, op := range h.Operations() {
+				if op.F == history.FKeepAlive && op.Outcome == history.Ok {
+					assert.Positive(t, op.Output.HeaderRev, "a keep-alive records the revision its member had applied")
+				}
 				if op.F != history.FLeaseTTL {
 					continue
 				}
@@ -278,6 +281,8 @@ func TestTTLProbesAreRecorded(t *testing.T) {
 				assert.GreaterOrEqual(t, *op.Output.TTL, int64(0))
 				assert.LessOrEqual(t, *op.Output.TTL, int64(2))
 				assert.Equal(t, int64(2), op.Output.GrantedTTL)
+				assert.Positive(t, op.Output.HeaderRev, "an answer records the revision its member had applied")
+				assert.Equal(t, int64(2), op.Input.GrantedTTL, "a probe records the grant it is held to")
 				probes[op.Client]++
 			}
 			if probe == 0 {

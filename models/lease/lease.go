@@ -8,7 +8,12 @@
 //   - a lease is not expired before the invoke time of a keep-alive that
 //     renewed it plus the TTL that keep-alive returned: keys deleted by an
 //     expiry before then are an early expiry (needs server truth);
-//   - a keep-alive invoked after a revoke of its lease completed fails.
+//   - a keep-alive invoked after a revoke of its lease completed fails;
+//   - no answer finds the lease alive (a TTL above 0) at a response revision
+//     at or after the revision at which server truth shows the lease's keys
+//     deleted by its death (a revoke or an expiry): a renewal that lands
+//     between a revoke's deletion of the keys and its removal of the lease
+//     (etcd issue 14758) says so.
 //
 // A lease may outlive its TTL (every leader change extends it), so that is
 // never flagged. Keep-alives and TimeToLive answers prove nothing to the
@@ -17,6 +22,8 @@ package lease
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -44,6 +51,7 @@ func Check(h *history.History, ops []history.Operation, rec *truth.Record) (mode
 type leaseFacts struct {
 	granted    int64                // the TTL the client recorded for its grant, 0 if none
 	keepAlives []*history.Operation // ok keep-alives, by invoke time
+	answers    []*history.Operation // ok keep-alives and TimeToLive answers, in history order
 	alive      []int64              // invoke times of answers that found the lease (ok keep-alive, TTL >= 0)
 	revoked    []revocation         // completed revokes
 	ended      int64                // the earliest time the lease certainly ended (history.Never: not known)
@@ -107,6 +115,7 @@ func check(h *history.History, ops []history.Operation, rec *truth.Record) *chec
 	}
 	if rec != nil {
 		l.earlyExpiries(rec)
+		l.aliveAfterKeysGone(rec)
 	}
 	return l
 }
@@ -139,6 +148,7 @@ func (l *checker) learn(op *history.Operation) {
 		if op.Outcome != history.Ok {
 			return
 		}
+		f.answers = append(f.answers, op)
 		if op.F == history.FKeepAlive {
 			f.keepAlives = append(f.keepAlives, op)
 		}
@@ -300,6 +310,58 @@ func (l *checker) earlyExpiries(rec *truth.Record) {
 			Evidence: []int64{ka.ID}, Revisions: []int64{k.Create, k.Deleted},
 			Account: fmt.Sprintf("lease %x's key %s (created at revision %d) was deleted at revision %d, seen at %s, with no unlock, resign or revoke that explains it: an expiry, but client %d's keep-alive (op %d), invoked at %s, had renewed the lease for %ds, until %s at the earliest",
 				k.Lease, k.Key, k.Create, k.Deleted, models.Secs(at), keeperOwner(ka.Client), ka.ID, models.Secs(ka.Call), ttlOf(ka), models.Secs(until))})
+	}
+}
+
+// aliveAfterKeysGone finds answers that found a lease alive (a TTL above
+// 0) at a response revision at or after the revision at which the lease's
+// keys were deleted by its death: every key the lease held deleted at that
+// one revision, none made after it, no unlock or resign of the client that
+// may have deleted the last, and the lease's end on record (a revoke, a
+// loss the client recorded, a revoke-lease fault). A lease answer's
+// revision is one its member had applied when it answered.
+func (l *checker) aliveAfterKeysGone(rec *truth.Record) {
+	byLease := map[int64][]*truth.Key{}
+	names := map[*truth.Key]string{}
+	queues := map[*truth.Key]*truth.Queue{}
+	for _, name := range rec.Names() {
+		q := rec.Queue(name)
+		for _, k := range q.Keys() {
+			if k.Lease != 0 {
+				byLease[k.Lease] = append(byLease[k.Lease], k)
+				names[k], queues[k] = name, q
+			}
+		}
+	}
+	for _, lease := range slices.Sorted(maps.Keys(byLease)) {
+		keys := byLease[lease]
+		f := l.leases[lease]
+		if f == nil || f.ended == history.Never {
+			continue
+		}
+		last := keys[0]
+		for _, k := range keys {
+			if k.Create > last.Create {
+				last = k
+			}
+		}
+		if last.Deleted == truth.Inf || partial(keys, last) || explained(l.keyOps[last.Key], l.born[keyID(last.Key, last.Create)], last.DeletedAt) {
+			continue
+		}
+		for _, a := range f.answers {
+			if a.Output.HeaderRev < last.Deleted || ttlOf(a) <= 0 {
+				continue
+			}
+			if !queues[last].Complete(last.Deleted-1, last.Deleted) {
+				l.undecided++
+				continue
+			}
+			l.find(models.Finding{Kind: models.FindingAliveAfterKeysGone, Name: leaseName(lease), F: a.F, Op: a.ID,
+				Key: last.Key, CreateRev: last.Create, Lease: lease, At: a.Return, Evidence: []int64{a.ID},
+				Revisions: []int64{last.Deleted, a.Output.HeaderRev},
+				Account: fmt.Sprintf("client %d's %s of lease %x (op %d) answered TTL %ds at revision %d, but the lease's keys were deleted by its death at revision %d (its last key %s on %s, seen at %s)",
+					keeperOwner(a.Client), a.F, lease, a.ID, ttlOf(a), a.Output.HeaderRev, last.Deleted, last.Key, names[last], models.Secs(last.DeletedAt))})
+		}
 	}
 }
 
