@@ -56,6 +56,7 @@ type leaseFacts struct {
 	revoked    []revocation         // completed revokes
 	ended      int64                // the earliest time the lease certainly ended (history.Never: not known)
 	explainers []actSpan            // what may delete its keys
+	cleanups   []actSpan            // of those, locks and campaigns that did not succeed (their backend may delete the key)
 }
 
 // actSpan is when an operation or fault may have acted: from its invoke (or
@@ -101,6 +102,7 @@ func check(h *history.History, ops []history.Operation, rec *truth.Record) *chec
 	for _, p := range l.pending {
 		f := l.lease(p.lease)
 		f.explainers = append(f.explainers, actSpan{p.from, f.ended})
+		f.cleanups = append(f.cleanups, actSpan{p.from, f.ended})
 	}
 	for _, f := range l.leases {
 		sort.Slice(f.keepAlives, func(i, j int) bool { return f.keepAlives[i].Call < f.keepAlives[j].Call })
@@ -181,6 +183,7 @@ func (l *checker) learn(op *history.Operation) {
 			if op.Input.Lease != 0 {
 				f := l.lease(op.Input.Lease)
 				f.explainers = append(f.explainers, actSpan{op.Call, op.Return})
+				f.cleanups = append(f.cleanups, actSpan{op.Call, op.Return})
 			}
 		case op.Input.Lease != 0:
 			l.pending = append(l.pending, pendingSpan{lease: op.Input.Lease, from: op.Call})
@@ -316,9 +319,10 @@ func (l *checker) earlyExpiries(rec *truth.Record) {
 // aliveAfterKeysGone finds answers that found a lease alive (a TTL above
 // 0) at a response revision at or after the revision at which the lease's
 // keys were deleted by its death: every key the lease held deleted at that
-// one revision, none made after it, no unlock or resign of the client that
-// may have deleted the last, and the lease's end on record (a revoke, a
-// loss the client recorded, a revoke-lease fault). A lease answer's
+// one revision, none made after it, nothing else that may have deleted the
+// last (an unlock or resign of it, a lock or campaign with the lease that
+// did not succeed, whose backend deletes its key), and the lease's end on
+// record (a revoke, a loss the client recorded, a revoke-lease fault). A lease answer's
 // revision is one its member had applied when it answered.
 func (l *checker) aliveAfterKeysGone(rec *truth.Record) {
 	byLease := map[int64][]*truth.Key{}
@@ -345,7 +349,9 @@ func (l *checker) aliveAfterKeysGone(rec *truth.Record) {
 				last = k
 			}
 		}
-		if last.Deleted == truth.Inf || partial(keys, last) || explained(l.keyOps[last.Key], l.born[keyID(last.Key, last.Create)], last.DeletedAt) {
+		born := l.born[keyID(last.Key, last.Create)]
+		if last.Deleted == truth.Inf || partial(keys, last) ||
+			explained(l.keyOps[last.Key], born, last.DeletedAt) || explained(f.cleanups, born, last.DeletedAt) {
 			continue
 		}
 		for _, a := range f.answers {

@@ -166,3 +166,31 @@ func TestTTLHeldToTheRecordedGrant(t *testing.T) {
 	assert.Equal(t, models.Violation, r.Verdict, r.Account)
 	assert.Contains(t, r.Account, "outside [-1, 2s]")
 }
+
+// A lease is alive after its keys are gone only when its death deleted
+// them: an unlock of the last key, or a lock with the lease that did not
+// succeed (its backend deletes its key), may have deleted it instead, and
+// the lease lives on.
+func TestAliveAfterKeysGoneNeedsTheLeasesDeath(t *testing.T) {
+	r, ok := leaseResult(t, readTestdata(t, "illegal-lease-alive-after-keys-gone"))
+	require.True(t, ok)
+	require.Equal(t, models.Violation, r.Verdict)
+	assert.Equal(t, models.FindingAliveAfterKeysGone, r.Findings[0].Kind)
+	assert.Equal(t, []int64{11, 11}, r.Findings[0].Revisions)
+	for why, extra := range map[string][]string{
+		"an unlock of the key": {
+			`{"type":"invoke","op":7,"client":1,"f":"unlock","name":"l0","time":900000000,"value":{"key":"/x/lock/l0/64"}}`,
+			`{"type":"info","op":7,"time":950000000,"error":"context deadline exceeded"}`},
+		"a lock with the lease that did not succeed": {
+			`{"type":"invoke","op":7,"client":1,"f":"lock","name":"l1","time":900000000,"value":{"lease":100}}`,
+			`{"type":"info","op":7,"time":950000000,"error":"context deadline exceeded"}`},
+	} {
+		t.Run(why, func(t *testing.T) {
+			r, ok := leaseResult(t, withLines(t, "illegal-lease-alive-after-keys-gone", extra...))
+			require.True(t, ok)
+			for _, f := range r.Findings {
+				assert.NotEqual(t, models.FindingAliveAfterKeysGone, f.Kind, "%s may have deleted the key: %s", why, f.Account)
+			}
+		})
+	}
+}
