@@ -38,12 +38,14 @@ type fakeCluster struct {
 	slow     map[[2]int]time.Duration
 	isolated map[*harness.Client]bool
 	frozen   map[*harness.Client]bool
+	held     map[*harness.Client]bool
 }
 
 func newFakeCluster(size int) *fakeCluster {
 	return &fakeCluster{size: size, mode: harness.ModeProcess, leader: 2,
 		killed: map[int]bool{}, paused: map[int]bool{}, cut: map[[2]int]bool{},
-		slow: map[[2]int]time.Duration{}, isolated: map[*harness.Client]bool{}, frozen: map[*harness.Client]bool{}}
+		slow: map[[2]int]time.Duration{}, isolated: map[*harness.Client]bool{}, frozen: map[*harness.Client]bool{},
+		held: map[*harness.Client]bool{}}
 }
 
 // log logs a call; it fails, with nothing done, if the call starts with
@@ -86,6 +88,9 @@ func (f *fakeCluster) healthy() string {
 	}
 	for c := range f.frozen {
 		left = append(left, fmt.Sprintf("client %d's link paused", c.ID))
+	}
+	for c := range f.held {
+		left = append(left, fmt.Sprintf("client %d's answers held", c.ID))
 	}
 	sort.Strings(left)
 	return fmt.Sprint(left)
@@ -238,6 +243,26 @@ func (f *fakeCluster) ResumeClient(c *harness.Client) error {
 		return err
 	}
 	delete(f.frozen, c)
+	return nil
+}
+
+func (f *fakeCluster) HoldClientAnswers(c *harness.Client) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.log("hold answers to client %d", c.ID); err != nil {
+		return err
+	}
+	f.held[c] = true
+	return nil
+}
+
+func (f *fakeCluster) ReleaseClientAnswers(c *harness.Client) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.log("release answers to client %d", c.ID); err != nil {
+		return err
+	}
+	delete(f.held, c)
 	return nil
 }
 

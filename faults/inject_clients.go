@@ -20,6 +20,10 @@ const (
 	RevokeLease   = history.KindRevokeLease
 	ExpireLease   = history.KindExpireLease
 	PauseClient   = history.KindPauseClient
+	// HoldAnswers holds the answers to a client that holds a lock or leads,
+	// for longer than its operations wait, while its requests still take
+	// effect: an unlock or resign is applied and its answer lost.
+	HoldAnswers = history.KindHoldAnswers
 	// IsolateHolder cuts off a client that holds a lock or leads, so that
 	// its unlock or resign fails and is retried.
 	IsolateHolder = "isolate-holder"
@@ -31,6 +35,7 @@ func init() {
 	register(RevokeLease, history.KindRevokeLease, revokeLease(holding), nil)
 	register(ExpireLease, history.KindExpireLease, expireLease(holding), outlastLease)
 	register(PauseClient, history.KindPauseClient, pauseClient(holding), pauseBeyondLease)
+	register(HoldAnswers, history.KindHoldAnswers, holdAnswers(holding), outlastAnswers)
 }
 
 // A role a client is in when a fault aims at it: holding a lock or leading
@@ -65,6 +70,19 @@ func outlastLease(rng *rand.Rand, s Scenario) time.Duration {
 // still lives.
 func withinLease(rng *rand.Rand, s Scenario) time.Duration {
 	return jitter(rng, s.LeaseTTL/2)
+}
+
+// outlastAnswers is how long answers are held: two to three operation
+// timeouts, so that the operation in flight and the next one both give up
+// on their answers, but at most half the lease TTL, so that the keep-alives
+// whose answers wait do not make the client give its lease up. Without an
+// operation timeout it is the scenario's FaultFor, jittered.
+func outlastAnswers(rng *rand.Rand, s Scenario) time.Duration {
+	if s.OpTimeout == 0 {
+		return jitter(rng, s.FaultFor)
+	}
+	d := 2*s.OpTimeout + time.Duration(rng.Float64()*float64(s.OpTimeout))
+	return min(d, s.LeaseTTL/2)
 }
 
 // pauseBeyondLease is how long a pause lasts: longer than the lease, so the
@@ -144,6 +162,24 @@ func isolation(env *Env, c Client, detail string) *injection {
 		event: history.FaultEvent{Target: c.ID(), Member: c.Member(), Detail: detail},
 		apply: func(context.Context) error { return env.Cluster.IsolateClient(c.Conn()) },
 		heal:  func(context.Context) error { return env.Cluster.ReconnectClient(c.Conn()) },
+	}
+}
+
+// holdAnswers holds the answers on the link of a client in role r, waiting
+// a little for one.
+func holdAnswers(r role) injectFunc {
+	return func(ctx context.Context, env *Env, choice uint64) (*injection, error) {
+		await(ctx, env, r, holderWait)
+		c, err := pick(env, choice, &r)
+		if err != nil {
+			return nil, err
+		}
+		return &injection{
+			event: history.FaultEvent{Target: c.ID(), Member: c.Member(),
+				Detail: fmt.Sprintf("answers to client %d held, %s", c.ID(), r.describe(c))},
+			apply: func(context.Context) error { return env.Cluster.HoldClientAnswers(c.Conn()) },
+			heal:  func(context.Context) error { return env.Cluster.ReleaseClientAnswers(c.Conn()) },
+		}, nil
 	}
 }
 

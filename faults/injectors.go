@@ -58,6 +58,8 @@ type Cluster interface {
 	ReconnectClient(c *harness.Client) error
 	PauseClient(c *harness.Client) error
 	ResumeClient(c *harness.Client) error
+	HoldClientAnswers(c *harness.Client) error
+	ReleaseClientAnswers(c *harness.Client) error
 }
 
 // LeaseRevoker revokes leases from outside the clients' own links;

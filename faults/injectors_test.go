@@ -37,7 +37,7 @@ func TestClientSideInjectorsAreThoseAimedAtClientsOrLeases(t *testing.T) {
 		}
 	}
 	assert.ElementsMatch(t, []string{IsolateClient, PauseClient, RevokeLease, ExpireLease,
-		IsolateWaiter, PauseWaiter, RevokeWaiter, ExpireWaiter, IsolateHolder}, got)
+		IsolateWaiter, PauseWaiter, RevokeWaiter, ExpireWaiter, IsolateHolder, HoldAnswers}, got)
 	assert.False(t, ClientSide("no-such-injector"))
 }
 
@@ -88,6 +88,8 @@ func TestInjectors(t *testing.T) {
 			nil},
 		{PauseClient, 0, history.Event{Fault: history.KindPauseClient, Target: 2, Lease: 0x22, Member: 2, Detail: "client 2 paused holding l0"},
 			[]string{"pause link of client 2", "resume link of client 2"}},
+		{HoldAnswers, 0, history.Event{Fault: history.KindHoldAnswers, Target: 2, Member: 2, Detail: "answers to client 2 held, holding l0"},
+			[]string{"hold answers to client 2", "release answers to client 2"}},
 		// Waiter faults aim at the client waiting for the lock (client 3).
 		{RevokeWaiter, 0, history.Event{Fault: history.KindRevokeLease, Target: 3, Lease: 0x33, Detail: "lease 33 of client 3, waiting for l0"},
 			[]string{"revoke lease 33"}},

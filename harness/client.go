@@ -15,8 +15,8 @@ import (
 )
 
 // Client is an etcd client whose only endpoint is its own link to one member.
-// Faults on the link (IsolateClient, PauseClient, SetClientLatency) affect
-// this client alone.
+// Faults on the link (IsolateClient, PauseClient, HoldClientAnswers,
+// SetClientLatency) affect this client alone.
 type Client struct {
 	*clientv3.Client
 	// ID numbers the cluster's clients from 1 in creation order.
@@ -170,6 +170,29 @@ func (c *Cluster) ResumeClient(cl *Client) error {
 		return fmt.Errorf("resume client: %w", err)
 	}
 	cl.link.Resume()
+	return nil
+}
+
+// HoldClientAnswers holds everything cl's member sends back on cl's link
+// until ReleaseClientAnswers or Heal, while cl's requests still reach the
+// member: a write takes effect and its answer is lost to a client that gives
+// up waiting, as when a response is dropped on its way back. (gRPC
+// keepalive may give up on the connection after about 4 s without an
+// answer.)
+func (c *Cluster) HoldClientAnswers(cl *Client) error {
+	if err := c.own(cl); err != nil {
+		return fmt.Errorf("hold client answers: %w", err)
+	}
+	cl.link.HoldAnswers()
+	return nil
+}
+
+// ReleaseClientAnswers lets the answers held on cl's link flow again.
+func (c *Cluster) ReleaseClientAnswers(cl *Client) error {
+	if err := c.own(cl); err != nil {
+		return fmt.Errorf("release client answers: %w", err)
+	}
+	cl.link.ReleaseAnswers()
 	return nil
 }
 

@@ -99,6 +99,20 @@ func TestClientPauseAndIsolate(t *testing.T) {
 	require.Eventually(t, func() bool { return put(a, "back", "x", time.Second) == nil },
 		10*time.Second, 20*time.Millisecond, "client works after reconnect")
 
+	// Held answers: the put takes effect but its answer never comes, so the
+	// client gives up; another client sees the write. Released, the link
+	// works again.
+	require.NoError(t, c.HoldClientAnswers(a))
+	err = put(a, "unanswered", "x", 500*time.Millisecond)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "a put whose answer is held must time out")
+	require.Eventually(t, func() bool {
+		resp, err := get(b, "unanswered", time.Second)
+		return err == nil && len(resp.Kvs) == 1
+	}, 5*time.Second, 20*time.Millisecond, "the unanswered put took effect")
+	require.NoError(t, c.ReleaseClientAnswers(a))
+	require.Eventually(t, func() bool { return put(a, "answered", "x", time.Second) == nil },
+		10*time.Second, 20*time.Millisecond, "client works after its answers are released")
+
 	// Latency on one client only.
 	require.NoError(t, c.SetClientLatency(a, 200*time.Millisecond))
 	start := time.Now()
@@ -116,6 +130,9 @@ func TestClientPauseAndIsolate(t *testing.T) {
 	require.NoError(t, c.Heal())
 	require.Eventually(t, func() bool { return put(a, "healed", "x", time.Second) == nil },
 		10*time.Second, 20*time.Millisecond)
+	require.NoError(t, c.HoldClientAnswers(a))
+	require.NoError(t, c.Heal())
+	require.NoError(t, put(a, "released", "x", 5*time.Second), "Heal releases held answers")
 
 	require.NoError(t, a.Close())
 	require.NoError(t, a.Close(), "Close is idempotent")

@@ -16,6 +16,7 @@ const (
 	KindPauseMember   = "pause-member"
 	KindIsolateClient = "isolate-client"
 	KindPauseClient   = "pause-client"
+	KindHoldAnswers   = "hold-answers"
 	KindRevokeLease   = "revoke-lease"
 	KindExpireLease   = "expire-lease"
 	KindCompaction    = "compaction"
@@ -99,6 +100,9 @@ var faultKinds = []FaultKind{
 	{Name: KindPauseMember, Target: TargetMember, Explains: ExplainsClusterFault, Class: ClassMember, MovesLeader: true},
 	{Name: KindIsolateClient, Target: TargetClient, Explains: ExplainsClientStall, Class: ClassClient},
 	{Name: KindPauseClient, Target: TargetClient, Explains: ExplainsLeaseDeath | ExplainsClientStall, Class: ClassClient},
+	// Held answers lose the client its answers, not its requests: its
+	// keep-alives still renew its lease.
+	{Name: KindHoldAnswers, Target: TargetClient, Explains: ExplainsNothing, Class: ClassClient},
 	{Name: KindRevokeLease, OneShot: true, Target: TargetLease, Explains: ExplainsLeaseDeath | ExplainsClientStall, Class: ClassLease},
 	{Name: KindExpireLease, Target: TargetLease, Explains: ExplainsLeaseDeath | ExplainsClientStall, Class: ClassLease},
 	{Name: KindCompaction, OneShot: true, Target: TargetMember, Explains: ExplainsNothing, Class: ClassMember},

@@ -58,13 +58,13 @@ type chunk struct {
 }
 
 // delayReader reads src ahead in a pump goroutine and hands each chunk out
-// no earlier than delay() after it was read, in order, and only while the
-// optional gate is open. It models a link with latency that can be paused
-// without dropping bytes.
+// no earlier than delay() after it was read, in order, and only while every
+// gate is open. It models a link with latency that can be paused without
+// dropping bytes.
 type delayReader struct {
 	src   io.ReadCloser
 	delay func() time.Duration
-	gate  *gate
+	gates []*gate
 	// deliver, if set, is asked before each Read hands out n bytes; if it
 	// refuses, the reader fails with errLinkClosed.
 	deliver func(n int) bool
@@ -75,13 +75,13 @@ type delayReader struct {
 	err     error
 }
 
-// newDelayReader starts the pump goroutine, tracked by wg. g and deliver may
-// be nil.
-func newDelayReader(src io.ReadCloser, delay func() time.Duration, g *gate, deliver func(int) bool, wg *sync.WaitGroup) *delayReader {
+// newDelayReader starts the pump goroutine, tracked by wg. deliver may be
+// nil.
+func newDelayReader(src io.ReadCloser, delay func() time.Duration, deliver func(int) bool, wg *sync.WaitGroup, gates ...*gate) *delayReader {
 	r := &delayReader{
 		src:     src,
 		delay:   delay,
-		gate:    g,
+		gates:   gates,
 		deliver: deliver,
 		ch:      make(chan chunk, 64),
 		stop:    make(chan struct{}),
@@ -159,8 +159,10 @@ func (r *delayReader) next() error {
 			return errLinkClosed
 		}
 	}
-	if r.gate != nil && !r.gate.wait(r.stop) {
-		return errLinkClosed
+	for _, g := range r.gates {
+		if !g.wait(r.stop) {
+			return errLinkClosed
+		}
 	}
 	r.cur, r.err = c.b, c.err
 	return nil

@@ -129,7 +129,7 @@ func (p *PeerProxy) modifyResponse(resp *http.Response) error {
 	member := p.member
 	delay := func() time.Duration { return p.links.Delay(member, sender) }
 	deliver := func(n int) bool { return p.links.Deliver(member, sender, n) }
-	resp.Body = newDelayReader(resp.Body, delay, nil, deliver, &p.pumps)
+	resp.Body = newDelayReader(resp.Body, delay, deliver, &p.pumps)
 	return nil
 }
 

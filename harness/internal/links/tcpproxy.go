@@ -13,13 +13,15 @@ import (
 // TCPProxy forwards TCP connections from its own 127.0.0.1 listener to an
 // upstream address looked up per connection. It can cut the link (close live
 // connections and reset new ones), pause it (bytes wait in both directions,
-// nothing is closed) and delay it (each chunk is held for the latency).
+// nothing is closed), hold its answers (bytes from upstream wait, requests
+// still go through) and delay it (each chunk is held for the latency).
 type TCPProxy struct {
 	ln     net.Listener
 	target func() (string, error)
 	dial   DialFunc
 
-	gate gate
+	gate    gate
+	answers gate // holds only what upstream sends back
 
 	mu      sync.Mutex
 	cut     bool
@@ -134,8 +136,8 @@ func (p *TCPProxy) serve(down net.Conn) {
 // pipe copies both directions until either side fails, then closes both.
 func (p *TCPProxy) pipe(lc *linkConn) {
 	var inner sync.WaitGroup
-	toUp := newDelayReader(lc.down, p.delay, &p.gate, nil, &inner)
-	toDown := newDelayReader(lc.up, p.delay, &p.gate, nil, &inner)
+	toUp := newDelayReader(lc.down, p.delay, nil, &inner, &p.gate)
+	toDown := newDelayReader(lc.up, p.delay, nil, &inner, &p.gate, &p.answers)
 	done := make(chan struct{}, 2)
 	inner.Add(2)
 	go func() {
@@ -221,13 +223,23 @@ func (p *TCPProxy) Pause() { p.gate.pause() }
 // Resume lets the bytes of a paused link flow again.
 func (p *TCPProxy) Resume() { p.gate.unpause() }
 
-// Heal restores the link: not cut, not paused, no latency.
+// HoldAnswers holds every byte upstream sends back until ReleaseAnswers or
+// Heal, while requests still reach upstream: a request takes effect and its
+// answer is lost to a client that gives up waiting. Nothing is closed.
+func (p *TCPProxy) HoldAnswers() { p.answers.pause() }
+
+// ReleaseAnswers lets held answers flow again.
+func (p *TCPProxy) ReleaseAnswers() { p.answers.unpause() }
+
+// Heal restores the link: not cut, not paused, answers not held, no
+// latency.
 func (p *TCPProxy) Heal() {
 	p.mu.Lock()
 	p.cut = false
 	p.latency = 0
 	p.mu.Unlock()
 	p.gate.unpause()
+	p.answers.unpause()
 }
 
 // Close stops the listener, closes every connection and waits for all
@@ -242,6 +254,7 @@ func (p *TCPProxy) Close() error {
 		err = p.ln.Close()
 	}
 	p.gate.unpause()
+	p.answers.unpause()
 	p.CloseConns()
 	p.wg.Wait()
 	return err

@@ -134,6 +134,60 @@ func TestTCPProxyPauseHoldsBytes(t *testing.T) {
 	assert.Equal(t, "held\n", line, "bytes wait, they are not dropped")
 }
 
+// TestTCPProxyHoldAnswers: with answers held, a request still reaches
+// upstream, but its answer waits until the answers are released.
+func TestTCPProxyHoldAnswers(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	received := make(chan string, 4)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		r := bufio.NewReader(c)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			received <- line
+			if _, err := c.Write([]byte(line)); err != nil {
+				return
+			}
+		}
+	}()
+	p := newTestProxy(t, ln.Addr().String())
+	t.Cleanup(func() { _ = ln.Close(); <-done })
+	c, r := dialProxy(t, p)
+	roundTrip(t, c, r, "warm")
+	<-received
+
+	p.HoldAnswers()
+	_, err = c.Write([]byte("unanswered\n"))
+	require.NoError(t, err)
+	select {
+	case line := <-received:
+		assert.Equal(t, "unanswered\n", line, "the request reaches upstream")
+	case <-time.After(5 * time.Second):
+		t.Fatal("a request must reach upstream while answers are held")
+	}
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(200*time.Millisecond)))
+	_, err = r.ReadString('\n')
+	var ne net.Error
+	require.True(t, errors.As(err, &ne) && ne.Timeout(), "a held answer must not be delivered: %v", err)
+
+	p.ReleaseAnswers()
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+	line, err := r.ReadString('\n')
+	require.NoError(t, err)
+	assert.Equal(t, "unanswered\n", line, "held answers wait, they are not dropped")
+}
+
 func TestTCPProxyCut(t *testing.T) {
 	t.Parallel()
 	p := newTestProxy(t, echoServer(t))
