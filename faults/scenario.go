@@ -52,6 +52,13 @@ type Scenario struct {
 	// TTLProbe is how often every client's lease keeper asks TimeToLive
 	// between keep-alives (workloads.Config.TTLProbe; 0: never).
 	TTLProbe time.Duration
+	// Writes per critical section and proclaims per term
+	// (workloads.Config.Writes; 0: the workloads' default).
+	Writes int
+	// RetryUnlockLater: a lock client retries an unlock that did not
+	// succeed after its next lock grant, not at once
+	// (workloads.Config.RetryUnlockLater).
+	RetryUnlockLater bool
 }
 
 var catalog = []Scenario{
@@ -117,6 +124,13 @@ var catalog = []Scenario{
 	{Name: "stale-leader", Description: "locks and elections while the leader is paused (SIGSTOP) for longer than the clients' lease TTL, then continued, while the clients keep their leases alive through the new leader: the stale leader must not revoke them (etcd issue 15247, fixed by PR 17425 in 3.5.13, and its return since 3.5.16, etcdchaos-1); needs --mode process",
 		Workloads: []string{WorkloadLock, WorkloadElection}, Clients: 12, Names: 4,
 		OpTimeout: 500 * time.Millisecond, Injectors: []string{PauseLeader}, TTLProbe: 50 * time.Millisecond},
+	// An unlock whose delete commits while its answer is held times out;
+	// its client locks again with the same lease, so the new lock key has
+	// the old name, and then retries the old unlock. Answers are held for
+	// 2-3 op timeouts (less than half a TTL), so leases live on.
+	{Name: "stale-unlock", Description: "lock holders whose answers are held (requests still reach etcd) while they unlock: an unlock that committed but timed out is retried after the client locked again with the same lease, as asynchronous retry code does; the retry must not delete the newer lock (etcd issue 22082)",
+		Workloads: []string{WorkloadLock}, Quiet: time.Second, OpTimeout: 500 * time.Millisecond, LeaseTTL: 3 * time.Second,
+		Clients: 4, Names: 1, Writes: 1, RetryUnlockLater: true, Injectors: []string{HoldAnswers}},
 	// Every leader change has moments when the member that answers
 	// TimeToLive is not the lessor's primary: the old leader just demoted,
 	// or the new one before it applied its first entry. Probes every 20 ms

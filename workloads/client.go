@@ -37,8 +37,9 @@ type Client struct {
 	// and the look-up after it had no answer): the client keeps looking
 	// them up, so that their loss is recorded once etcd says they are gone.
 	orphans []orphan
-	recent  string // name of the latest cycle, for lease-lost lines
-	err     error  // the recorder failed: stop
+	recent  string       // name of the latest cycle, for lease-lost lines
+	stale   *staleUnlock // an unlock to try again later (Config.RetryUnlockLater)
+	err     error        // the recorder failed: stop
 	bg      sync.WaitGroup
 
 	mu      sync.Mutex

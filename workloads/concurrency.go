@@ -20,7 +20,7 @@ const cleanupGrace = time.Second
 // ConcurrencyLocker is the Locker of clientv3/concurrency.Mutex, with a
 // session attached to the client's lease. It also implements TryLock.
 func ConcurrencyLocker(cli *clientv3.Client) Locker {
-	return &concLocker{concBase: concBase{cli: cli}, held: map[string]*concurrency.Mutex{}}
+	return &concLocker{concBase: concBase{cli: cli}, held: map[heldLock]*concurrency.Mutex{}}
 }
 
 // ConcurrencyElector is the Elector of clientv3/concurrency.Election, with a
@@ -103,7 +103,18 @@ func (b *concBase) Close() error {
 
 type concLocker struct {
 	concBase
-	held map[string]*concurrency.Mutex
+	// held are the Mutexes whose locks are not known to be released, by
+	// name and create revision: an unlock of unknown outcome is tried again
+	// on the same Mutex, as an application keeps its Mutex, even after the
+	// name was locked again.
+	held map[heldLock]*concurrency.Mutex
+}
+
+// heldLock names one hold of a lock: its name and its key's create
+// revision.
+type heldLock struct {
+	name string
+	rev  int64
 }
 
 func (c *concLocker) Lock(ctx context.Context, name string, lease Lease) (Held, error) {
@@ -131,8 +142,9 @@ func (c *concLocker) lock(ctx context.Context, name string, lease Lease, try boo
 	if err != nil {
 		return Held{}, fmt.Errorf("mutex lock %s: %w", name, err)
 	}
-	c.held[name] = m
-	return Held{Key: m.Key(), Rev: ownerRev(m), Header: m.Header().GetRevision()}, nil
+	held := Held{Key: m.Key(), Rev: ownerRev(m), Header: m.Header().GetRevision()}
+	c.held[heldLock{name, held.Rev}] = m
+	return held, nil
 }
 
 // ownerRev is the create revision of a held mutex's key, which Mutex keeps
@@ -146,10 +158,9 @@ func ownerRev(m *concurrency.Mutex) int64 {
 }
 
 func (c *concLocker) Unlock(ctx context.Context, name string, held Held) error {
-	m := c.held[name]
-	delete(c.held, name)
+	id := heldLock{name, held.Rev}
 	var err error
-	if m != nil && m.Key() == held.Key {
+	if m := c.held[id]; m != nil && m.Key() == held.Key {
 		err = m.Unlock(ctx)
 	} else {
 		_, err = c.cli.Delete(ctx, held.Key)
@@ -157,8 +168,13 @@ func (c *concLocker) Unlock(ctx context.Context, name string, held Held) error {
 	if err != nil {
 		return fmt.Errorf("mutex unlock %s: %w", held.Key, err)
 	}
+	delete(c.held, id)
 	return nil
 }
+
+// Forget drops the Mutex of a hold that was released without it (see
+// FencedUnlock).
+func (c *concLocker) Forget(name string, held Held) { delete(c.held, heldLock{name, held.Rev}) }
 
 type concElector struct {
 	concBase

@@ -81,6 +81,12 @@ type Config struct {
 	// the lease is abandoned, as applications do (default 2; negative:
 	// none).
 	ReleaseRetries int
+	// RetryUnlockLater: an unlock that did not succeed is not tried again
+	// at once but once after each of the client's next lock grants, up to
+	// ReleaseRetries times, while the client goes on (see
+	// Client.retryStaleUnlock), as asynchronous retry code does. Its lease
+	// is not abandoned.
+	RetryUnlockLater bool
 	// TTLProbe is how often each client's lease keeper asks TimeToLive
 	// between keep-alives (0: never; a client still asks when its lease
 	// looks lost).

@@ -85,7 +85,7 @@ func (c *Client) proclaim(ctx context.Context, name string, l Leadership) bool {
 func (c *Client) resign(ctx context.Context, name string, l Leadership) {
 	c.release(ctx, name, history.FResign, &history.Value{Key: l.Key, Rev: l.Rev}, func(ctx context.Context) error {
 		return c.elector.Resign(ctx, c.w.cfg.EtcdName(name), l)
-	})
+	}, nil)
 }
 
 // readCycle runs one intent of a reading client: one leader read.

@@ -9,20 +9,23 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// Fixes for known etcd bugs, as Elector wrappers: running the same seeds
-// with and without them shows that a finding is etcd's, not the
+// Fixes for known etcd bugs, as Locker and Elector wrappers: running the
+// same seeds with and without them shows that a finding is etcd's, not the
 // harness's.
 
-// Fix is a client-side fix for a known etcd bug, as an Elector wrapper.
+// Fix is a client-side fix for a known etcd bug, as a Locker or Elector
+// wrapper (the other is nil).
 type Fix struct {
 	// Issue is the etcd issue it fixes (see models/knownissues).
 	Issue   int
+	Locker  func(base LockerFactory) LockerFactory
 	Elector func(base ElectorFactory) ElectorFactory
 }
 
 // fixes are the fixes there are, by issue.
 var fixes = []Fix{
 	{Issue: 19597, Elector: CheckedCampaign},
+	{Issue: 22082, Locker: FencedUnlock},
 	{Issue: 22123, Elector: GuardedResign},
 }
 
@@ -108,3 +111,52 @@ func (e *guardedResigner) Resign(ctx context.Context, name string, l Leadership)
 
 // Close closes the base Elector.
 func (e *guardedResigner) Close() error { return closeBase(e.Elector) }
+
+// FencedUnlock wraps a Locker with the fix for etcd issue 22082 (an Unlock
+// deletes the lock key by name alone, so the retry of an Unlock whose
+// delete committed but whose answer was lost deletes the newer lock of the
+// same session), the approach of etcd PR 22115: Unlock deletes the key
+// only while its create revision is the hold's. It fixes the v3lock
+// service's Unlock, a plain delete by key, the same way.
+func FencedUnlock(base LockerFactory) LockerFactory {
+	return func(cli *clientv3.Client) Locker {
+		b := base(cli)
+		f := &fencedUnlocker{Locker: b, cli: cli}
+		if t, ok := b.(TryLocker); ok {
+			return &fencedUnlockTryLocker{fencedUnlocker: f, try: t}
+		}
+		return f
+	}
+}
+
+type fencedUnlocker struct {
+	Locker
+	cli *clientv3.Client
+}
+
+func (l *fencedUnlocker) Unlock(ctx context.Context, name string, held Held) error {
+	_, err := l.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(held.Key), "=", held.Rev)).
+		Then(clientv3.OpDelete(held.Key)).Commit()
+	if err != nil {
+		return fmt.Errorf("fenced unlock %s: %w", held.Key, err)
+	}
+	if f, ok := l.Locker.(interface{ Forget(string, Held) }); ok {
+		f.Forget(name, held) // released without the base's lock object
+	}
+	return nil
+}
+
+// Close closes the base Locker.
+func (l *fencedUnlocker) Close() error { return closeBase(l.Locker) }
+
+// fencedUnlockTryLocker keeps the base's TryLock, so that a run with the
+// fix makes the same operations as one without it.
+type fencedUnlockTryLocker struct {
+	*fencedUnlocker
+	try TryLocker
+}
+
+func (l *fencedUnlockTryLocker) TryLock(ctx context.Context, name string, lease Lease) (Held, error) {
+	return l.try.TryLock(ctx, name, lease)
+}

@@ -152,9 +152,13 @@ func (c *Client) abandonLease(ctx context.Context, name string, timeout time.Dur
 		return
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-	_, err := c.conn.Revoke(rctx, l.id)
+	resp, err := c.conn.Revoke(rctx, l.id)
 	cancel()
-	switch c.complete(op, err, &history.Value{}) {
+	out := &history.Value{}
+	if err == nil {
+		out.HeaderRev = resp.Header.GetRevision()
+	}
+	switch c.complete(op, err, out) {
 	case history.Fail:
 		c.leaseLost()
 		return

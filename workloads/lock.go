@@ -22,6 +22,7 @@ func (c *Client) lockCycle(ctx context.Context, in Intent) {
 	if !ok {
 		return
 	}
+	c.retryStaleUnlock(ctx, held)
 	for i, fenced := range in.Fenced {
 		if !c.step(ctx, in.Think[1+i]) {
 			return // keep the lock: the run is over or the lease is lost
@@ -133,18 +134,68 @@ func fencedPut(ctx context.Context, kv clientv3.KV, held Held, key, data string)
 	return resp.Header.Revision, nil
 }
 
-// unlock records the release of a held lock (see release).
+// unlock records the release of a held lock (see release). With
+// Config.RetryUnlockLater, an unlock that did not succeed is left for
+// retryStaleUnlock instead of being retried at once.
 func (c *Client) unlock(ctx context.Context, name string, held Held) {
-	c.release(ctx, name, history.FUnlock, &history.Value{Key: held.Key}, func(ctx context.Context) error {
+	var later func()
+	if c.w.cfg.RetryUnlockLater && c.w.cfg.ReleaseRetries > 0 {
+		later = func() { c.stale = &staleUnlock{name: name, held: held, lease: c.lease.id} }
+	}
+	c.release(ctx, name, history.FUnlock, unlockInput(held), func(ctx context.Context) error {
 		return c.locker.Unlock(ctx, c.w.cfg.EtcdName(name), held)
-	})
+	}, later)
 }
 
-// release records an unlock or resign. After an unknown outcome it is tried
-// again, on the same lock or election object, up to ReleaseRetries times,
-// as an application would; if none succeeds, the lease is abandoned so that
-// a key left behind cannot stall the others.
-func (c *Client) release(ctx context.Context, name, f string, in *history.Value, do func(context.Context) error) {
+// unlockInput is what an unlock is recorded with: the key and the create
+// revision of the hold it releases.
+func unlockInput(held Held) *history.Value { return &history.Value{Key: held.Key, Rev: held.Rev} }
+
+// staleUnlock is an unlock that did not succeed and that the client will
+// try again later, on the same lock object (Config.RetryUnlockLater).
+type staleUnlock struct {
+	name  string
+	held  Held
+	lease clientv3.LeaseID
+	tries int
+}
+
+// retryStaleUnlock tries the client's pending unlock again, once, right
+// after a lock was granted: the way asynchronous retry code runs while the
+// application goes on, and so the way etcd issue 22082 happens, where the
+// retry of an unlock whose delete committed deletes the key of the newer
+// lock of the same session. A pending unlock of another lease is dropped
+// (its key died with that lease), and so is one of the hold just granted
+// again (the old key was still there: the new cycle's unlock releases it).
+func (c *Client) retryStaleUnlock(ctx context.Context, now Held) {
+	s := c.stale
+	if s == nil {
+		return
+	}
+	if c.lease == nil || s.lease != c.lease.id || s.held.Key == now.Key && s.held.Rev == now.Rev {
+		c.stale = nil
+		return
+	}
+	s.tries++
+	op, _, ok := c.begin(history.FUnlock, s.name, unlockInput(s.held))
+	if !ok {
+		return
+	}
+	rctx, cancel := c.opCtx(ctx, false)
+	err := c.locker.Unlock(rctx, c.w.cfg.EtcdName(s.name), s.held)
+	cancel()
+	if c.complete(op, err, &history.Value{}) == history.Ok || s.tries >= c.w.cfg.ReleaseRetries {
+		c.stale = nil
+	}
+}
+
+// release records an unlock or resign. After an outcome other than ok it
+// is tried again, on the same lock or election object, up to
+// ReleaseRetries times, as an application would; if none succeeds, the
+// lease is abandoned so that a key left behind cannot stall the others.
+// If later is set, release calls it after the first attempt that did not
+// succeed instead, and neither retries nor abandons the lease.
+func (c *Client) release(ctx context.Context, name, f string, in *history.Value, do func(context.Context) error, later func()) {
 	defer c.setHolding("")
 	for try := 0; ; try++ {
 		op, _, ok := c.begin(f, name, in)
@@ -155,6 +206,10 @@ func (c *Client) release(ctx context.Context, name, f string, in *history.Value,
 		err := do(rctx)
 		cancel()
 		if c.complete(op, err, &history.Value{}) == history.Ok {
+			return
+		}
+		if later != nil {
+			later()
 			return
 		}
 		if try >= c.w.cfg.ReleaseRetries || !c.step(ctx, retryPause) {

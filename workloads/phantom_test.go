@@ -19,8 +19,8 @@ import (
 	"github.com/etcdchaos/etcdchaos/workloads/observer"
 )
 
-// scripted is an election workload on the shared cluster whose clients a
-// test drives step by step, recording into a history with server truth.
+// scripted is a workload on the shared cluster whose clients a test drives
+// step by step, recording into a history with server truth.
 type scripted struct {
 	t    *testing.T
 	c    *harness.Cluster
@@ -30,17 +30,21 @@ type scripted struct {
 	path string
 }
 
-// newScripted starts a scripted workload of two election clients with cfg
-// (its kind, clients, names, prefix and TTL are set here).
+// newScripted starts a scripted workload of two clients with cfg, an
+// election one unless cfg says lock (its clients, names, prefix and TTL are
+// set here).
 func newScripted(t *testing.T, ctx context.Context, scenario string, cfg Config) *scripted {
 	t.Helper()
 	s := &scripted{t: t, c: cluster(t), path: filepath.Join(t.TempDir(), "history.jsonl")}
-	cfg.Kind, cfg.Clients, cfg.Names, cfg.Observers = KindElection, 2, 1, -1
+	if cfg.Kind == "" {
+		cfg.Kind = KindElection
+	}
+	cfg.Clients, cfg.Names, cfg.Observers = 2, 1, -1
 	cfg.Prefix, cfg.LeaseTTL = "/"+t.Name(), 2*time.Second
 	var err error
 	s.rec, err = history.Create(s.path, history.Header{Scenario: scenario, Members: s.c.Size(),
-		EtcdVersion: version.Version, Workload: string(KindElection), Backend: string(cfg.Backend),
-		LeaseTTLMs: cfg.LeaseTTL.Milliseconds(), ServerTruth: true})
+		EtcdVersion: version.Version, Workload: string(cfg.Kind), Backend: string(cfg.Backend),
+		LeaseTTLMs: cfg.LeaseTTL.Milliseconds(), ServerTruth: true, Fixes: cfg.Fixes})
 	require.NoError(t, err)
 	s.w, err = New(s.c, s.rec, cfg)
 	require.NoError(t, err)
@@ -245,4 +249,114 @@ func TestRetriedResignOnRealEtcd(t *testing.T) {
 		assert.Empty(t, res.KnownIssues)
 		assert.Equal(t, models.ExitOk, res.ExitCode, "%+v", res.Checks)
 	})
+}
+
+// staleUnlockRun makes etcd issue 22082 happen on the real cluster (on the
+// grpc backend, etcdchaos-3): holder A's answers are held (the harness's
+// hold-answers fault, recorded as the nemesis records it) while it
+// unlocks, so the delete commits and the unlock times out; A locks l0 again
+// with the same lease, B starts waiting behind it, and A retries the old
+// unlock, as asynchronous retry code does (Config.RetryUnlockLater). It
+// returns the history, with server truth, and whether B was granted the
+// lock before A released its second hold.
+func staleUnlockRun(t *testing.T, backend Backend, fixed bool) (*history.History, bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cfg := Config{Kind: KindLock, Backend: backend, OpTimeout: 500 * time.Millisecond, RetryUnlockLater: true, WaitTimeout: time.Minute}
+	if fixed {
+		cfg.Fixes = []int{22082}
+	}
+	s := newScripted(t, ctx, "stale-unlock", cfg)
+	c, w := s.c, s.w
+
+	a, b := w.clients[0], w.clients[1]
+	require.True(t, a.ensureLease(ctx))
+	first, ok := a.lock(ctx, "l0", false)
+	require.True(t, ok, "A holds l0")
+	s.fault(history.KindHoldAnswers, history.PhaseStart, a)
+	require.NoError(t, c.HoldClientAnswers(a.conn))
+	a.unlock(ctx, "l0", first)
+	require.NoError(t, c.ReleaseClientAnswers(a.conn))
+	s.fault(history.KindHoldAnswers, history.PhaseEnd, a)
+	require.NotNil(t, a.stale, "the unlock timed out and waits for its retry")
+
+	second, ok := a.lock(ctx, "l0", false)
+	require.True(t, ok, "A holds l0 again")
+	require.Equal(t, first.Key, second.Key, "the same lease locks the same key")
+	require.Greater(t, second.Rev, first.Rev, "the first unlock's delete had committed")
+	require.True(t, b.ensureLease(ctx))
+	granted, released := make(chan bool, 1), make(chan struct{})
+	go func() {
+		defer close(released)
+		held, ok := b.lock(ctx, "l0", false)
+		granted <- ok
+		if ok {
+			b.unlock(ctx, "l0", held)
+		}
+	}()
+	admin, err := c.Dial(1)
+	require.NoError(t, err)
+	defer admin.Close()
+	bKey := leaseKey(w.cfg.EtcdName("l0"), b.lease.id)
+	require.Eventually(t, func() bool {
+		resp, err := admin.Get(ctx, bKey, clientv3.WithCountOnly())
+		require.NoError(t, err)
+		return resp.Count == 1
+	}, 10*time.Second, 10*time.Millisecond, "B waits behind A")
+
+	a.retryStaleUnlock(ctx, second)
+	early := false
+	select {
+	case <-granted:
+		early = true
+	case <-time.After(time.Second):
+	}
+	a.write(ctx, "l0", second, true)
+	a.unlock(ctx, "l0", second)
+	if !early {
+		require.True(t, <-granted, "B is granted l0 once A released it")
+	}
+	<-released
+	a.finish(ctx) // its revoke proves A's lease outlived the deletion
+	return s.finish(ctx), early
+}
+
+// A retried unlock of an earlier hold deletes the newer lock of the same
+// session, and the waiter is granted the lock while A still holds it. The
+// check names it as 22082 on the concurrency backend (concurrency.Mutex)
+// and etcdchaos-3 on grpc (the v3lock service); with the unlock fenced on
+// the hold's revision, B waits for A's own unlock and nothing is found.
+func TestStaleUnlockOnRealEtcd(t *testing.T) {
+	for backend, issue := range map[Backend]string{BackendConcurrency: "22082", BackendGRPC: "etcdchaos-3"} {
+		t.Run(string(backend), func(t *testing.T) {
+			h, early := staleUnlockRun(t, backend, false)
+			require.True(t, early, "B was granted l0 while A held it")
+			res, err := verdict.Check(context.Background(), h, models.Options{Timeout: 30 * time.Second})
+			require.NoError(t, err)
+			require.Len(t, res.KnownIssues, 1, "%+v", res.Checks)
+			assert.Equal(t, issue, res.KnownIssues[0].Issue.ID)
+			assert.Equal(t, models.ExitOk, res.ExitCode)
+			c, ok := findLockCheck(res)
+			require.True(t, ok)
+			assert.Equal(t, models.Violation, c.Recorded, "the lock check itself refuses B's grant")
+		})
+		t.Run(string(backend)+"/fixed", func(t *testing.T) {
+			h, early := staleUnlockRun(t, backend, true)
+			assert.False(t, early, "the fenced retry deletes nothing: B waits for A's unlock")
+			res, err := verdict.Check(context.Background(), h, models.Options{Timeout: 30 * time.Second, Strict: true})
+			require.NoError(t, err)
+			assert.Empty(t, res.KnownIssues)
+			assert.Equal(t, models.ExitOk, res.ExitCode, "%+v", res.Checks)
+		})
+	}
+}
+
+func findLockCheck(r models.Result) (models.CheckResult, bool) {
+	for _, c := range r.Checks {
+		if c.Check == models.CheckLock {
+			return c, true
+		}
+	}
+	return models.CheckResult{}, false
 }

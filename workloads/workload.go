@@ -76,7 +76,8 @@ func (w *Workload) newClient(cluster *harness.Cluster, local int) (*Client, erro
 	return c, nil
 }
 
-// lockerFactory is Config.Locker or the backend's, wrapped by the mutant.
+// lockerFactory is Config.Locker or the backend's, wrapped by the fixes
+// and the mutant.
 func (w *Workload) lockerFactory() LockerFactory {
 	f := GRPCLocker
 	switch {
@@ -85,13 +86,19 @@ func (w *Workload) lockerFactory() LockerFactory {
 	case w.cfg.Backend == BackendConcurrency:
 		f = ConcurrencyLocker
 	}
+	for _, issue := range w.cfg.Fixes {
+		if fix, _ := LookupFix(issue); fix.Locker != nil { // validated by withDefaults
+			f = fix.Locker(f)
+		}
+	}
 	if m := w.mutant(); m.Locker != nil {
 		f = m.Locker(f)
 	}
 	return f
 }
 
-// electorFactory is Config.Elector or the backend's, wrapped by the mutant.
+// electorFactory is Config.Elector or the backend's, wrapped by the fixes
+// and the mutant.
 func (w *Workload) electorFactory() ElectorFactory {
 	f := GRPCElector
 	switch {
@@ -101,8 +108,9 @@ func (w *Workload) electorFactory() ElectorFactory {
 		f = ConcurrencyElector
 	}
 	for _, issue := range w.cfg.Fixes {
-		fix, _ := LookupFix(issue) // validated by withDefaults
-		f = fix.Elector(f)
+		if fix, _ := LookupFix(issue); fix.Elector != nil { // validated by withDefaults
+			f = fix.Elector(f)
+		}
 	}
 	if m := w.mutant(); m.Elector != nil {
 		f = m.Elector(f)

@@ -25,7 +25,7 @@ func (c *clusterFlags) register(fs *flag.FlagSet) {
 			"links cut by routes; needs root; no link latency)")
 	fs.StringVar(&c.endpoints, "endpoints", "",
 		"comma-separated client URLs of an existing cluster to test instead of starting one; only client-side faults "+
-			"(isolate-client, pause-client, revoke-lease, expire-lease) can run there, e.g. --scenario client-faults")
+			"(isolate-client, pause-client, hold-answers, revoke-lease, expire-lease) can run there, e.g. --scenario client-faults")
 }
 
 // validate checks that the flags go together.

@@ -57,7 +57,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, *flag.FlagSet, e
 	fs.BoolVar(&f.etcdLogs, "etcd-logs", false, "print etcd's own logs at info level (very verbose)")
 	f.cluster.register(fs)
 	fs.StringVar(&f.mutant, "mutant", "", "run a deliberately broken client instead of a correct one, in its own scenario unless --scenario is given (see 'etcdchaos mutants')")
-	fs.Func("fix", "apply the client-side fix of these etcd issues (19597,22123): the same seed then shows whether a finding is etcd's", func(v string) error {
+	fs.Func("fix", "apply the client-side fix of these etcd issues (19597,22082,22123): the same seed then shows whether a finding is etcd's", func(v string) error {
 		for _, part := range strings.Split(v, ",") {
 			issue, err := strconv.Atoi(strings.TrimSpace(part))
 			if err != nil {

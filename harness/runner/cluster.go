@@ -35,7 +35,7 @@ func (o Options) clusterOptions(sc faults.Scenario) (Options, error) {
 	}
 	if len(cluster) > 0 {
 		return o, fmt.Errorf("%w: scenario %s injects cluster faults (%s), which need an embedded or process cluster; "+
-			"against existing endpoints only client-side faults (isolate-client, pause-client, revoke-lease, expire-lease) "+
+			"against existing endpoints only client-side faults (isolate-client, pause-client, hold-answers, revoke-lease, expire-lease) "+
 			"can run, e.g. scenario client-faults or smoke",
 			errBadOptions, sc.Name, strings.Join(cluster, ", "))
 	}

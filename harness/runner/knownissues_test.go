@@ -35,7 +35,8 @@ func firstKnown(res models.Result, issue string) (int64, bool) {
 // first finding (a run that finds nothing counts as its whole length), over
 // b.N seeds of knownIssueRun each (-benchtime 5x: five). Issue 22123 needs a
 // Resign that keeps its Election after failing, which only the concurrency
-// backend does.
+// backend does; 22082 is concurrency.Mutex's and etcdchaos-3 the v3lock
+// service's form of the same stale unlock.
 func BenchmarkKnownIssues(b *testing.B) {
 	for _, tc := range []struct {
 		scenario string
@@ -45,6 +46,8 @@ func BenchmarkKnownIssues(b *testing.B) {
 		{"waiters", workloads.BackendConcurrency, []string{"19597", "22123"}},
 		{"waiters", workloads.BackendGRPC, []string{"19597"}},
 		{"election-retry", workloads.BackendConcurrency, []string{"22123"}},
+		{"stale-unlock", workloads.BackendConcurrency, []string{"22082"}},
+		{"stale-unlock", workloads.BackendGRPC, []string{"etcdchaos-3"}},
 	} {
 		sc, err := faults.Lookup(tc.scenario)
 		require.NoError(b, err)

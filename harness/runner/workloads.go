@@ -29,22 +29,25 @@ func (r *run) startWorkloads(env *faults.Env) error {
 // whose client ids start after base.
 func (r *run) workloadConfig(kind string, base int) workloads.Config {
 	return workloads.Config{
-		Kind:       workloads.Kind(kind),
-		Backend:    r.opts.Backend,
-		Clients:    r.opts.Clients,
-		Names:      r.opts.Names,
-		LeaseTTL:   r.sc.LeaseTTL,
-		Prefix:     r.opts.keyPrefix,
-		Seed:       r.opts.Seed,
-		Unfenced:   r.unfenced(),
-		LongHold:   r.sc.LongHold,
-		OpTimeout:  r.sc.OpTimeout,
-		TTLProbe:   r.sc.TTLProbe,
-		ClientBase: base,
-		Locker:     r.opts.Locker,
-		Elector:    r.opts.Elector,
-		Mutant:     r.opts.Mutant,
-		Fixes:      r.opts.Fixes,
+		Kind:      workloads.Kind(kind),
+		Backend:   r.opts.Backend,
+		Clients:   r.opts.Clients,
+		Names:     r.opts.Names,
+		LeaseTTL:  r.sc.LeaseTTL,
+		Prefix:    r.opts.keyPrefix,
+		Seed:      r.opts.Seed,
+		Unfenced:  r.unfenced(),
+		LongHold:  r.sc.LongHold,
+		OpTimeout: r.sc.OpTimeout,
+		TTLProbe:  r.sc.TTLProbe,
+		Writes:    r.sc.Writes,
+
+		RetryUnlockLater: r.sc.RetryUnlockLater,
+		ClientBase:       base,
+		Locker:           r.opts.Locker,
+		Elector:          r.opts.Elector,
+		Mutant:           r.opts.Mutant,
+		Fixes:            r.opts.Fixes,
 	}
 }
 

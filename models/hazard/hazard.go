@@ -138,14 +138,16 @@ func (e *Explainer) byTruth(w *history.Operation) (x Explanation, decided bool) 
 // the grant of this life of k and before the observer saw it deleted: the
 // delete may be its own, and a write after its own unlock is no lapse of a
 // lease. (An unlock names only the key, so an earlier cycle's unlock of the
-// same key is told apart by its time.)
+// same key is told apart by its time, unless it names the create revision
+// of the hold it releases: one of another life is not this one's.)
 func (e *Explainer) releasedByWriter(client int, k *truth.Key) bool {
 	from, ok := e.granted[keyLife{k.Key, k.Create}]
 	if !ok {
 		from = k.CreatedAt
 	}
 	for _, u := range e.unlocks[k.Key] {
-		if u.Client == client && u.Outcome != history.Fail && u.Call >= from && u.Call <= k.DeletedAt {
+		if u.Client == client && u.Outcome != history.Fail && u.Call >= from && u.Call <= k.DeletedAt &&
+			(u.Input.Rev == 0 || u.Input.Rev == k.Create) {
 			return true
 		}
 	}

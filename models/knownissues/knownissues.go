@@ -43,6 +43,9 @@ type Issue struct {
 	// runs the client library etcdchaos was built with. Whether a finding
 	// is affected then depends on the backend (see Versions.For).
 	InConcurrency bool `json:"in_concurrency,omitempty"`
+	// ClientFix is the issue whose client-side fix (run --fix) fixes this
+	// one too, when it is not the issue's own number.
+	ClientFix int `json:"client_fix,omitempty"`
 	// shows reports whether finding f, read against ev, shows the bug's
 	// mechanism, and which operations' claims the bug made false (the
 	// ones classification may withdraw).
@@ -110,9 +113,24 @@ func Match(f models.Finding, ev *Evidence) (issue Issue, claims []int64, ok bool
 	return Issue{}, nil, false
 }
 
+// Shows reports whether finding f shows issue i's mechanism, for a finding
+// of a history that Match already found i in (the versions and fixes are
+// not read again), and which operations' claims it made false.
+func Shows(i Issue, f models.Finding, ev *Evidence) ([]int64, bool) {
+	for _, r := range registry {
+		if r.ID == i.ID {
+			return r.shows(f, ev)
+		}
+	}
+	return nil, false
+}
+
 // fixedByClient reports whether the header says the clients ran the
 // issue's client-side fix (run --fix): the finding cannot be that bug.
 func (i Issue) fixedByClient(fixes []int) bool {
+	if i.ClientFix != 0 {
+		return slices.Contains(fixes, i.ClientFix)
+	}
 	n, err := strconv.Atoi(i.ID)
 	return err == nil && slices.Contains(fixes, n)
 }
@@ -169,6 +187,9 @@ type Evidence struct {
 	// the highest revision seen by each return time (see
 	// revisionSeenBefore).
 	seen []seenRevision
+	// staleUnlocks are the stale unlocks by name, once found (see
+	// staleUnlocksOn).
+	staleUnlocks map[string][]staleUnlock
 }
 
 // seenRevision: by time at, an operation's response had shown revision

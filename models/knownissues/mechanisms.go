@@ -351,3 +351,155 @@ func (ev *Evidence) ttlAnswer(f models.Finding) *history.Operation {
 	}
 	return op
 }
+
+// unlockRetryDeletedNewerLock is the mechanism of 22082 (backend
+// concurrency: concurrency.Mutex.Unlock) and of etcdchaos-3 (backend grpc:
+// the v3lock service's Unlock), from server truth alone: a lock client
+// held a key K with create revision R2 (its lock returned ok) and, while it
+// held it, retried an unlock of an earlier hold of K (revision R1 < R2)
+// after an earlier attempt did not succeed; the server deleted K(R2) after
+// that retry was invoked, and nothing else could have: the lease lived on
+// (a key of it created after the deletion, or a revoke of it that returned
+// ok, invoked after the deletion was seen and answered at or after its
+// revision), the client's own unlocks of R2 came after the deletion, and no
+// other client's release was in flight between the retry and the deletion.
+// The finding must be a porcupine refusal on K's name of the holder's lock,
+// of the retry, or of a grant to another client whose key became the oldest
+// at the deletion. The claim the bug made false is the holder's lock.
+func unlockRetryDeletedNewerLock(backend string) func(models.Finding, *Evidence) ([]int64, bool) {
+	return func(f models.Finding, ev *Evidence) ([]int64, bool) {
+		op := ev.Op(f.Op)
+		if ev.Header.Backend != backend || ev.Record == nil || f.Kind != models.FindingModelRefusal || op == nil {
+			return nil, false
+		}
+		for _, s := range ev.staleUnlocksOn(op.Name) {
+			if op == s.lock || op == s.unlock || ev.grantedAt(op, s.key) {
+				return []int64{s.lock.ID}, true
+			}
+		}
+		return nil, false
+	}
+}
+
+// staleUnlock is an unlock of an earlier hold that deleted its client's
+// newer hold: the grant of that hold and its key's life.
+type staleUnlock struct {
+	unlock, lock *history.Operation
+	key          *truth.Key
+}
+
+// staleUnlocksOn are the stale unlocks on name (see
+// unlockRetryDeletedNewerLock), found once per history.
+func (ev *Evidence) staleUnlocksOn(name string) []staleUnlock {
+	if ev.staleUnlocks == nil {
+		ev.staleUnlocks = map[string][]staleUnlock{}
+		for i := range ev.Ops {
+			u := &ev.Ops[i]
+			if u.F != history.FUnlock || u.Input.Rev == 0 || u.Outcome == history.Fail {
+				continue
+			}
+			if lock, k := ev.newerHoldDeletedBy(u); lock != nil {
+				ev.staleUnlocks[u.Name] = append(ev.staleUnlocks[u.Name], staleUnlock{u, lock, k})
+			}
+		}
+	}
+	return ev.staleUnlocks[name]
+}
+
+// newerHoldDeletedBy is the lock grant, and its key's life, that the
+// unlock u of an earlier hold deleted (see unlockRetryDeletedNewerLock);
+// nil if the evidence does not show it.
+func (ev *Evidence) newerHoldDeletedBy(u *history.Operation) (*history.Operation, *truth.Key) {
+	var lock *history.Operation // u's client's latest grant of u's key before u
+	for i := range ev.Ops {
+		l := &ev.Ops[i]
+		if l.Client == u.Client && l.F == history.FLock && l.Outcome == history.Ok && l.Output.Key == u.Input.Key && l.Return < u.Call &&
+			(lock == nil || l.Return > lock.Return) {
+			lock = l
+		}
+	}
+	if lock == nil || lock.Output.Rev <= u.Input.Rev || !ev.retriedUnlock(u, lock) {
+		return nil, nil
+	}
+	q := ev.Record.Queue(u.Name)
+	k := q.Key(lock.Output.Key, lock.Output.Rev)
+	if k == nil || k.Deleted == truth.Inf || k.DeletedAt <= u.Call || !q.Complete(k.Create, k.Deleted) {
+		return nil, nil
+	}
+	if !ev.leaseOutlived(k) || ev.otherDeleterOf(u, k) {
+		return nil, nil
+	}
+	return lock, k
+}
+
+// retriedUnlock reports whether an earlier unlock of the same hold as u, by
+// the same client, did not succeed before lock, the client's newer grant,
+// was invoked (an unknown outcome's Return is the end of time: its client
+// gave up at Completed).
+func (ev *Evidence) retriedUnlock(u, lock *history.Operation) bool {
+	for i := range ev.Ops {
+		e := &ev.Ops[i]
+		if e.F == history.FUnlock && e.Client == u.Client && e.Input.Key == u.Input.Key && e.Input.Rev == u.Input.Rev &&
+			e.Outcome != history.Ok && e.Completed <= lock.Call {
+			return true
+		}
+	}
+	return false
+}
+
+// leaseOutlived reports whether k's lease outlived k's deletion: a key of
+// it was created after, or a revoke of it invoked after the deletion was
+// seen returned ok at or after its revision (a revoke finds only a live
+// lease).
+func (ev *Evidence) leaseOutlived(k *truth.Key) bool {
+	for _, name := range ev.Record.Names() {
+		for _, j := range ev.Record.Queue(name).Keys() {
+			if j.Lease == k.Lease && j.Create > k.Deleted {
+				return true
+			}
+		}
+	}
+	for i := range ev.Ops {
+		r := &ev.Ops[i]
+		if r.F == history.FRevoke && r.Input.Lease == k.Lease && r.Outcome == history.Ok && r.Call > k.DeletedAt && r.Output.HeaderRev >= k.Deleted {
+			return true
+		}
+	}
+	return false
+}
+
+// otherDeleterOf reports whether anything but u may have deleted k: an
+// unlock of k's own life (or of a life it does not name) by u's client
+// invoked before the deletion was seen and not after its revision was seen,
+// or another client's unlock or resign of k, or of any key in flight
+// between u's invoke and the deletion (a release deletes the key it names,
+// but not every client need be what it claims).
+func (ev *Evidence) otherDeleterOf(u *history.Operation, k *truth.Key) bool {
+	for i := range ev.Ops {
+		o := &ev.Ops[i]
+		if o == u || (o.F != history.FUnlock && o.F != history.FResign) || o.Outcome == history.Fail || o.Call >= k.DeletedAt {
+			continue
+		}
+		switch {
+		case o.Client != u.Client:
+			if o.Input.Key == k.Key || o.Completed > u.Call {
+				return true
+			}
+		case o.Input.Key == k.Key && (o.Input.Rev == 0 || o.Input.Rev == k.Create):
+			if !ev.revisionSeenBefore(k.Deleted, o.Call) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// grantedAt reports whether op is another client's lock that returned ok
+// with a key that became the oldest when k was deleted.
+func (ev *Evidence) grantedAt(op *history.Operation, k *truth.Key) bool {
+	if op.F != history.FLock || op.Outcome != history.Ok || op.Output.Key == k.Key {
+		return false
+	}
+	j := ev.Record.Queue(op.Name).Key(op.Output.Key, op.Output.Rev)
+	return j != nil && j.Owned() && j.Owner == k.Deleted
+}

@@ -25,6 +25,13 @@ var registry = []Issue{
 		State: "open", Since: "3.0.0", InConcurrency: true, shows: resignRetryForgotLeadership,
 	},
 	{
+		IssueRef: models.IssueRef{ID: "22082", Upstream: true,
+			Title:     "a stale Mutex.Unlock retry deletes a newer lock of the same session",
+			URL:       "https://github.com/etcd-io/etcd/issues/22082",
+			Mechanism: "on the concurrency backend, " + staleUnlockMechanism + ": concurrency.Mutex.Unlock deletes its key by name alone"},
+		State: "open", Since: "3.0.0", InConcurrency: true, shows: unlockRetryDeletedNewerLock("concurrency"),
+	},
+	{
 		IssueRef: models.IssueRef{ID: "15247", Upstream: true,
 			Title:     "a stalled old leader revokes leases that the new leader keeps alive (fixed by PR 16822, in 3.5 by PR 17425)",
 			URL:       "https://github.com/etcd-io/etcd/issues/15247",
@@ -64,7 +71,23 @@ var registry = []Issue{
 				"or sent to that member within an election timeout after it continued"},
 		State: "open", Since: "3.0.0", shows: staleLessorTTL,
 	},
+	// Found by etcdchaos (scenario stale-unlock on the grpc backend); not
+	// reported upstream. The v3lock service's Unlock takes only the key, so
+	// no client can fence it; the client-side fix is 22082's.
+	{
+		IssueRef: models.IssueRef{ID: "etcdchaos-3",
+			Title:     "the v3lock service's Unlock deletes by key alone: a retried Unlock deletes a newer lock of the same lease",
+			Report:    "docs/upstream/etcdchaos-3.md",
+			Mechanism: "on the grpc backend, " + staleUnlockMechanism + ": the v3lock service's Unlock is a plain delete of the key it is given"},
+		State: "open", Since: "3.2.0", ClientFix: 22082, shows: unlockRetryDeletedNewerLock("grpc"),
+	},
 }
+
+// staleUnlockMechanism is the mechanism of 22082 and etcdchaos-3.
+const staleUnlockMechanism = "a lock key held by its client (its lock returned ok at create revision R2) was deleted, " +
+	"after the client retried an unlock of an earlier hold of the same key (R1 < R2) whose first attempt did not succeed, " +
+	"while the key's lease lived on and nothing else could have deleted it (the client's own unlock of R2 came later, " +
+	"no other client's release was in flight)"
 
 // staleLeaderMechanism is the mechanism of 15247 and of its return,
 // etcdchaos-1.

@@ -32,7 +32,13 @@ import (
 //     are both covered.
 //   - unlock (ok, info, pending) of key k: a plain delete. It frees the lock
 //     when k is the owner's key; otherwise it deleted a waiter's key (or
-//     nothing) and changes nothing: Unlock does not check ownership.
+//     nothing) and changes nothing: Unlock does not check ownership. An
+//     unlock that names the create revision of the hold it releases (rev)
+//     frees only that hold: an unlock of an earlier hold of the same key
+//     (a retry of an old unlock, after the client locked again with the
+//     same lease) is a no-op, because its client still holds the newer
+//     lock. That a plain delete of the key would release it at the server
+//     is etcd issue 22082: a grant to another lease after it is refused.
 //   - lease death (lease-lost ok between last_alive and the moment the
 //     client noticed; revoke ok between invoke and ok; an info revoke any
 //     time after its invoke): the lease's key is deleted, so the lock is freed
@@ -65,7 +71,7 @@ func (s *lockState) step(m *mop) (state, refusal) {
 	case opLock:
 		return lockGrant(s, m)
 	case opUnlock:
-		if m.holder != 0 && s.owner == m.holder {
+		if m.holder != 0 && s.owner == m.holder && (m.rev == 0 || s.ownerRev == 0 || m.rev == s.ownerRev) {
 			n := *s
 			n.owner, n.ownerRev = 0, 0
 			return &n, accepted

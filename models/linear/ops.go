@@ -136,6 +136,7 @@ func (p *nameHistory) fill(m *mop, learned map[string]int64) {
 		m.rev = out.Rev
 		m.holder = p.holder(firstLease(out.Lease, out.Key, in.Lease, learned), out.Key)
 	case opUnlock:
+		m.rev = in.Rev
 		m.holder = p.holder(firstLease(in.Lease, in.Key, 0, learned), in.Key)
 	case opWrite:
 		m.rev, m.wrev, m.fenced = in.Rev, out.Rev, in.IsFenced()

@@ -108,8 +108,8 @@ func checkName(name string, ops []*history.Operation, queue, data *Queue, proofs
 				t.proclaim(op)
 			}
 		case history.FUnlock, history.FResign:
-			rev := op.Input.Rev
-			if op.F == history.FUnlock && lockKey[op.Client].Key == op.Input.Key {
+			rev := op.Input.Rev // older histories' unlocks name only the key
+			if rev == 0 && op.F == history.FUnlock && lockKey[op.Client].Key == op.Input.Key {
 				rev = lockKey[op.Client].Rev
 			}
 			if op.Outcome == history.Ok {

@@ -106,6 +106,14 @@ var handWritten = []struct {
 	{"known-lease-early-expiry-15247-v3.5.12", models.CheckLease, models.KnownIssue, "etcd issue 15247 (PR 17425), recorded on v3.5.12 (stale-leader seed 1, shrunk): a leader paused past the lease TTL revoked, as it continued, a lease the new leader had just renewed"},
 	{"known-lease-early-expiry-etcdchaos-1-v3.7.3", models.CheckLease, models.KnownIssue, "etcdchaos-1, recorded on v3.7.3 (stale-leader seed 2, shrunk): 6 s after leader 3 continued from a pause (30.13 s), a revoke it queued behind its first 16 deleted a lease the new leader had renewed at 35.69 s"},
 	{"known-lease-ttl-17506-v3.5.13", models.CheckLease, models.KnownIssue, "etcd issue 17506, recorded on v3.5.13 (lease-ttl seed 1): a TimeToLive answered 9223372036 s while members 2 and 3 elected a new leader"},
+	{"known-lock-stale-unlock-22082", models.CheckLock, models.KnownIssue, "etcd issue 22082 on the concurrency backend: client 1's retried unlock of its first hold deleted the key of its second, its lease lived on (a later key of it), and client 2 was granted the lock"},
+	{"known-lock-stale-unlock-22082", models.CheckTruth, models.Ok, "every grant was of the oldest key: the server was consistent with itself"},
+	{"known-lock-stale-unlock-etcdchaos-3-grpc", models.CheckLock, models.KnownIssue, "the same on the grpc backend: the v3lock service's Unlock is a plain delete by key (etcdchaos-3)"},
+	{"illegal-lock-stale-unlock-fixed", models.CheckLock, models.Violation, "the same history from clients that ran the fix of 22082 cannot be that bug"},
+	{"illegal-lock-stale-unlock-lease-not-proven", models.CheckLock, models.Violation, "nothing shows the lease outlived the deletion: its death could have deleted the key"},
+	{"illegal-lock-stale-unlock-other-release", models.CheckLock, models.Violation, "another client's release was in flight when the key was deleted: the deletion is not provably the retry's"},
+	{"illegal-lock-stale-unlock-no-truth", models.CheckLock, models.Violation, "without server truth nothing shows which delete took the key: an unlock of an earlier hold does not release the newer one"},
+	{"legal-lock-retried-unlock-same-hold", models.CheckLock, models.Ok, "an unlock whose delete never landed, retried after the relock was granted the same hold: it releases that hold"},
 }
 
 func readTestdata(t testing.TB, name string) *history.History { return handwritten.Read(t, name) }
@@ -186,6 +194,9 @@ func TestExitCodes(t *testing.T) {
 		{"known-lease-ttl-17506-v3.5.13", models.ExitOk, models.ExitViolation},
 		{"known-lease-ttl-stale-leader-v3.7.3", models.ExitOk, models.ExitViolation},
 		{"unsafe-unfenced-pause", models.ExitOk, models.ExitViolation},
+		{"known-lock-stale-unlock-22082", models.ExitOk, models.ExitViolation},
+		{"known-lock-stale-unlock-etcdchaos-3-grpc", models.ExitOk, models.ExitViolation},
+		{"illegal-lock-stale-unlock-fixed", models.ExitViolation, models.ExitViolation},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			h := readTestdata(t, tc.file)
@@ -284,10 +295,14 @@ func TestClassificationKeepsTheRecord(t *testing.T) {
 	}{
 		{"known-election-campaign-after-revoke-fault", "with lease c8, which was already gone", "19597", []int64{2}},
 		{"known-truth-resign-retry", "client 3 read the leader of e0", "22123", []int64{4}},
+		{"known-lock-stale-unlock-22082", "client 2 was granted l0", "22082", []int64{5}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			res := check(t, readTestdata(t, tc.file), models.Options{})
 			c, ok := findCheck(res, models.CheckElection)
+			if !ok {
+				c, ok = findCheck(res, models.CheckLock)
+			}
 			require.True(t, ok)
 			assert.Equal(t, models.Violation, c.Recorded)
 			assert.Contains(t, c.RecordedAccount, tc.recorded)

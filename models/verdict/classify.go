@@ -189,7 +189,7 @@ func (c *classifier) explain(ctx context.Context, r *models.CheckResult) {
 			f := c.refusal(cur, models.Violation)
 			if k, issue, claims, ok := c.mechanismIn(cur, withdrawn); ok {
 				c.known1(&k, issue, claims)
-				for _, id := range claims {
+				for _, id := range append(claims, c.sweep(k, issue)...) {
 					withdrawn[id] = k.Issue
 				}
 				findings = append(findings, k)
@@ -382,6 +382,27 @@ func (c *classifier) mechanismIn(r models.CheckResult, withdrawn map[int64]*mode
 		}
 	}
 	return models.Finding{}, knownissues.Issue{}, nil, false
+}
+
+// sweep is every claim on f's name that issue's mechanism shows false
+// elsewhere: each of the name's operations is read as the one refused, as
+// f's was. A check that the same bug broke many times is explained in one
+// round, not one round per occurrence; every claim is still shown false by
+// its own evidence.
+func (c *classifier) sweep(f models.Finding, issue knownissues.Issue) []int64 {
+	var out []int64
+	for i := range c.ops {
+		op := &c.ops[i]
+		if op.Name != f.Name || op.ID == f.Op {
+			continue
+		}
+		g := f
+		g.Op, g.Refusal, g.F = op.ID, "", op.F
+		if claims, ok := knownissues.Shows(issue, g, c.ev()); ok {
+			out = append(out, claims...)
+		}
+	}
+	return out
 }
 
 // refusal is the finding a porcupine violation stands for: the operation
