@@ -195,9 +195,12 @@ func (c *classifier) explain(ctx context.Context, r *models.CheckResult) {
 				findings = append(findings, k)
 				break
 			}
-			if w := c.refusedWrite(cur); r.Check == models.CheckUnfenced && w != nil && len(stale) == 0 {
-				if x, ok := c.hz().Explain(w); ok {
+			if r.Check == models.CheckUnfenced && len(stale) == 0 {
+				if w, x, ok := c.explainedWrite(cur); ok {
 					stale, refusedStale = c.staleWrites(r.Name), w.ID
+					if f.Op != w.ID { // the other side of the conflict was singled out
+						f.Op, f.F, f.Refusal = w.ID, w.F, ""
+					}
 					f.Class, f.Issue = models.UnsafeWithoutFencing, nil
 					f.Account += "; explained by " + x.Account
 					findings = append(findings, f)
@@ -419,17 +422,25 @@ func (c *classifier) refusal(r models.CheckResult, class models.Verdict) models.
 	return f
 }
 
-// refusedWrite is the unfenced write that succeeded which r's model
-// refused, nil if it refused something else.
-func (c *classifier) refusedWrite(r models.CheckResult) *history.Operation {
+// explainedWrite is an unfenced write that succeeded, among those r's
+// violation involves (the one the model refused first, then the rest of
+// its evidence), that the hazard package explains: a conflict between a
+// stale write and a grant is the same conflict whichever side the search
+// singled out.
+func (c *classifier) explainedWrite(r models.CheckResult) (*history.Operation, hazard.Explanation, bool) {
 	if r.Porcupine == nil {
-		return nil
+		return nil, hazard.Explanation{}, false
 	}
-	op := c.ev().Op(r.Porcupine.Refused)
-	if op == nil || op.F != history.FWrite || op.Input.IsFenced() || op.Outcome != history.Ok {
-		return nil
+	for _, id := range append([]int64{r.Porcupine.Refused}, r.Evidence...) {
+		op := c.ev().Op(id)
+		if op == nil || op.F != history.FWrite || op.Input.IsFenced() || op.Outcome != history.Ok {
+			continue
+		}
+		if x, ok := c.hz().Explain(op); ok {
+			return op, x, true
+		}
 	}
-	return op
+	return nil, hazard.Explanation{}, false
 }
 
 // staleWrites are the unfenced writes on name that succeeded and that the
