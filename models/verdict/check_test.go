@@ -430,3 +430,23 @@ func TestMechanismWhicheverSideIsRefused(t *testing.T) {
 		assert.Equal(t, int64(2), f.Op)
 	}
 }
+
+// The same for the documented hazard: whether porcupine refused the stale
+// unfenced write or the write of the client that held the lock by then,
+// the stale write is found among the operations the violation involves.
+func TestHazardWhicheverSideIsRefused(t *testing.T) {
+	h := readTestdata(t, "unsafe-unfenced-pause")
+	c := &classifier{h: h, ops: h.Operations(), known: map[string]map[int64]*models.IssueRef{}}
+	for _, refused := range []int64{5, 4} {
+		r := models.CheckResult{Check: models.CheckUnfenced, Name: "l0", Recorded: models.Violation, Evidence: []int64{5, 4},
+			Porcupine: &models.PorcupineRun{Refused: refused, Refusal: "not-owner"}}
+		w, x, ok := c.explainedWrite(r)
+		require.True(t, ok, "refused op %d", refused)
+		assert.Equal(t, int64(5), w.ID, "the paused client's write, whichever op was refused")
+		assert.NotEmpty(t, x.Account)
+	}
+	r := models.CheckResult{Check: models.CheckUnfenced, Name: "l0", Recorded: models.Violation, Evidence: []int64{4},
+		Porcupine: &models.PorcupineRun{Refused: 4, Refusal: "not-owner"}}
+	_, _, ok := c.explainedWrite(r)
+	assert.False(t, ok, "the owner's own write is no stale write")
+}
