@@ -16,6 +16,7 @@ const (
 	FindingLostProclaim     = "lost-proclaim"
 	FindingNotReleased      = "release-did-not-release"
 	FindingUnfencedNotOwner = "unfenced-write-by-non-owner"
+	FindingStaleRead        = "stale-read"
 
 	// Lease findings (package lease).
 	FindingLeaseTTLOutOfRange   = "lease-ttl-out-of-range"

@@ -157,6 +157,9 @@ type Record struct {
 	queues map[string]*Queue
 	data   map[string]*Queue
 	names  []string // sorted
+	// observed proves each revision the observer saw committed by the
+	// time it saw it.
+	observed []commitProof
 }
 
 // Build reads h's server truth; nil when h records none.
@@ -173,7 +176,7 @@ func Build(h *history.History) *Record {
 			queueLines[s.Name] = append(queueLines[s.Name], s)
 		}
 	}
-	r := &Record{queues: map[string]*Queue{}, data: map[string]*Queue{}}
+	r := &Record{queues: map[string]*Queue{}, data: map[string]*Queue{}, observed: observedCommits(h)}
 	for name, lines := range queueLines {
 		r.queues[name] = NewQueue(lines)
 		r.names = append(r.names, name)

@@ -24,8 +24,11 @@ import (
 //   - A proclaim ok must be in the record.
 //   - A key released by an unlock or resign ok must not be seen by an
 //     operation invoked after the release returned.
+//   - A linearizable answer must not be older than a revision committed
+//     before its invoke (see staleRead).
 func Check(rec *Record, all []history.Operation) []models.CheckResult {
 	proofs := newRevisionProofs(all)
+	commits := newCommits(rec.observed, all)
 	byName := map[string][]*history.Operation{}
 	var names []string
 	for i := range all {
@@ -43,7 +46,7 @@ func Check(rec *Record, all []history.Operation) []models.CheckResult {
 	for _, name := range names {
 		start := time.Now()
 		ops := byName[name]
-		t := checkName(name, ops, rec.Queue(name), rec.Data(name), proofs)
+		t := checkName(name, ops, rec.Queue(name), rec.Data(name), proofs, commits)
 		r := models.ContractResult(models.CheckTruth, name, len(ops), t.findings, t.undecided,
 			fmt.Sprintf("%d claims on %s could not be checked: a gap in the server truth covers the revisions they need", t.undecided, name))
 		r.Elapsed = time.Since(start)
@@ -69,6 +72,7 @@ type truthChecker struct {
 	queue   *Queue
 	data    *Queue
 	proofs  *revisionProofs
+	commits commits        // what was committed by when, for stale reads
 	holders map[lifeID]int // key and create revision -> client that was granted it
 	// leaderReads are the leader reads that returned each key, by invoke
 	// time.
@@ -78,8 +82,8 @@ type truthChecker struct {
 }
 
 // checkName checks every claim on one name against its queue and data.
-func checkName(name string, ops []*history.Operation, queue, data *Queue, proofs *revisionProofs) *truthChecker {
-	t := &truthChecker{name: name, ops: ops, queue: queue, data: data, proofs: proofs, holders: map[lifeID]int{}}
+func checkName(name string, ops []*history.Operation, queue, data *Queue, proofs *revisionProofs, commits commits) *truthChecker {
+	t := &truthChecker{name: name, ops: ops, queue: queue, data: data, proofs: proofs, commits: commits, holders: map[lifeID]int{}}
 	t.leaderReads = map[lifeID][]*history.Operation{}
 	for _, op := range ops { // in invoke order
 		switch {
@@ -93,6 +97,7 @@ func checkName(name string, ops []*history.Operation, queue, data *Queue, proofs
 	}
 	lockKey := map[int]history.Value{} // client -> its last granted lock key
 	for _, op := range ops {
+		t.staleRead(op)
 		switch op.F {
 		case history.FLock, history.FCampaign:
 			if op.Outcome == history.Ok {

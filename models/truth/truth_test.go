@@ -50,6 +50,12 @@ func TestTruthFindings(t *testing.T) {
 		{"known-truth-resign-retry", "e0", models.Violation, models.FindingNotReleased, []string{
 			"client 1's resign of e0 returned ok at 3.11 s, but its key /x/election/e0/64 (created at revision 10) was deleted only at revision 12 (seen at 4.01 s)",
 			"op 5, invoked after that at 3.50 s, read revision 11, when the key still existed"}},
+		{"illegal-truth-stale-read", "e0", models.Violation, models.FindingStaleRead, []string{
+			"client 3's leader read of e0, invoked at 0.30 s, answered at revision 12, but revision 13 was committed before it was invoked (the observer had seen it at 0.28 s)"}},
+		{"illegal-truth-stale-read-proven-by-answer", "e0", models.Violation, models.FindingStaleRead, []string{
+			"but revision 13 was committed before it was invoked (op 4 had returned it at 0.29 s)"}},
+		{"legal-truth-read-after-commit-seen-late", "e0", models.Ok, "", nil},
+		{"legal-truth-read-at-committed-revision", "e0", models.Ok, "", nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
@@ -134,4 +140,28 @@ func TestGeneratedDoubleGrantsAreProvenByTruth(t *testing.T) {
 	}
 	require.NotEmpty(t, found)
 	assert.Contains(t, found[0].Account, "was never the oldest key")
+}
+
+// A write gets a revision above every committed one: a write answered at a
+// revision the observer had already seen before its invoke is stale too.
+func TestStaleWriteRevision(t *testing.T) {
+	h := readTestdata(t, "legal-truth-lock-write-unlock")
+	ops := h.Operations()
+	var w *history.Operation
+	for i := range ops {
+		if ops[i].F == history.FWrite && ops[i].Outcome == history.Ok {
+			w = &ops[i]
+			break
+		}
+	}
+	require.NotNil(t, w)
+	commits := newCommits([]commitProof{{at: w.Call - 1, rev: w.Output.Rev}}, nil)
+	tc := &truthChecker{name: w.Name, commits: commits}
+	tc.staleRead(w)
+	require.Len(t, tc.findings, 1, "a write at a revision committed before its invoke")
+	assert.Contains(t, tc.findings[0].Account, "was written at revision")
+
+	tc = &truthChecker{name: w.Name, commits: newCommits([]commitProof{{at: w.Call - 1, rev: w.Output.Rev - 1}}, nil)}
+	tc.staleRead(w)
+	assert.Empty(t, tc.findings, "a write above everything committed before it")
 }

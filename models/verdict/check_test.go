@@ -114,6 +114,11 @@ var handWritten = []struct {
 	{"illegal-lock-stale-unlock-other-release", models.CheckLock, models.Violation, "another client's release was in flight when the key was deleted: the deletion is not provably the retry's"},
 	{"illegal-lock-stale-unlock-no-truth", models.CheckLock, models.Violation, "without server truth nothing shows which delete took the key: an unlock of an earlier hold does not release the newer one"},
 	{"legal-lock-retried-unlock-same-hold", models.CheckLock, models.Ok, "an unlock whose delete never landed, retried after the relock was granted the same hold: it releases that hold"},
+	{"illegal-truth-stale-read", models.CheckTruth, models.Violation, "a leader read answered at revision 12 after the observer had seen revision 13 committed: a stale read, though the election model, which sees only e0, accepts it"},
+	{"illegal-truth-stale-read", models.CheckElection, models.Ok, "the read's own name never changed after revision 12"},
+	{"illegal-truth-stale-read-proven-by-answer", models.CheckTruth, models.Violation, "the same, revision 13 proven by an answer that returned before the read"},
+	{"legal-truth-read-after-commit-seen-late", models.CheckTruth, models.Ok, "revision 13 was seen only after the read was invoked: it may have been committed after the read was served"},
+	{"legal-truth-read-at-committed-revision", models.CheckTruth, models.Ok, "the read answered at the highest committed revision"},
 }
 
 func readTestdata(t testing.TB, name string) *history.History { return handwritten.Read(t, name) }
