@@ -131,6 +131,14 @@ var catalog = []Scenario{
 	{Name: "stale-unlock", Description: "lock holders whose answers are held (requests still reach etcd) while they unlock: an unlock that committed but timed out is retried after the client locked again with the same lease, as asynchronous retry code does; the retry must not delete the newer lock (etcd issue 22082)",
 		Workloads: []string{WorkloadLock}, Quiet: time.Second, OpTimeout: 500 * time.Millisecond, LeaseTTL: 3 * time.Second,
 		Clients: 4, Names: 1, Writes: 1, RetryUnlockLater: true, Injectors: []string{HoldAnswers}},
+	// Pauses of any member from half to one and a half seconds, around
+	// the election timeout and the 500 ms after which a member retries a
+	// ReadIndex, and of the leader past it, while every client reads and
+	// waits through its own member, followers included. Leases of 10 s
+	// outlive every pause.
+	{Name: "stale-read", Description: "locks and elections while members and the leader are paused (SIGSTOP) briefly and often, around the election timeout and ReadIndex's 500 ms retry, while every client reads the leader or waits through its own member, followers included: no linearizable answer may be older than a committed revision (etcd issue 20418, fixed in 3.5.28 and 3.6.9); needs --mode process",
+		Workloads: []string{WorkloadLock, WorkloadElection}, Quiet: time.Second, FaultFor: time.Second, LeaseTTL: 10 * time.Second,
+		Clients: 9, Injectors: []string{PauseMember, PauseLeader}},
 	// Every leader change has moments when the member that answers
 	// TimeToLive is not the lessor's primary: the old leader just demoted,
 	// or the new one before it applied its first entry. Probes every 20 ms
