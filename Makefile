@@ -67,6 +67,14 @@ endif
 $(ETCD_BIN): go.mod go.sum
 	$(GO) build -o $(ETCD_BIN) go.etcd.io/etcd/server/v3
 
+# Every release of the zoo's default list (`etcdchaos zoo --list-releases`):
+# the pinned one is bin/etcd, each other bin/etcd-vX.Y.Z.
+.PHONY: zoo-etcd
+zoo-etcd: build etcd
+	@set -e; for v in $$($(BIN) zoo --list-releases); do \
+		if [ "$$v" != "$(ETCD_PINNED)" ]; then $(MAKE) --no-print-directory etcd ETCD_VERSION=$$v; fi; \
+	done
+
 bin/etcd-v%:
 	@mkdir -p bin
 	@set -e; out="$$(pwd)/$@"; scratch="$$(mktemp -d)"; trap 'rm -rf "$$scratch"' EXIT; \

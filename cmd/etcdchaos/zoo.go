@@ -34,7 +34,7 @@ type zooFlags struct {
 	seeds, members                int
 	seed                          int64
 	budget, duration, timeout     time.Duration
-	budgetGiven                   bool
+	budgetGiven, listReleases     bool
 }
 
 func parseZooFlags(args []string, stderr io.Writer) (*zooFlags, error) {
@@ -42,7 +42,9 @@ func parseZooFlags(args []string, stderr io.Writer) (*zooFlags, error) {
 	fs := flag.NewFlagSet("zoo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.versions, "versions", "", "comma-separated etcd releases, e.g. v3.5.12,v3.5.13: bin/etcd-vX.Y.Z next to bin/etcd "+
-		"(make etcd ETCD_VERSION=vX.Y.Z builds one; the pinned release is bin/etcd itself)")
+		"(make etcd ETCD_VERSION=vX.Y.Z builds one; the pinned release is bin/etcd itself); default, with no --etcd-bin either: "+
+		"the newest patch of each maintained line and the releases on both sides of each registered fix (--list-releases; make zoo-etcd builds them)")
+	fs.BoolVar(&f.listReleases, "list-releases", false, "print the default release list, one per line, and exit")
 	fs.StringVar(&f.etcdBins, "etcd-bin", "", "comma-separated etcd binaries, each PATH or LABEL=PATH (the label names it in the reports)")
 	fs.StringVar(&f.scenarios, "scenarios", "", "comma-separated scenarios to run on each etcd (default: all)")
 	fs.IntVar(&f.seeds, "seeds", 0, "seeds per scenario and etcd (default: as many as --budget allows, at least 1)")
@@ -61,7 +63,7 @@ func parseZooFlags(args []string, stderr io.Writer) (*zooFlags, error) {
 	}
 	fs.Visit(func(fl *flag.Flag) { f.budgetGiven = f.budgetGiven || fl.Name == "budget" })
 	if f.versions == "" && f.etcdBins == "" {
-		return nil, errors.New("give the etcds to compare with --versions or --etcd-bin")
+		f.versions = strings.Join(nightly.DefaultReleases(), ",")
 	}
 	return f, nil
 }
@@ -113,7 +115,7 @@ func releaseBinary(v string) (string, error) {
 	}
 	bin := filepath.Join(filepath.Dir(pinned), "etcd-"+v)
 	if _, err := os.Stat(bin); err != nil {
-		return "", fmt.Errorf("etcd %s: no %s (build it with `make etcd ETCD_VERSION=%s`)", v, bin, v)
+		return "", fmt.Errorf("etcd %s: no %s (build it with `make etcd ETCD_VERSION=%s`, or every default release with `make zoo-etcd`)", v, bin, v)
 	}
 	return bin, nil
 }
@@ -154,6 +156,12 @@ func runZoo(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stderr, "etcdchaos zoo: %v\n", err)
 		return exitUsage
+	}
+	if f.listReleases {
+		for _, r := range nightly.DefaultReleases() {
+			fmt.Fprintln(stdout, r)
+		}
+		return 0
 	}
 	z, err := f.zoo()
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/etcdchaos/etcdchaos/harness"
+	"github.com/etcdchaos/etcdchaos/harness/nightly"
 	"github.com/etcdchaos/etcdchaos/reports"
 )
 
@@ -81,7 +82,6 @@ func TestZooFindsReleases(t *testing.T) {
 
 func TestZooBadFlags(t *testing.T) {
 	for _, args := range [][]string{
-		{},
 		{"--versions", "v3.5.0-nonexistent"},
 		{"--etcd-bin", "/nonexistent/etcd"},
 		{"--etcd-bin", "a=/bin/true,a=/bin/true"},
@@ -92,4 +92,13 @@ func TestZooBadFlags(t *testing.T) {
 		assert.Equal(t, exitUsage, code, "%v", args)
 		assert.NotEmpty(t, stderr, "%v", args)
 	}
+}
+
+// Without --versions or --etcd-bin the zoo runs the default release list,
+// which --list-releases prints for `make zoo-etcd`.
+func TestZooListReleases(t *testing.T) {
+	code, stdout, _ := runCLI("zoo", "--list-releases")
+	require.Equal(t, 0, code)
+	assert.Equal(t, strings.Join(nightly.DefaultReleases(), "\n")+"\n", stdout)
+	assert.Contains(t, stdout, "v3.7.4\n")
 }
