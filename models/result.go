@@ -213,7 +213,38 @@ type Result struct {
 	// KnownIssues are every finding classified as a known etcd issue, in
 	// check order.
 	KnownIssues []Finding `json:"known_issues,omitempty"`
+	// Ghosts are the ghost leaders server truth shows (a figure, not a
+	// verdict: see package ghost).
+	Ghosts []GhostLeader `json:"ghost_leaders,omitempty"`
 }
+
+// GhostLeader is an election key that led while its campaign had not
+// returned ok (it returned an error or no answer): from From to To (ns)
+// nobody acted as the election's leader.
+type GhostLeader struct {
+	Name   string `json:"name"`
+	Op     int64  `json:"op"` // the campaign
+	Client int    `json:"client"`
+	Key    string `json:"key"`
+	// CreateRev is the key's create revision and OwnerRev the revision at
+	// which it became the oldest.
+	CreateRev int64 `json:"create_rev"`
+	OwnerRev  int64 `json:"owner_rev"`
+	From      int64 `json:"from_ns"`
+	To        int64 `json:"to_ns"`
+	// Ended says how the ghost ended: "deleted at revision N", "claimed by
+	// op N" (a later campaign of its client returned ok for it), or "the
+	// record ends".
+	Ended string `json:"ended"`
+	// Error is what the campaign returned ("" for no answer).
+	Error string `json:"error,omitempty"`
+	// Compacted: the campaign's error was a compaction's, the path of etcd
+	// issue 21128 (Campaign returns the error and leaves its key).
+	Compacted bool `json:"compacted,omitempty"`
+}
+
+// Span is how long the ghost led.
+func (g GhostLeader) Span() time.Duration { return time.Duration(g.To - g.From) }
 
 // Findings are every finding of every check, in check order.
 func (r Result) Findings() []Finding {

@@ -115,6 +115,7 @@ func printChecks(w io.Writer, res models.Result) {
 	}
 	printFindings(w, models.GroupFindings(res.Findings()))
 	printHazard(w, res.Hazard)
+	printGhosts(w, res.Ghosts)
 }
 
 // printFindings prints one line per issue (or kind) and name, with a count
@@ -144,6 +145,32 @@ func printHazard(w io.Writer, hz models.Hazard) {
 	}
 	if hz.FencedWrites > 0 {
 		fmt.Fprintf(w, "fenced writes rejected by their guard: %d of %d\n", hz.FencedRejected, hz.FencedWrites)
+	}
+}
+
+// printGhosts prints the ghost leaders in numbers: how many, and the
+// longest, with what its campaign returned.
+func printGhosts(w io.Writer, ghosts []models.GhostLeader) {
+	if len(ghosts) == 0 {
+		return
+	}
+	longest, compacted := ghosts[0], 0
+	for _, g := range ghosts {
+		if g.Span() > longest.Span() {
+			longest = g
+		}
+		if g.Compacted {
+			compacted++
+		}
+	}
+	why := "no answer"
+	if longest.Error != "" {
+		why = fmt.Sprintf("error %q", longest.Error)
+	}
+	fmt.Fprintf(w, "ghost leaders (an election led by a key whose campaign gave up): %d, the longest %.2f s: client %d's campaign of %s (op %d, %s); its key %s led from revision %d until it was %s\n",
+		len(ghosts), longest.Span().Seconds(), longest.Client, longest.Name, longest.Op, why, longest.Key, longest.OwnerRev, longest.Ended)
+	if compacted > 0 {
+		fmt.Fprintf(w, "ghost leaders after a campaign returned a compaction error (etcd issue 21128's path): %d\n", compacted)
 	}
 }
 

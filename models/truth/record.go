@@ -40,6 +40,7 @@ type Queue struct {
 	byRev  []*Key // by create revision
 	gaps   [][2]int64
 	last   int64 // the last revision the truth covers
+	lastAt int64 // when the observer received the queue's last line
 	writes map[int64][]history.ServerEvent
 }
 
@@ -53,6 +54,7 @@ type lifeID struct {
 func NewQueue(events []history.ServerEvent) *Queue {
 	q := &Queue{keys: map[lifeID]*Key{}, writes: map[int64][]history.ServerEvent{}}
 	for _, s := range events {
+		q.lastAt = max(q.lastAt, s.Time)
 		switch s.Event {
 		case history.ServerGap:
 			q.gaps = append(q.gaps, [2]int64{s.FromRev, s.ToRev})
@@ -93,6 +95,9 @@ func (q *Queue) Key(key string, create int64) *Key { return q.keys[lifeID{key, c
 
 // Last is the last revision the truth covers.
 func (q *Queue) Last() int64 { return q.last }
+
+// LastAt is when the observer received the queue's last line.
+func (q *Queue) LastAt() int64 { return q.lastAt }
 
 // Complete reports whether the truth has every event with a revision in
 // (lo, hi]: no gap may hide one there.
