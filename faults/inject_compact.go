@@ -15,11 +15,20 @@ import (
 	"github.com/etcdchaos/etcdchaos/history"
 )
 
-// Compaction is the compaction injector's name, as used in scenarios.
-const Compaction = history.KindCompaction
+// Compaction injector names, as used in scenarios.
+const (
+	Compaction = history.KindCompaction
+	// CompactBehindWaiter cuts off a client waiting in Lock or Campaign,
+	// for less than its lease lives, and compacts the keyspace past the
+	// revision its watch waits from while it is cut off: its watch resumes
+	// at a compacted revision and is refused (etcd issue 21128's path:
+	// Campaign then returns the error and leaves its key).
+	CompactBehindWaiter = "compact-behind-waiter"
+)
 
 func init() {
 	register(Compaction, history.KindCompaction, compact, nil)
+	register(CompactBehindWaiter, history.KindIsolateClient, compactBehindWaiter, withinLease)
 }
 
 // compactor reads the current revision and compacts the keyspace up to it;
@@ -61,4 +70,61 @@ func compact(ctx context.Context, env *Env, _ uint64) (*injection, error) {
 			return nil
 		},
 	}, nil
+}
+
+// compactBehindWaiter cuts a waiting client off, waits for the revision to
+// move past the one current when it was cut off (a watch that waits
+// resumes from a revision at or below it), and compacts there. The
+// compaction is part of the cut-off's effect, so the history records one
+// fault: the client's cut-off, which heals when it is reconnected.
+func compactBehindWaiter(ctx context.Context, env *Env, choice uint64) (*injection, error) {
+	admin, ok := env.Admin.(compactor)
+	if !ok {
+		return nil, fmt.Errorf("compaction: the admin client (%T) cannot compact", env.Admin)
+	}
+	await(ctx, env, waiting, holderWait)
+	r := waiting
+	c, err := pick(env, choice, &r)
+	if err != nil {
+		return nil, err
+	}
+	cut := isolation(env, c, fmt.Sprintf("client %d cut from member %d, %s; the keyspace compacted past the revision current when it was cut off",
+		c.ID(), c.Member(), r.describe(c)))
+	isolate := cut.apply
+	cut.apply = func(ctx context.Context) error {
+		if err := isolate(ctx); err != nil {
+			return err
+		}
+		return compactPastNow(ctx, admin)
+	}
+	return cut, nil
+}
+
+// compactPastNow compacts at the first revision above the current one, once
+// the cluster has reached it: a watch created at or below the current
+// revision then cannot resume. It gives up after compactTimeout.
+func compactPastNow(ctx context.Context, admin compactor) error {
+	ctx, cancel := context.WithTimeout(ctx, compactTimeout)
+	defer cancel()
+	resp, err := admin.Get(ctx, "compaction", clientv3.WithCountOnly())
+	if err != nil {
+		return fmt.Errorf("compaction: read the current revision: %w", err)
+	}
+	past := resp.Header.Revision + 1
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for resp.Header.Revision < past {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("compaction: the revision did not pass %d: %w", past-1, ctx.Err())
+		case <-tick.C:
+		}
+		if resp, err = admin.Get(ctx, "compaction", clientv3.WithCountOnly()); err != nil {
+			return fmt.Errorf("compaction: read the current revision: %w", err)
+		}
+	}
+	if _, err := admin.Compact(ctx, resp.Header.Revision, clientv3.WithCompactPhysical()); err != nil {
+		return fmt.Errorf("compact at revision %d: %w", resp.Header.Revision, err)
+	}
+	return nil
 }

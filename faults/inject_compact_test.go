@@ -99,3 +99,51 @@ func TestFailedCompactionRecordsNoEnd(t *testing.T) {
 	assert.Empty(t, runOne(t, env.Env, Compaction, 0), "no revision, no compaction")
 	assert.Equal(t, []string{"get compaction"}, env.cluster.Calls())
 }
+
+// advancingAdmin is a compacting fake admin whose revision moves on by one
+// at each read, as a cluster under load does.
+type advancingAdmin struct {
+	compactingAdmin
+	next *int64
+}
+
+func (a advancingAdmin) Get(_ context.Context, key string, _ ...clientv3.OpOption) (*clientv3.GetResponse, error) {
+	a.cluster.mu.Lock()
+	defer a.cluster.mu.Unlock()
+	if err := a.cluster.log("get %s", key); err != nil {
+		return nil, err
+	}
+	*a.next++
+	return &clientv3.GetResponse{Header: &etcdserverpb.ResponseHeader{Revision: *a.next}}, nil
+}
+
+// A compaction behind a waiter cuts the waiting client off first, then
+// compacts at a revision above the one current after the cut (so its
+// watch, which waits from a revision at or below that one, cannot
+// resume), and reconnects it when healed: one fault of the client.
+func TestCompactBehindWaiterCompactsPastTheCutOffWaiter(t *testing.T) {
+	env := newFakeEnv()
+	rev := int64(40)
+	env.Admin = advancingAdmin{compactingAdmin: compactingAdmin{fakeAdmin: fakeAdmin{env.cluster}}, next: &rev}
+	events := runOne(t, env.Env, CompactBehindWaiter, 0)
+	require.Len(t, events, 2)
+	assert.Equal(t, history.Event{Type: history.TypeFault, Fault: history.KindIsolateClient, Phase: history.PhaseStart, Target: 3, Member: 3,
+		Detail: "client 3 cut from member 3, waiting for l0; the keyspace compacted past the revision current when it was cut off",
+		Time:   events[0].Time}, events[0])
+	assert.Equal(t, history.PhaseEnd, events[1].Phase)
+	assert.Equal(t, []string{"isolate client 3", "get compaction", "get compaction", "compact 42", "reconnect client 3"}, env.cluster.Calls())
+	assert.Equal(t, "[]", env.healthy(), "the waiter is reconnected")
+}
+
+// If the revision does not move past the cut-off's, nothing is compacted
+// and the waiter is reconnected all the same.
+func TestCompactBehindWaiterHealsWhenTheRevisionStands(t *testing.T) {
+	env := newCompactingEnv(40)
+	events := runOne(t, env.Env, CompactBehindWaiter, 0)
+	require.Len(t, events, 2)
+	calls := env.cluster.Calls()
+	assert.Equal(t, "isolate client 3", calls[0])
+	assert.Equal(t, "reconnect client 3", calls[len(calls)-1])
+	assert.NotContains(t, calls, "compact 40")
+	assert.Equal(t, "[]", env.healthy())
+}
