@@ -28,6 +28,9 @@ const (
 	FindingStuckWaiter = "stuck-waiter"
 	FindingNotAcquired = "not-acquired-after-healing"
 
+	// Ghost findings (package ghost).
+	FindingGhostLeader = "ghost-leader"
+
 	// A porcupine model's refusal of an operation (package linear).
 	FindingModelRefusal = "model-refusal"
 )

@@ -52,6 +52,7 @@ const (
 	CheckTruth    = "truth"
 	CheckLease    = "lease"
 	CheckLiveness = "liveness"
+	CheckGhost    = "ghost"
 )
 
 // Names of the checks that concern no lock or election: the lease check's

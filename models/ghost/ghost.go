@@ -25,6 +25,10 @@ import (
 // service that passes it on.
 const compactedError = "required revision has been compacted"
 
+// CompactionError reports whether an operation's recorded error is etcd's
+// compaction error.
+func CompactionError(msg string) bool { return strings.Contains(msg, compactedError) }
+
 // Find returns the ghost leaders rec shows, by start time.
 func Find(rec *truth.Record, ops []history.Operation) []models.GhostLeader {
 	if rec == nil {
@@ -37,7 +41,7 @@ func Find(rec *truth.Record, ops []history.Operation) []models.GhostLeader {
 		if c.F != history.FCampaign || c.Outcome == history.Ok || c.Input.Lease == 0 {
 			continue
 		}
-		if g, ok := ghostOf(rec.Queue(c.Name), c, grants); ok {
+		if g, ok := ghostOf(rec.Queue(c.Name), c, ops, grants); ok {
 			out = append(out, g)
 		}
 	}
@@ -74,7 +78,7 @@ func grantsOf(ops []history.Operation) map[life][]grant {
 }
 
 // ghostOf is the ghost that campaign c left, if its key led after c gave up.
-func ghostOf(q *truth.Queue, c *history.Operation, grants map[life][]grant) (models.GhostLeader, bool) {
+func ghostOf(q *truth.Queue, c *history.Operation, ops []history.Operation, grants map[life][]grant) (models.GhostLeader, bool) {
 	k := keyOf(q, c, grants)
 	if k == nil || !k.Owned() || !q.Complete(k.Create, min(k.Deleted, q.Last())) {
 		return models.GhostLeader{}, false // a gap may hide what happened to it
@@ -93,11 +97,39 @@ func ghostOf(q *truth.Queue, c *history.Operation, grants map[life][]grant) (mod
 		}
 		break
 	}
-	if to <= from {
+	if to <= from || !outlived(k, c, ops) {
 		return models.GhostLeader{}, false
 	}
 	return models.GhostLeader{Name: c.Name, Op: c.ID, Client: c.Client, Key: k.Key, CreateRev: k.Create, OwnerRev: k.Owner,
-		From: from, To: to, Ended: ended, Error: c.Error, Compacted: strings.Contains(c.Error, compactedError)}, true
+		From: from, To: to, Ended: ended, Error: c.Error, Compacted: CompactionError(c.Error)}, true
+}
+
+// outlived reports whether key k provably existed after campaign c
+// returned. The observer sees a deletion some time after it was applied, so
+// a deletion seen after the return may have come before it (a campaign
+// that deleted its own key as it gave up); proof is an operation invoked
+// after the return that found the key (a leader read, its client's next
+// campaign), or that read, linearizably, a
+// revision before its deletion, or whose own revoke of k's lease deleted
+// it (the deletion's revision is the revoke's).
+func outlived(k *truth.Key, c *history.Operation, ops []history.Operation) bool {
+	if k.Deleted == truth.Inf {
+		return true
+	}
+	for i := range ops {
+		o := &ops[i]
+		if o.Call <= c.Completed || o.Outcome != history.Ok {
+			continue
+		}
+		switch o.F {
+		case history.FLeader, history.FCampaign:
+			if o.Output.Key == k.Key && o.Output.Rev == k.Create ||
+				o.F == history.FLeader && o.Output.HeaderRev > 0 && o.Output.HeaderRev < k.Deleted {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // keyOf is the key campaign c made or found: its lease's key on c's name
@@ -129,4 +161,84 @@ func ownedAt(q *truth.Queue, k *truth.Key) int64 {
 		}
 	}
 	return k.CreatedAt
+}
+
+// lostWatcherError is how concurrency.Election words a wait whose watch
+// closed without an error or its context's end.
+const lostWatcherError = "lost watcher waiting for delete"
+
+// waitError reports whether a campaign's error is one only its wait for
+// the older keys returns: the campaign's key existed then, made or found by
+// the campaign itself, so the error is no unknown outcome of its put, and
+// it is not the campaign's context ending either.
+func waitError(msg string) bool {
+	return CompactionError(msg) || strings.Contains(msg, lostWatcherError)
+}
+
+// Check judges, per election, the ghosts that are findings: a campaign
+// that returned an error only its wait returns (a compaction's, or a lost
+// watch) left its key, which then led while its client believed it had
+// lost. A campaign that gave up on its own context, or whose put had an
+// unknown outcome, leaves its key to its lease by contract (its client
+// learns nothing it could clean up with), so those ghosts stay a figure.
+// A campaign whose key a gap in the server truth hides is undecided.
+func Check(rec *truth.Record, ops []history.Operation) []models.CheckResult {
+	if rec == nil {
+		return nil
+	}
+	grants := grantsOf(ops)
+	type tally struct {
+		campaigns, undecided int
+		findings             []models.Finding
+	}
+	byName := map[string]*tally{}
+	var names []string
+	for i := range ops {
+		c := &ops[i]
+		if c.F != history.FCampaign {
+			continue
+		}
+		t := byName[c.Name]
+		if t == nil {
+			t = &tally{}
+			byName[c.Name] = t
+			names = append(names, c.Name)
+		}
+		t.campaigns++
+		if c.Outcome == history.Ok || c.Input.Lease == 0 || !waitError(c.Error) {
+			continue
+		}
+		q := rec.Queue(c.Name)
+		k := keyOf(q, c, grants)
+		if k == nil {
+			continue
+		}
+		if k.Owned() && !q.Complete(k.Create, min(k.Deleted, q.Last())) {
+			t.undecided++
+			continue
+		}
+		g, ok := ghostOf(q, c, ops, grants)
+		if !ok {
+			continue
+		}
+		t.findings = append(t.findings, finding(g, c))
+	}
+	sort.Strings(names)
+	out := make([]models.CheckResult, 0, len(names))
+	for _, name := range names {
+		t := byName[name]
+		out = append(out, models.ContractResult(models.CheckGhost, name, t.campaigns, t.findings, t.undecided,
+			fmt.Sprintf("%d campaigns on %s that returned a wait's error could not be followed: a gap in the server truth covers their keys", t.undecided, name)))
+	}
+	return out
+}
+
+// finding words ghost g of campaign c.
+func finding(g models.GhostLeader, c *history.Operation) models.Finding {
+	return models.Finding{Kind: models.FindingGhostLeader, Name: g.Name, F: c.F, Op: c.ID,
+		Key: g.Key, CreateRev: g.CreateRev, Lease: c.Input.Lease, At: g.From,
+		Evidence: []int64{c.ID}, Revisions: []int64{g.CreateRev, g.OwnerRev},
+		Account: fmt.Sprintf("client %d's campaign of %s (op %d) returned %q at %s, but its key %s (created at revision %d) stayed and led (from revision %d): "+
+			"nobody acted as leader for %s after it returned, until it was %s",
+			c.Client, g.Name, c.ID, c.Error, models.Secs(c.Completed), g.Key, g.CreateRev, g.OwnerRev, models.Secs(g.To-g.From), g.Ended)}
 }

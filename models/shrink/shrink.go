@@ -42,7 +42,7 @@ const culpritSamples = 4
 
 // checks are the checks a target may name.
 var checks = []string{models.CheckLock, models.CheckFenced, models.CheckUnfenced, models.CheckElection, models.CheckObserve,
-	models.CheckTruth, models.CheckLease, models.CheckLiveness}
+	models.CheckTruth, models.CheckLease, models.CheckLiveness, models.CheckGhost}
 
 // Options tune Shrink and choose its target.
 type Options struct {

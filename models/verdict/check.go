@@ -49,6 +49,13 @@ func Check(ctx context.Context, h *history.History, opts models.Options) (models
 			checks = append(checks, r)
 		}
 	}
+	var ghosts []models.GhostLeader
+	if rec != nil {
+		ghosts = ghost.Find(rec, ops)
+		if want(models.CheckGhost) {
+			checks = append(checks, ghost.Check(rec, ops)...)
+		}
+	}
 	if want(models.CheckLiveness) {
 		if r, ok := liveness.Check(h, ops, rec); ok {
 			checks = append(checks, r)
@@ -72,7 +79,7 @@ func Check(ctx context.Context, h *history.History, opts models.Options) (models
 		return models.Result{}, err
 	}
 
-	res := models.Result{Checks: checks, Hazard: c.hazard(h, ops, rec), KnownIssues: c.direct, Ghosts: ghost.Find(rec, ops)}
+	res := models.Result{Checks: checks, Hazard: c.hazard(h, ops, rec), KnownIssues: c.direct, Ghosts: ghosts}
 	res.Verdict, res.ExitCode = Combine(checks)
 	return res, nil
 }

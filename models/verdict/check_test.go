@@ -119,6 +119,13 @@ var handWritten = []struct {
 	{"illegal-truth-stale-read-proven-by-answer", models.CheckTruth, models.Violation, "the same, revision 13 proven by an answer that returned before the read"},
 	{"legal-truth-read-after-commit-seen-late", models.CheckTruth, models.Ok, "revision 13 was seen only after the read was invoked: it may have been committed after the read was served"},
 	{"legal-truth-read-at-committed-revision", models.CheckTruth, models.Ok, "the read answered at the highest committed revision"},
+	{"known-ghost-compacted-campaign-21128", models.CheckGhost, models.KnownIssue, "etcd issue 21128: a campaign returned the compaction error its wait got, and its key stayed and led until its client revoked its lease"},
+	{"known-ghost-compacted-campaign-21128-grpc", models.CheckGhost, models.KnownIssue, "the same through the v3election service, which runs concurrency.Election: the key led until its lease expired"},
+	{"illegal-ghost-compacted-campaign-fixed", models.CheckGhost, models.Violation, "the same history from clients that ran the fix of 21128, which deletes the key before Campaign returns, cannot be that bug"},
+	{"illegal-ghost-lost-watcher", models.CheckGhost, models.Violation, "a campaign whose wait lost its watch left its key to lead: a ghost, but not 21128's compaction"},
+	{"legal-ghost-campaign-deadline", models.CheckGhost, models.Ok, "a campaign that gave up on its own deadline leaves its key to its lease: a ghost leader in the figures, no finding"},
+	{"legal-ghost-key-deleted-before-return-seen-after", models.CheckGhost, models.Ok, "the fix deleted the key before the campaign returned; the observer saw the delete after the return, which proves nothing: no ghost"},
+	{"legal-ghost-compacted-key-gone-before-it-led", models.CheckGhost, models.Ok, "the compaction error's key went with its lease before the older key: it never led"},
 }
 
 func readTestdata(t testing.TB, name string) *history.History { return handwritten.Read(t, name) }
@@ -202,6 +209,8 @@ func TestExitCodes(t *testing.T) {
 		{"known-lock-stale-unlock-22082", models.ExitOk, models.ExitViolation},
 		{"known-lock-stale-unlock-etcdchaos-3-grpc", models.ExitOk, models.ExitViolation},
 		{"illegal-lock-stale-unlock-fixed", models.ExitViolation, models.ExitViolation},
+		{"known-ghost-compacted-campaign-21128", models.ExitOk, models.ExitViolation},
+		{"illegal-ghost-compacted-campaign-fixed", models.ExitViolation, models.ExitViolation},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			h := readTestdata(t, tc.file)
