@@ -59,6 +59,10 @@ type Scenario struct {
 	// succeed after its next lock grant, not at once
 	// (workloads.Config.RetryUnlockLater).
 	RetryUnlockLater bool
+	// CampaignBackoff: an election client whose campaign returned an
+	// error keeps its lease this long before it gives it up
+	// (workloads.Config.CampaignBackoff).
+	CampaignBackoff time.Duration
 }
 
 var catalog = []Scenario{
@@ -139,6 +143,15 @@ var catalog = []Scenario{
 	{Name: "stale-read", Description: "locks and elections while members and the leader are paused (SIGSTOP) briefly and often, around the election timeout and ReadIndex's 500 ms retry, while every client reads the leader or waits through its own member, followers included: no linearizable answer may be older than a committed revision (etcd issue 20418, fixed in 3.5.28 and 3.6.9); needs --mode process",
 		Workloads: []string{WorkloadLock, WorkloadElection}, Quiet: time.Second, FaultFor: time.Second, LeaseTTL: 10 * time.Second,
 		Clients: 9, Injectors: []string{PauseMember, PauseLeader}},
+	// A waiter cut off for one to three seconds, less than its 4 s lease,
+	// resumes its watch from the revision it read before it waited, which
+	// the compaction made while it was cut off has removed: Lock cleans up
+	// its key and returns the error, Campaign returns it and leaves its key
+	// (etcd 21128). One name and six clients per workload keep a queue of
+	// waiters, so the key left behind soon becomes the oldest.
+	{Name: "campaign-compaction", Description: "locks and elections whose waiters are cut off, for less than their lease lives, while the keyspace is compacted past the revision their watch resumes from: a Campaign that returns the compaction error must not leave its key to lead the election with nobody acting as leader (etcd issue 21128)",
+		Workloads: []string{WorkloadLock, WorkloadElection}, Quiet: time.Second, LeaseTTL: 4 * time.Second,
+		Clients: 6, Names: 1, CampaignBackoff: time.Second, Injectors: []string{CompactBehindWaiter}},
 	// Every leader change has moments when the member that answers
 	// TimeToLive is not the lessor's primary: the old leader just demoted,
 	// or the new one before it applied its first entry. Probes every 20 ms

@@ -87,6 +87,12 @@ type Config struct {
 	// Client.retryStaleUnlock), as asynchronous retry code does. Its lease
 	// is not abandoned.
 	RetryUnlockLater bool
+	// CampaignBackoff: after a campaign returns an error that is not its
+	// context's end, the client keeps its lease alive this long before it
+	// gives it up, as an application does that backs off before it starts
+	// over; a key the campaign left behind lives as long (0: it gives the
+	// lease up at once).
+	CampaignBackoff time.Duration
 	// TTLProbe is how often each client's lease keeper asks TimeToLive
 	// between keep-alives (0: never; a client still asks when its lease
 	// looks lost).

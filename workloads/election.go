@@ -44,6 +44,7 @@ func (c *Client) campaign(ctx context.Context, name string) (Leadership, bool) {
 	cctx, cancel := c.opCtx(ctx, true)
 	c.setWaiting(name)
 	l, err := c.elector.Campaign(cctx, c.w.cfg.EtcdName(name), lease, value)
+	ended := cctx.Err() != nil
 	c.setWaiting("")
 	cancel()
 	switch c.complete(op, err, &history.Value{Key: l.Key, Rev: l.Rev, Lease: int64(l.Lease), HeaderRev: l.Header}) {
@@ -54,6 +55,9 @@ func (c *Client) campaign(ctx context.Context, name string) (Leadership, bool) {
 	case history.Fail:
 		c.checkLease(ctx, true)
 	default:
+		if !ended {
+			_ = think(ctx, c.w.cfg.CampaignBackoff) // cut short when the run ends
+		}
 		c.abandonLease(ctx, name, c.w.cfg.OpTimeout)
 	}
 	return Leadership{}, false

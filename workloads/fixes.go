@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -25,6 +26,7 @@ type Fix struct {
 // fixes are the fixes there are, by issue.
 var fixes = []Fix{
 	{Issue: 19597, Elector: CheckedCampaign},
+	{Issue: 21128, Elector: CleanedCampaign},
 	{Issue: 22082, Locker: FencedUnlock},
 	{Issue: 22123, Elector: GuardedResign},
 }
@@ -111,6 +113,46 @@ func (e *guardedResigner) Resign(ctx context.Context, name string, l Leadership)
 
 // Close closes the base Elector.
 func (e *guardedResigner) Close() error { return closeBase(e.Elector) }
+
+// CleanedCampaign wraps an Elector with the fix for etcd issue 21128 (a
+// Campaign whose wait fails, as on a compaction, returns the error and
+// leaves its key, which can then lead with nobody acting as leader), the
+// approach of its open fix: a Campaign that returns any error but its
+// context's end deletes its key before it returns, as one whose context
+// ended already does. The key is the election's prefix and the lease in
+// hex, as concurrency.Election and the v3election service name it; the
+// delete is guarded on the lease, so it removes only this lease's key.
+func CleanedCampaign(base ElectorFactory) ElectorFactory {
+	return func(cli *clientv3.Client) Elector { return &cleanedElector{Elector: base(cli), cli: cli} }
+}
+
+type cleanedElector struct {
+	Elector
+	cli *clientv3.Client
+}
+
+// cleanupTimeout bounds the delete of a failed campaign's key.
+const cleanupTimeout = 2 * time.Second
+
+func (e *cleanedElector) Campaign(ctx context.Context, name string, lease Lease, value string) (Leadership, error) {
+	l, err := e.Elector.Campaign(ctx, name, lease, value)
+	if err == nil || ctx.Err() != nil {
+		return l, err
+	}
+	key := fmt.Sprintf("%s/%x", name, int64(lease.ID))
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	_, derr := e.cli.Txn(dctx).
+		If(clientv3.Compare(clientv3.LeaseValue(key), "=", lease.ID)).
+		Then(clientv3.OpDelete(key)).Commit()
+	if derr != nil {
+		return l, errors.Join(err, fmt.Errorf("cleaned campaign: delete %s: %w", key, derr))
+	}
+	return l, err
+}
+
+// Close closes the base Elector.
+func (e *cleanedElector) Close() error { return closeBase(e.Elector) }
 
 // FencedUnlock wraps a Locker with the fix for etcd issue 22082 (an Unlock
 // deletes the lock key by name alone, so the retry of an Unlock whose

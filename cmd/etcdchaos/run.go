@@ -57,7 +57,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, *flag.FlagSet, e
 	fs.BoolVar(&f.etcdLogs, "etcd-logs", false, "print etcd's own logs at info level (very verbose)")
 	f.cluster.register(fs)
 	fs.StringVar(&f.mutant, "mutant", "", "run a deliberately broken client instead of a correct one, in its own scenario unless --scenario is given (see 'etcdchaos mutants')")
-	fs.Func("fix", "apply the client-side fix of these etcd issues (19597,22082,22123): the same seed then shows whether a finding is etcd's", func(v string) error {
+	fs.Func("fix", "apply the client-side fix of these etcd issues ("+fixList()+"): the same seed then shows whether a finding is etcd's", func(v string) error {
 		for _, part := range strings.Split(v, ",") {
 			issue, err := strconv.Atoi(strings.TrimSpace(part))
 			if err != nil {
@@ -209,4 +209,13 @@ func runScenarios(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%-20s %s\n", sc.Name, sc.Description)
 	}
 	return 0
+}
+
+// fixList lists the issues that have a client-side fix, comma-separated.
+func fixList() string {
+	var ids []string
+	for _, f := range workloads.Fixes() {
+		ids = append(ids, strconv.Itoa(f.Issue))
+	}
+	return strings.Join(ids, ",")
 }

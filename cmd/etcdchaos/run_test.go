@@ -126,7 +126,7 @@ func TestRunFixes(t *testing.T) {
 
 	code, _, stderr := runCLI("run", "--fix", "1234")
 	assert.Equal(t, exitUsage, code)
-	assert.Contains(t, stderr, "no fix for etcd issue 1234 (there are fixes for 19597, 22082, 22123)")
+	assert.Contains(t, stderr, "no fix for etcd issue 1234 (there are fixes for 19597, 21128, 22082, 22123)")
 	code, _, stderr = runCLI("run", "--fix", "x")
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, stderr, `"x" is not an etcd issue number`)

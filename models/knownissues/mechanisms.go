@@ -6,6 +6,7 @@ import (
 
 	"github.com/etcdchaos/etcdchaos/history"
 	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/models/ghost"
 	"github.com/etcdchaos/etcdchaos/models/truth"
 )
 
@@ -502,4 +503,20 @@ func (ev *Evidence) grantedAt(op *history.Operation, k *truth.Key) bool {
 	}
 	j := ev.Record.Queue(op.Name).Key(op.Output.Key, op.Output.Rev)
 	return j != nil && j.Owned() && j.Owner == k.Deleted
+}
+
+// campaignCompactionLeftKey is 21128's mechanism: a ghost leader (see
+// package ghost) whose campaign returned etcd's compaction error, on a
+// backend that runs concurrency.Election (the client library's, or the
+// v3election service's copy). It withdraws nothing: the finding is the
+// key left behind, not a claim another check judged.
+func campaignCompactionLeftKey(f models.Finding, ev *Evidence) ([]int64, bool) {
+	if f.Check != models.CheckGhost || f.Kind != models.FindingGhostLeader {
+		return nil, false
+	}
+	if b := ev.Header.Backend; b != "concurrency" && b != "grpc" {
+		return nil, false
+	}
+	op := ev.Op(f.Op)
+	return nil, op != nil && op.F == history.FCampaign && ghost.CompactionError(op.Error)
 }

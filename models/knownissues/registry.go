@@ -32,6 +32,15 @@ var registry = []Issue{
 		State: "open", Since: "3.0.0", InConcurrency: true, shows: unlockRetryDeletedNewerLock("concurrency"),
 	},
 	{
+		IssueRef: models.IssueRef{ID: "21128", Upstream: true,
+			Title: "a Campaign that fails with a compaction error leaves its key, which leads with nobody acting as leader",
+			URL:   "https://github.com/etcd-io/etcd/issues/21128",
+			Mechanism: "a campaign returned etcd's compaction error, which only its wait for the older keys returns (the watch it resumed or opened " +
+				"from the revision it read was refused), and its key stayed with its live lease and became the oldest: concurrency.Election.Campaign " +
+				"forgets its key on any error but its context's end, and only then resigns (the v3election service runs the same code)"},
+		State: "open", Since: "3.0.0", InConcurrency: true, shows: campaignCompactionLeftKey,
+	},
+	{
 		IssueRef: models.IssueRef{ID: "15247", Upstream: true,
 			Title:     "a stalled old leader revokes leases that the new leader keeps alive (fixed by PR 16822, in 3.5 by PR 17425)",
 			URL:       "https://github.com/etcd-io/etcd/issues/15247",
