@@ -59,6 +59,10 @@ type Scenario struct {
 	// succeed after its next lock grant, not at once
 	// (workloads.Config.RetryUnlockLater).
 	RetryUnlockLater bool
+	// EveryEndpoint: every client has every member as an endpoint
+	// (workloads.Config.EveryEndpoint), so it can go on through the others
+	// when one member stops answering.
+	EveryEndpoint bool
 }
 
 var catalog = []Scenario{
@@ -139,6 +143,16 @@ var catalog = []Scenario{
 	{Name: "stale-read", Description: "locks and elections while members and the leader are paused (SIGSTOP) briefly and often, around the election timeout and ReadIndex's 500 ms retry, while every client reads the leader or waits through its own member, followers included: no linearizable answer may be older than a committed revision (etcd issue 20418, fixed in 3.5.28 and 3.6.9); needs --mode process",
 		Workloads: []string{WorkloadLock, WorkloadElection}, Quiet: time.Second, FaultFor: time.Second, LeaseTTL: 10 * time.Second,
 		Clients: 9, Injectors: []string{PauseMember, PauseLeader}},
+	// Clients with every member as an endpoint, as applications configure
+	// them, while one member's client port (sometimes the leader's) hangs
+	// for two to four and a half lease TTLs and its peer links work, so
+	// quorum stays healthy. gRPC's balancer sends a share of each client's
+	// requests, keep-alives included, to the hung member until its
+	// keepalive gives up on the connection (pings at least 10 s apart),
+	// longer than most hangs: how many leases that costs is measured.
+	{Name: "hung-port", Description: "locks and elections whose clients have every member as an endpoint while one member's client port, sometimes the leader's, accepts and never answers for longer than a lease TTL, its peer links working: how many leases are lost while quorum is healthy (Milvus 47296, Patroni 3335)",
+		Workloads: []string{WorkloadLock, WorkloadElection}, FaultFor: 6 * time.Second, EveryEndpoint: true,
+		Injectors: []string{HangClientPort, HangLeaderPort}},
 	// Every leader change has moments when the member that answers
 	// TimeToLive is not the lessor's primary: the old leader just demoted,
 	// or the new one before it applied its first entry. Probes every 20 ms

@@ -43,6 +43,7 @@ func (r *run) workloadConfig(kind string, base int) workloads.Config {
 		Writes:    r.sc.Writes,
 
 		RetryUnlockLater: r.sc.RetryUnlockLater,
+		EveryEndpoint:    r.sc.EveryEndpoint,
 		ClientBase:       base,
 		Locker:           r.opts.Locker,
 		Elector:          r.opts.Elector,
