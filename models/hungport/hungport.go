@@ -2,7 +2,7 @@
 // have every member as an endpoint: the leases they lost while one
 // member's client port accepted and never answered, its peer links
 // working, so quorum stayed healthy (Milvus 47296 and Patroni 3335: a
-// client stuck on such a member lost its session). A client that can go
+// client stuck on such a member lost its lease). A client that can go
 // on through the other members need not lose its lease; one whose
 // keep-alives wait on the hung member does.
 //
