@@ -20,7 +20,7 @@ import (
 // The nemesis and the injectors are tested against a fake environment: the
 // unit under test is the fault logic, not etcd. The fake keeps the state a
 // fault leaves behind (killed and paused members, cut and slow links,
-// isolated and paused clients), so a test can tell whether all of it was
+// hung client ports, isolated and paused clients), so a test can tell whether all of it was
 // healed, and logs every call in order.
 
 type fakeCluster struct {
@@ -39,13 +39,14 @@ type fakeCluster struct {
 	isolated map[*harness.Client]bool
 	frozen   map[*harness.Client]bool
 	held     map[*harness.Client]bool
+	hung     map[int]bool // members whose client port hangs
 }
 
 func newFakeCluster(size int) *fakeCluster {
 	return &fakeCluster{size: size, mode: harness.ModeProcess, leader: 2,
 		killed: map[int]bool{}, paused: map[int]bool{}, cut: map[[2]int]bool{},
 		slow: map[[2]int]time.Duration{}, isolated: map[*harness.Client]bool{}, frozen: map[*harness.Client]bool{},
-		held: map[*harness.Client]bool{}}
+		held: map[*harness.Client]bool{}, hung: map[int]bool{}}
 }
 
 // log logs a call; it fails, with nothing done, if the call starts with
@@ -91,6 +92,9 @@ func (f *fakeCluster) healthy() string {
 	}
 	for c := range f.held {
 		left = append(left, fmt.Sprintf("client %d's answers held", c.ID))
+	}
+	for m := range f.hung {
+		left = append(left, fmt.Sprintf("client port of member %d hung", m))
 	}
 	sort.Strings(left)
 	return fmt.Sprint(left)
@@ -203,6 +207,27 @@ func (f *fakeCluster) Heal() error {
 	}
 	clear(f.cut)
 	clear(f.slow)
+	clear(f.hung)
+	return nil
+}
+
+func (f *fakeCluster) HangClientPort(m int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.log("hang client port %d", m); err != nil {
+		return err
+	}
+	f.hung[m] = true
+	return nil
+}
+
+func (f *fakeCluster) UnhangClientPort(m int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.log("unhang client port %d", m); err != nil {
+		return err
+	}
+	delete(f.hung, m)
 	return nil
 }
 

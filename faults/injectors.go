@@ -51,7 +51,12 @@ type Cluster interface {
 	Partition(groups ...[]int) error
 	CutLink(a, b int) error
 	SetLinkLatency(from, to int, d time.Duration) error
-	// Heal restores every member link and its speed.
+	// HangClientPort makes every client connection to member's client port
+	// hang (accepted, never answered) while its peer links work.
+	HangClientPort(member int) error
+	UnhangClientPort(member int) error
+	// Heal restores every member link and its speed, and every client
+	// port.
 	Heal() error
 
 	IsolateClient(c *harness.Client) error

@@ -79,6 +79,10 @@ func TestInjectors(t *testing.T) {
 			[]string{"move leader to 3"}},
 		{PauseMember, 0, history.Event{Fault: history.KindPauseMember, Member: 1, Detail: "member 1 paused (SIGSTOP)"},
 			[]string{"pause member 1", "resume member 1"}},
+		{HangClientPort, 2, history.Event{Fault: history.KindHangPort, Member: 3, Detail: "client port of member 3 hung (its peer links work)"},
+			[]string{"hang client port 3", "unhang client port 3"}},
+		{HangLeaderPort, 0, history.Event{Fault: history.KindHangPort, Member: 2, Detail: "client port of leader 2 hung (its peer links work)"},
+			[]string{"hang client port 2", "unhang client port 2"}},
 		{IsolateClient, 2, history.Event{Fault: history.KindIsolateClient, Target: 3, Member: 3, Detail: "client 3 cut from member 3"},
 			[]string{"isolate client 3", "reconnect client 3"}},
 		// Lease faults and pauses prefer the client holding the lock.
@@ -147,7 +151,7 @@ func TestInjectorsThatCannotActAreSkipped(t *testing.T) {
 
 	single := newFakeEnv()
 	single.cluster.size = 1
-	for _, name := range []string{IsolateLeader, IsolateMember, Split, Bridge, Latency, MoveLeader} {
+	for _, name := range []string{IsolateLeader, IsolateMember, Split, Bridge, Latency, MoveLeader, HangClientPort, HangLeaderPort} {
 		assert.Empty(t, runOne(t, single.Env, name, 0), "%s on one member", name)
 	}
 

@@ -63,6 +63,10 @@ type Scenario struct {
 	// error keeps its lease this long before it gives it up
 	// (workloads.Config.CampaignBackoff).
 	CampaignBackoff time.Duration
+	// EveryEndpoint: every client has every member as an endpoint
+	// (workloads.Config.EveryEndpoint), so it can go on through the others
+	// when one member stops answering.
+	EveryEndpoint bool
 }
 
 var catalog = []Scenario{
@@ -152,6 +156,16 @@ var catalog = []Scenario{
 	{Name: "campaign-compaction", Description: "locks and elections whose waiters are cut off, for less than their lease lives, while the keyspace is compacted past the revision their watch resumes from: a Campaign that returns the compaction error must not leave its key to lead the election with nobody acting as leader (etcd issue 21128)",
 		Workloads: []string{WorkloadLock, WorkloadElection}, Quiet: time.Second, LeaseTTL: 4 * time.Second,
 		Clients: 6, Names: 1, CampaignBackoff: time.Second, Injectors: []string{CompactBehindWaiter}},
+	// Clients with every member as an endpoint, as applications configure
+	// them, while one member's client port (sometimes the leader's) hangs
+	// for two to four and a half lease TTLs and its peer links work, so
+	// quorum stays healthy. gRPC's balancer sends a share of each client's
+	// requests, keep-alives included, to the hung member until its
+	// keepalive gives up on the connection (pings at least 10 s apart),
+	// longer than most hangs: how many leases that costs is measured.
+	{Name: "hung-port", Description: "locks and elections whose clients have every member as an endpoint while one member's client port, sometimes the leader's, accepts and never answers for longer than a lease TTL, its peer links working: how many leases are lost while quorum is healthy (Milvus 47296, Patroni 3335)",
+		Workloads: []string{WorkloadLock, WorkloadElection}, FaultFor: 6 * time.Second, EveryEndpoint: true,
+		Injectors: []string{HangClientPort, HangLeaderPort}},
 	// Every leader change has moments when the member that answers
 	// TimeToLive is not the lessor's primary: the old leader just demoted,
 	// or the new one before it applied its first entry. Probes every 20 ms

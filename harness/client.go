@@ -14,18 +14,21 @@ import (
 	"google.golang.org/grpc/backoff"
 )
 
-// Client is an etcd client whose only endpoint is its own link to one member.
-// Faults on the link (IsolateClient, PauseClient, HoldClientAnswers,
-// SetClientLatency) affect this client alone.
+// Client is an etcd client whose endpoints are links of its own: one link
+// to one member (NewClient), or one to every member (NewClientAll). Faults
+// on its links (IsolateClient, PauseClient, HoldClientAnswers,
+// SetClientLatency) affect this client alone, on every link it has;
+// HangClientPort acts on the links of every client to one member.
 type Client struct {
 	*clientv3.Client
 	// ID numbers the cluster's clients from 1 in creation order.
 	ID int
-	// Member is the member this client talks to.
+	// Member is the member this client talks to; 0 for a client of every
+	// member.
 	Member int
 
 	cluster *Cluster
-	link    *links.TCPProxy
+	links   map[int]*links.TCPProxy // by member
 	once    sync.Once
 	err     error
 }
@@ -45,18 +48,63 @@ func (c *Cluster) NewClient(i int) (*Client, error) {
 	if i < 1 || i > len(c.slots) {
 		return nil, fmt.Errorf("new client of member %d: out of range 1..%d", i, len(c.slots))
 	}
-	link, err := links.NewTCPProxyVia(c.addrOf(i, member.Member.ClientAddr), c.net.dialer(i))
+	cl, err := c.newClient(i, []int{i}, func(map[string]int) grpc.UnaryClientInterceptor { return c.leases.GrantInterceptor(i) })
 	if err != nil {
 		return nil, fmt.Errorf("new client of member %d: %w", i, err)
 	}
+	return cl, nil
+}
+
+// NewClientAll returns a client whose endpoints are new links of its own to
+// every member, as applications configure etcd clients: gRPC's balancer
+// spreads its requests over the members and leaves out one whose
+// connection fails, so the client can go on through the others when a
+// member stops answering. A lease it grants is attributed to the member
+// its grant went to (see LeaseMember), although its keep-alives may later
+// go through any member. The cluster closes it on Close; closing it
+// earlier is fine.
+func (c *Cluster) NewClientAll() (*Client, error) {
+	cl, err := c.newClient(0, members(len(c.slots)), func(at map[string]int) grpc.UnaryClientInterceptor {
+		return c.leases.GrantInterceptorByPeer(func(addr string) int { return at[addr] })
+	})
+	if err != nil {
+		return nil, fmt.Errorf("new client of every member: %w", err)
+	}
+	return cl, nil
+}
+
+// members lists 1..n.
+func members(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i + 1
+	}
+	return out
+}
+
+// newClient makes a client with one new link to each of the given members;
+// grants builds its lease attribution from the links' addresses.
+func (c *Cluster) newClient(member int, to []int, grants func(memberAt map[string]int) grpc.UnaryClientInterceptor) (*Client, error) {
+	cl := &Client{Member: member, cluster: c, links: map[int]*links.TCPProxy{}}
+	at := map[string]int{}
+	var endpoints []string
+	for _, i := range to {
+		link, err := links.NewTCPProxyVia(c.addrOf(i, memberClientAddr), c.net.dialer(i))
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("link to member %d: %w", i, err), cl.closeLinks())
+		}
+		cl.links[i] = link
+		at[link.Addr()] = i
+		endpoints = append(endpoints, link.URL())
+	}
 	cli, err := clientv3.New(clientv3.Config{
-		Endpoints:            []string{link.URL()},
+		Endpoints:            endpoints,
 		DialTimeout:          clientDialTimeout,
 		DialKeepAliveTime:    clientKeepAliveTime,
 		DialKeepAliveTimeout: clientKeepAliveTimeout,
 		Logger:               c.logger.Named("client"),
 		DialOptions: []grpc.DialOption{
-			grpc.WithChainUnaryInterceptor(c.leases.GrantInterceptor(i)),
+			grpc.WithChainUnaryInterceptor(grants(at)),
 			grpc.WithConnectParams(grpc.ConnectParams{
 				Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 500 * time.Millisecond},
 				MinConnectTimeout: clientDialTimeout,
@@ -64,14 +112,17 @@ func (c *Cluster) NewClient(i int) (*Client, error) {
 		},
 	})
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("new client of member %d: %w", i, err), link.Close())
+		return nil, errors.Join(err, cl.closeLinks())
 	}
-	cl := &Client{Client: cli, Member: i, cluster: c, link: link}
+	cl.Client = cli
 	if !c.register(cl) {
-		return nil, errors.Join(fmt.Errorf("new client of member %d: %w", i, ErrClosed), cl.close())
+		return nil, errors.Join(ErrClosed, cl.close())
 	}
 	return cl, nil
 }
+
+// memberClientAddr is the address of a member's real client listener.
+func memberClientAddr(m member.Member) string { return m.ClientAddr() }
 
 // register numbers cl and adds it to the cluster's clients unless the cluster
 // is closed.
@@ -84,6 +135,11 @@ func (c *Cluster) register(cl *Client) bool {
 	c.nextClient++
 	cl.ID = c.nextClient
 	c.clients[cl] = struct{}{}
+	for i, link := range cl.links {
+		if c.hung[i] {
+			link.Hang()
+		}
+	}
 	return true
 }
 
@@ -103,18 +159,34 @@ func (cl *Client) close() error {
 		if errors.Is(err, context.Canceled) {
 			err = nil
 		}
-		cl.err = errors.Join(err, ignoreClosed(cl.link.Close()))
+		cl.err = errors.Join(err, cl.closeLinks())
 	})
 	return cl.err
 }
 
-// clientsOf lists the cluster's clients of member i (all clients if i is 0).
+func (cl *Client) closeLinks() error {
+	var errs []error
+	for _, link := range cl.links {
+		errs = append(errs, ignoreClosed(link.Close()))
+	}
+	return errors.Join(errs...)
+}
+
+// eachLink applies f to every link of the client.
+func (cl *Client) eachLink(f func(*links.TCPProxy)) {
+	for _, link := range cl.links {
+		f(link)
+	}
+}
+
+// clientsOf lists the cluster's clients with a link to member i (all
+// clients if i is 0).
 func (c *Cluster) clientsOf(i int) []*Client {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []*Client
 	for cl := range c.clients {
-		if i == 0 || cl.Member == i {
+		if _, ok := cl.links[i]; i == 0 || ok {
 			out = append(out, cl)
 		}
 	}
@@ -140,7 +212,7 @@ func (c *Cluster) IsolateClient(cl *Client) error {
 	if err := c.own(cl); err != nil {
 		return fmt.Errorf("isolate client: %w", err)
 	}
-	cl.link.SetCut(true)
+	cl.eachLink(func(l *links.TCPProxy) { l.SetCut(true) })
 	return nil
 }
 
@@ -149,7 +221,7 @@ func (c *Cluster) ReconnectClient(cl *Client) error {
 	if err := c.own(cl); err != nil {
 		return fmt.Errorf("reconnect client: %w", err)
 	}
-	cl.link.SetCut(false)
+	cl.eachLink(func(l *links.TCPProxy) { l.SetCut(false) })
 	return nil
 }
 
@@ -160,7 +232,7 @@ func (c *Cluster) PauseClient(cl *Client) error {
 	if err := c.own(cl); err != nil {
 		return fmt.Errorf("pause client: %w", err)
 	}
-	cl.link.Pause()
+	cl.eachLink((*links.TCPProxy).Pause)
 	return nil
 }
 
@@ -169,7 +241,7 @@ func (c *Cluster) ResumeClient(cl *Client) error {
 	if err := c.own(cl); err != nil {
 		return fmt.Errorf("resume client: %w", err)
 	}
-	cl.link.Resume()
+	cl.eachLink((*links.TCPProxy).Resume)
 	return nil
 }
 
@@ -183,7 +255,7 @@ func (c *Cluster) HoldClientAnswers(cl *Client) error {
 	if err := c.own(cl); err != nil {
 		return fmt.Errorf("hold client answers: %w", err)
 	}
-	cl.link.HoldAnswers()
+	cl.eachLink((*links.TCPProxy).HoldAnswers)
 	return nil
 }
 
@@ -192,7 +264,7 @@ func (c *Cluster) ReleaseClientAnswers(cl *Client) error {
 	if err := c.own(cl); err != nil {
 		return fmt.Errorf("release client answers: %w", err)
 	}
-	cl.link.ReleaseAnswers()
+	cl.eachLink((*links.TCPProxy).ReleaseAnswers)
 	return nil
 }
 
@@ -204,7 +276,7 @@ func (c *Cluster) SetClientLatency(cl *Client, d time.Duration) error {
 	if d < 0 {
 		return fmt.Errorf("set client latency: negative latency %v", d)
 	}
-	cl.link.SetLatency(d)
+	cl.eachLink(func(l *links.TCPProxy) { l.SetLatency(d) })
 	return nil
 }
 

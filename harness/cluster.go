@@ -43,6 +43,8 @@ type Cluster struct {
 	clients    map[*Client]struct{}
 	nextClient int
 	closed     bool
+	// hung are the members whose client ports hang (HangClientPort).
+	hung map[int]bool
 }
 
 // slot holds everything about one member that outlives its process.
@@ -70,6 +72,7 @@ func startWith(ctx context.Context, cfg Config, rt memberRuntime) (*Cluster, err
 		links:   links.NewTable(cfg.Members),
 		leases:  links.NewLeases(),
 		clients: map[*Client]struct{}{},
+		hung:    map[int]bool{},
 	}
 	if err := c.start(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("start cluster: %w", err), c.Close())

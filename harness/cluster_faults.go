@@ -1,13 +1,16 @@
 package harness
 
 // The faults a cluster can suffer: leader moves, member kills and restarts,
-// partitions and cut links, link latency, and healing them all.
+// partitions and cut links, link latency, hung client ports, and healing
+// them all.
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/etcdchaos/etcdchaos/harness/internal/links"
 )
 
 // MoveLeader transfers leadership to member to and waits until the old
@@ -70,7 +73,7 @@ func (c *Cluster) disconnect(i int) {
 	c.net.stopped(i)
 	c.slots[i-1].front.CloseConns()
 	for _, cl := range c.clientsOf(i) {
-		cl.link.CloseConns()
+		cl.links[i].CloseConns()
 	}
 }
 
@@ -154,19 +157,63 @@ func (c *Cluster) SetLinkLatency(from, to int, d time.Duration) error {
 	return nil
 }
 
+// HangClientPort makes member i's client port hang for every harness
+// client with a link to it (those of member i and those of every member),
+// and for clients made later, until UnhangClientPort or Heal: their
+// connections to it, live and new, are accepted and never answered, while
+// the member's peer links, its front door (Endpoints, Dial) and the other
+// members' ports keep working. A client of every member can go on through
+// the others once gRPC gives up on the hung connection; a client of member
+// i alone is stuck.
+func (c *Cluster) HangClientPort(i int) error {
+	if i < 1 || i > len(c.slots) {
+		return fmt.Errorf("hang client port of member %d: out of range 1..%d", i, len(c.slots))
+	}
+	c.mu.Lock()
+	closed := c.closed
+	if !closed {
+		c.hung[i] = true
+	}
+	c.mu.Unlock()
+	if closed {
+		return fmt.Errorf("hang client port of member %d: %w", i, ErrClosed)
+	}
+	for _, cl := range c.clientsOf(i) {
+		cl.links[i].Hang()
+	}
+	return nil
+}
+
+// UnhangClientPort ends the hang of member i's client port: the connections
+// that lived through it are reset (what they held never reaches the
+// member), and clients connect again.
+func (c *Cluster) UnhangClientPort(i int) error {
+	if i < 1 || i > len(c.slots) {
+		return fmt.Errorf("unhang client port of member %d: out of range 1..%d", i, len(c.slots))
+	}
+	c.mu.Lock()
+	delete(c.hung, i)
+	c.mu.Unlock()
+	for _, cl := range c.clientsOf(i) {
+		cl.links[i].Unhang()
+	}
+	return nil
+}
+
 // Heal removes every partition, cut link and latency between members,
-// resumes paused members, and reconnects, resumes and un-delays every client
-// link. Killed members stay down.
+// resumes paused members, ends hung client ports, and reconnects, resumes
+// and un-delays every client link. Killed members stay down.
 func (c *Cluster) Heal() error {
 	c.mu.Lock()
 	closed := c.closed
+	clear(c.hung)
 	c.mu.Unlock()
 	if closed {
 		return fmt.Errorf("heal: %w", ErrClosed)
 	}
 	errs := []error{c.net.heal()}
 	for _, cl := range c.clientsOf(0) {
-		cl.link.Heal()
+		cl.eachLink((*links.TCPProxy).Heal)
 	}
 	for i := range c.slots {
 		if c.IsPaused(i + 1) {

@@ -158,6 +158,7 @@ func startExternal(ctx context.Context, cfg Config) (*Cluster, error) {
 		links:   links.NewTable(cfg.Members),
 		leases:  links.NewLeases(),
 		clients: map[*Client]struct{}{},
+		hung:    map[int]bool{},
 	}
 	if err := c.attach(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("attach to cluster %v: %w", cfg.Endpoints, err), c.Close())

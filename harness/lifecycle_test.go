@@ -211,7 +211,9 @@ func clusterAddrs(t *testing.T, c *Cluster) []string {
 		out = append(out, m.PeerAddr(), m.ClientAddr())
 	}
 	for _, cl := range c.clientsOf(0) {
-		out = append(out, host(cl.link.URL()))
+		for _, link := range cl.links {
+			out = append(out, link.Addr())
+		}
 	}
 	return out
 }
@@ -243,6 +245,10 @@ func TestCloseReleasesEverything(t *testing.T) {
 	require.NoError(t, c.Partition([]int{1}, []int{2, 3}))
 	require.NoError(t, c.SetLinkLatency(2, 3, 10*time.Millisecond))
 	require.NoError(t, c.PauseClient(cls[2]))
+	all, err := c.NewClientAll()
+	require.NoError(t, err)
+	keepAliveFor(t, all)
+	require.NoError(t, c.HangClientPort(2))
 	require.NoError(t, c.Kill(3))
 	require.NoError(t, c.Restart(3))
 	addrs := clusterAddrs(t, c)

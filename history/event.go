@@ -102,6 +102,9 @@ type Header struct {
 	// ElectionTimeoutMs is the members' election timeout (0: not known,
 	// as for an existing cluster; etcd's default is 1000).
 	ElectionTimeoutMs int64 `json:"election_timeout_ms,omitempty"`
+	// EveryEndpoint says the workload clients had every member as an
+	// endpoint: their operations name no member.
+	EveryEndpoint bool `json:"every_endpoint,omitempty"`
 }
 
 // Value is the union of every operation's invoke and completion values.

@@ -11,6 +11,7 @@ import "fmt"
 const (
 	KindPartition     = "partition"
 	KindLatency       = "latency"
+	KindHangPort      = "hang-client-port"
 	KindKillMember    = "kill-member"
 	KindMoveLeader    = "move-leader"
 	KindPauseMember   = "pause-member"
@@ -95,6 +96,10 @@ const (
 var faultKinds = []FaultKind{
 	{Name: KindPartition, Target: TargetLink, Explains: ExplainsClusterFault, Class: ClassNetwork, MovesLeader: true},
 	{Name: KindLatency, Target: TargetLink, Explains: ExplainsNothing, Class: ClassNetwork},
+	// A member's client port hung: its peer links work, so quorum stays
+	// healthy, but the keep-alives of whichever clients send through it
+	// wait until they give up.
+	{Name: KindHangPort, Target: TargetMember, Explains: ExplainsClusterFault, Class: ClassNetwork},
 	{Name: KindKillMember, Target: TargetMember, Explains: ExplainsClusterFault, Class: ClassMember, MovesLeader: true},
 	{Name: KindMoveLeader, OneShot: true, Target: TargetMember, Explains: ExplainsNothing, Class: ClassMember, MovesLeader: true},
 	{Name: KindPauseMember, Target: TargetMember, Explains: ExplainsClusterFault, Class: ClassMember, MovesLeader: true},

@@ -217,6 +217,34 @@ type Result struct {
 	// Ghosts are the ghost leaders server truth shows (a figure, not a
 	// verdict: see package ghost).
 	Ghosts []GhostLeader `json:"ghost_leaders,omitempty"`
+	// HungPort counts the leases lost while a member's client port hung
+	// (a figure, not a verdict: see package hungport); nil unless clients
+	// had every member as an endpoint and a port hung.
+	HungPort *HungPortLeases `json:"hung_port_leases,omitempty"`
+}
+
+// HungPortLeases are the client leases lost during hung client ports, of
+// clients with every member as an endpoint.
+type HungPortLeases struct {
+	// Faults is how many hang-client-port faults the history has, and
+	// WithLoss how many of them cost a lease.
+	Faults   int `json:"faults"`
+	WithLoss int `json:"faults_with_loss"`
+	// Lost are the leases lost, by the time their client learned it.
+	Lost []LostLease `json:"lost,omitempty"`
+}
+
+// LostLease is a client's lease lost during a hung port.
+type LostLease struct {
+	Client int   `json:"client"`
+	Lease  int64 `json:"lease"`
+	// LastAlive is the last time its keys were proven to exist, At when
+	// its client recorded the loss (ns): it ended in between.
+	LastAlive int64 `json:"last_alive_ns"`
+	At        int64 `json:"at_ns"`
+	// Member is the member whose port hung; Leader, that it led.
+	Member int  `json:"member"`
+	Leader bool `json:"leader,omitempty"`
 }
 
 // GhostLeader is an election key that led while its campaign had not

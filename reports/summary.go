@@ -53,6 +53,9 @@ type Summary struct {
 	Hazard     models.Hazard  `json:"hazard"`
 	// Ghosts are the ghost leaders (a figure: see package models/ghost).
 	Ghosts []models.GhostLeader `json:"ghost_leaders,omitempty"`
+	// HungPort counts the leases lost during hung client ports (a figure:
+	// see package models/hungport).
+	HungPort *models.HungPortLeases `json:"hung_port_leases,omitempty"`
 	// KnownIssues are the findings classified as known etcd bugs (see
 	// package models/knownissues), each with its issue: upstream-known or
 	// found by etcdchaos, its link or draft report.
@@ -125,7 +128,7 @@ func buildSummary(h *history.History, res models.Result, meta Meta, viz []string
 		Members: hd.Members, Clients: hd.Clients, EtcdVersion: hd.EtcdVersion,
 		LeaseTTLMs: hd.LeaseTTLMs, StartUnixNs: hd.StartUnixNs,
 		Command: meta.Command, Ops: countOps(h.Operations()), Faults: summarizeFaults(h.Faults()),
-		Hazard: res.Hazard, Ghosts: res.Ghosts, ServerTruth: hd.ServerTruth,
+		Hazard: res.Hazard, Ghosts: res.Ghosts, HungPort: res.HungPort, ServerTruth: hd.ServerTruth,
 		KnownIssues: append([]models.Finding{}, res.KnownIssues...),
 		Warnings:    append([]string{}, h.Warnings...), Notes: meta.Notes,
 		Verdict: res.Verdict, ExitCode: res.ExitCode,

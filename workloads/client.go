@@ -81,7 +81,8 @@ type clientLease struct {
 // ID is the client's id in the history (1-based, unique in the workload).
 func (c *Client) ID() int { return c.id }
 
-// Member is the member the client talks to.
+// Member is the member the client talks to, 0 if it talks to every member
+// (Config.EveryEndpoint).
 func (c *Client) Member() int { return c.conn.Member }
 
 // Conn is the client's harness client, for faults on its link

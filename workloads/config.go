@@ -97,6 +97,12 @@ type Config struct {
 	// between keep-alives (0: never; a client still asks when its lease
 	// looks lost).
 	TTLProbe time.Duration
+	// EveryEndpoint gives each client every member as an endpoint
+	// (harness.Cluster.NewClientAll), as applications configure etcd
+	// clients, instead of one member: gRPC's balancer spreads its requests
+	// over the members and can leave out one that stops answering. Its
+	// operations then name no member in the history.
+	EveryEndpoint bool
 	// Observers is the number of long-lived Observe streams per election
 	// name, each its own client (default 1).
 	Observers int

@@ -30,7 +30,8 @@ type Workload struct {
 }
 
 // New creates the workload's clients on cluster (client i talks to member
-// (i-1) mod size + 1, through its own link) and registers them with rec.
+// (i-1) mod size + 1, through its own link, or to every member with
+// Config.EveryEndpoint) and registers them with rec.
 // Observers (election workloads) get the ids after the other clients.
 func New(cluster *harness.Cluster, rec *history.Recorder, cfg Config) (*Workload, error) {
 	cfg, err := cfg.withDefaults()
@@ -58,7 +59,14 @@ func New(cluster *harness.Cluster, rec *history.Recorder, cfg Config) (*Workload
 func (w *Workload) newClient(cluster *harness.Cluster, local int) (*Client, error) {
 	id := w.cfg.ClientBase + local
 	member := (local-1)%cluster.Size() + 1
-	conn, err := cluster.NewClient(member)
+	var conn *harness.Client
+	var err error
+	if w.cfg.EveryEndpoint {
+		member = 0 // its operations go to whichever member the balancer picks
+		conn, err = cluster.NewClientAll()
+	} else {
+		conn, err = cluster.NewClient(member)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("client %d: %w", id, err)
 	}
@@ -71,8 +79,10 @@ func (w *Workload) newClient(cluster *harness.Cluster, local int) (*Client, erro
 			c.observer = w.names[(extra-1)%w.cfg.Names]
 		}
 	}
-	w.rec.SetMember(id, member)
-	w.rec.SetMember(history.LeaseKeeper(id), member)
+	if member != 0 {
+		w.rec.SetMember(id, member)
+		w.rec.SetMember(history.LeaseKeeper(id), member)
+	}
 	return c, nil
 }
 

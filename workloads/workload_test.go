@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcdchaos/etcdchaos/harness"
 	"github.com/etcdchaos/etcdchaos/history"
@@ -322,4 +323,29 @@ func TestFaultHooks(t *testing.T) {
 		}
 	}
 	assert.True(t, sawLost, "lease-lost recorded")
+}
+
+// With EveryEndpoint each client has every member as an endpoint: its
+// operations name no member, and its balancer spreads its lease grants
+// over the members, each attributed to the member it went to.
+func TestEveryEndpointClients(t *testing.T) {
+	cfg := Config{Kind: KindLock, Backend: BackendGRPC, Seed: 11, Clients: 8, EveryEndpoint: true}
+	h, w := run(t, cfg, 3*time.Second, nil)
+	ops := h.Operations()
+	assert.Greater(t, len(ops), 50, "the clients work")
+	granted := map[int]bool{}
+	for _, op := range ops {
+		require.Zero(t, op.Member, "op %d of client %d names a member", op.ID, op.Client)
+		assert.NotEqual(t, history.FLeaseLost, op.F, "no lease is lost on a healthy cluster")
+		if op.F == history.FLock && op.Outcome == history.Ok {
+			m := cluster(t).LeaseMember(clientv3.LeaseID(op.Output.Lease))
+			require.NotZero(t, m, "lease %x is attributed to a member", op.Output.Lease)
+			granted[m] = true
+		}
+	}
+	for _, c := range w.Clients() {
+		assert.Zero(t, c.Member(), "client %d has no member of its own", c.ID())
+	}
+	t.Logf("leases granted through members %v", granted)
+	assert.Greater(t, len(granted), 1, "leases are granted through more than one member")
 }

@@ -116,6 +116,7 @@ func printChecks(w io.Writer, res models.Result) {
 	printFindings(w, models.GroupFindings(res.Findings()))
 	printHazard(w, res.Hazard)
 	printGhosts(w, res.Ghosts)
+	printHungPort(w, res.HungPort)
 }
 
 // printFindings prints one line per issue (or kind) and name, with a count
@@ -172,6 +173,26 @@ func printGhosts(w io.Writer, ghosts []models.GhostLeader) {
 	if compacted > 0 {
 		fmt.Fprintf(w, "ghost leaders after a campaign returned a compaction error (etcd issue 21128's path): %d\n", compacted)
 	}
+}
+
+// printHungPort prints the leases lost during hung client ports: how
+// many, in how many of the hangs, and how many hangs were the leader's.
+func printHungPort(w io.Writer, hp *models.HungPortLeases) {
+	if hp == nil {
+		return
+	}
+	leaders := 0
+	for _, l := range hp.Lost {
+		if l.Leader {
+			leaders++
+		}
+	}
+	fmt.Fprintf(w, "leases lost during a hung port (clients of every member, quorum healthy): %d, in %d of %d hung-port faults",
+		len(hp.Lost), hp.WithLoss, hp.Faults)
+	if leaders > 0 {
+		fmt.Fprintf(w, " (%d while the leader's port hung)", leaders)
+	}
+	fmt.Fprintln(w)
 }
 
 // printCheckLine prints one check: its verdict and operations, and the

@@ -71,6 +71,15 @@ func TestCheckExitCodes(t *testing.T) {
 	}
 }
 
+// The leases lost during hung ports are a figure, printed whatever the
+// verdict (here empty: the history has only lease losses, nothing to
+// check).
+func TestCheckPrintsLeasesLostDuringHungPorts(t *testing.T) {
+	code, out, errOut := runCLI("check", "../../models/hungport/testdata/leases-lost-during-hangs.jsonl")
+	assert.Equal(t, 3, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	assert.Contains(t, out, "leases lost during a hung port (clients of every member, quorum healthy): 3, in 1 of 2 hung-port faults (3 while the leader's port hung)")
+}
+
 func TestCheckBadInput(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.jsonl")

@@ -124,6 +124,7 @@ func (r *run) header(etcdVersion string) history.Header {
 		Backend: string(r.opts.Backend), Mutant: r.opts.Mutant, Fixes: r.opts.Fixes, Clients: r.opts.Clients, Command: r.opts.Command,
 		ClientVersion: workloads.ClientVersion(), ServerTruth: true,
 		ElectionTimeoutMs: r.cluster.ElectionTimeout().Milliseconds(),
+		EveryEndpoint:     r.sc.EveryEndpoint,
 	}
 }
 

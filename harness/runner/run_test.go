@@ -266,11 +266,44 @@ func TestEveryScenario(t *testing.T) {
 			}
 			requirePartitionsReal(t, h)
 			requirePausedLeasesExpired(t, h)
+			if sc.EveryEndpoint {
+				requireEveryEndpointFigure(t, res, h)
+			}
 			for _, f := range []string{reports.IndexFile, reports.SummaryFile, reports.JUnitFile, HistoryFile} {
 				require.FileExists(t, filepath.Join(res.Dir, f))
 			}
 		})
 	}
+}
+
+// requireEveryEndpointFigure: the clients of a scenario with every member
+// as an endpoint name no member on their operations, and the run counts
+// the leases lost during each of its hung ports, in the result and in
+// summary.json.
+func requireEveryEndpointFigure(t *testing.T, res Result, h *history.History) {
+	t.Helper()
+	require.True(t, h.Header.EveryEndpoint, "the header says the clients have every endpoint")
+	for _, op := range h.Operations() {
+		require.Zero(t, op.Member, "op %d of client %d names a member", op.ID, op.Client)
+	}
+	hangs := 0
+	for _, f := range h.Faults() {
+		if f.Kind == history.KindHangPort {
+			hangs++
+		}
+	}
+	if hangs == 0 {
+		require.Nil(t, res.Check.HungPort)
+		return
+	}
+	hp := res.Check.HungPort
+	require.NotNil(t, hp, "the figure of a run whose ports hung")
+	require.Equal(t, hangs, hp.Faults)
+	require.LessOrEqual(t, hp.WithLoss, hp.Faults)
+	t.Logf("leases lost during a hung port: %d, in %d of %d hangs", len(hp.Lost), hp.WithLoss, hp.Faults)
+	summary, err := os.ReadFile(filepath.Join(res.Dir, reports.SummaryFile))
+	require.NoError(t, err)
+	require.Contains(t, string(summary), `"hung_port_leases"`)
 }
 
 // processOnly reports whether every fault of sc needs members run as

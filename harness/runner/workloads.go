@@ -44,6 +44,7 @@ func (r *run) workloadConfig(kind string, base int) workloads.Config {
 
 		RetryUnlockLater: r.sc.RetryUnlockLater,
 		CampaignBackoff:  r.sc.CampaignBackoff,
+		EveryEndpoint:    r.sc.EveryEndpoint,
 		ClientBase:       base,
 		Locker:           r.opts.Locker,
 		Elector:          r.opts.Elector,

@@ -14,6 +14,7 @@ import (
 	"github.com/etcdchaos/etcdchaos/history"
 	"github.com/etcdchaos/etcdchaos/models"
 	"github.com/etcdchaos/etcdchaos/models/ghost"
+	"github.com/etcdchaos/etcdchaos/models/hungport"
 	"github.com/etcdchaos/etcdchaos/models/lease"
 	"github.com/etcdchaos/etcdchaos/models/linear"
 	"github.com/etcdchaos/etcdchaos/models/liveness"
@@ -79,7 +80,8 @@ func Check(ctx context.Context, h *history.History, opts models.Options) (models
 		return models.Result{}, err
 	}
 
-	res := models.Result{Checks: checks, Hazard: c.hazard(h, ops, rec), KnownIssues: c.direct, Ghosts: ghosts}
+	res := models.Result{Checks: checks, Hazard: c.hazard(h, ops, rec), KnownIssues: c.direct, Ghosts: ghosts,
+		HungPort: hungport.Find(h, ops)}
 	res.Verdict, res.ExitCode = Combine(checks)
 	return res, nil
 }

@@ -7,6 +7,7 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/server/v3/lease/leasehttp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -37,11 +38,26 @@ func (t *Leases) Member(id int64) int {
 // GrantInterceptor records the lease of every successful LeaseGrant made
 // through a client connected to member.
 func (t *Leases) GrantInterceptor(member int) grpc.UnaryClientInterceptor {
+	return t.GrantInterceptorByPeer(func(string) int { return member })
+}
+
+// GrantInterceptorByPeer records the lease of every successful LeaseGrant
+// of a client with several endpoints under the member its grant went to:
+// memberAt names the member behind the address (host:port) the request was
+// sent to ("" if gRPC did not say), 0 if none.
+func (t *Leases) GrantInterceptorByPeer(memberAt func(addr string) int) grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		err := invoker(ctx, method, req, reply, cc, opts...)
+		var to peer.Peer
+		err := invoker(ctx, method, req, reply, cc, append(opts, grpc.Peer(&to))...)
 		if err == nil {
+			addr := ""
+			if to.Addr != nil {
+				addr = to.Addr.String()
+			}
 			if resp, ok := reply.(*pb.LeaseGrantResponse); ok && resp.ID != 0 {
-				t.record(resp.ID, member)
+				if m := memberAt(addr); m != 0 {
+					t.record(resp.ID, m)
+				}
 			}
 		}
 		return err

@@ -14,7 +14,8 @@ import (
 // upstream address looked up per connection. It can cut the link (close live
 // connections and reset new ones), pause it (bytes wait in both directions,
 // nothing is closed), hold its answers (bytes from upstream wait, requests
-// still go through) and delay it (each chunk is held for the latency).
+// still go through), hang it (connections are accepted and never answered,
+// see Hang) and delay it (each chunk is held for the latency).
 type TCPProxy struct {
 	ln     net.Listener
 	target func() (string, error)
@@ -22,12 +23,17 @@ type TCPProxy struct {
 
 	gate    gate
 	answers gate // holds only what upstream sends back
+	hung    gate // holds the bytes of connections that live through a hang
 
 	mu      sync.Mutex
 	cut     bool
+	hang    bool
 	latency time.Duration
 	conns   map[*linkConn]struct{}
-	closed  bool
+	// held are connections accepted while hung: never read, never
+	// answered, never forwarded, until Unhang resets them.
+	held   map[net.Conn]struct{}
+	closed bool
 
 	wg sync.WaitGroup
 }
@@ -75,7 +81,7 @@ func NewTCPProxyVia(target func() (string, error), dial DialFunc) (*TCPProxy, er
 	if err != nil {
 		return nil, fmt.Errorf("listen for proxy: %w", err)
 	}
-	p := &TCPProxy{ln: ln, target: target, dial: dial, conns: map[*linkConn]struct{}{}}
+	p := &TCPProxy{ln: ln, target: target, dial: dial, conns: map[*linkConn]struct{}{}, held: map[net.Conn]struct{}{}}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -85,7 +91,11 @@ func NewTCPProxyVia(target func() (string, error), dial DialFunc) (*TCPProxy, er
 }
 
 // URL is the http URL clients use to reach the upstream through this proxy.
-func (p *TCPProxy) URL() string { return "http://" + p.ln.Addr().String() }
+func (p *TCPProxy) URL() string { return "http://" + p.Addr() }
+
+// Addr is the host:port the proxy listens on, which is what a client of it
+// sees as its peer's address.
+func (p *TCPProxy) Addr() string { return p.ln.Addr().String() }
 
 func (p *TCPProxy) acceptLoop() {
 	for {
@@ -107,10 +117,17 @@ func (p *TCPProxy) acceptLoop() {
 func (p *TCPProxy) serve(down net.Conn) {
 	p.mu.Lock()
 	refuse := p.cut || p.closed
+	hold := !refuse && p.hang
+	if hold {
+		p.held[down] = struct{}{}
+	}
 	p.mu.Unlock()
 	if refuse {
 		resetConn(down)
 		return
+	}
+	if hold {
+		return // accepted, and left unanswered until Unhang
 	}
 	addr, err := p.target()
 	if err != nil {
@@ -136,8 +153,8 @@ func (p *TCPProxy) serve(down net.Conn) {
 // pipe copies both directions until either side fails, then closes both.
 func (p *TCPProxy) pipe(lc *linkConn) {
 	var inner sync.WaitGroup
-	toUp := newDelayReader(lc.down, p.delay, nil, &inner, &p.gate)
-	toDown := newDelayReader(lc.up, p.delay, nil, &inner, &p.gate, &p.answers)
+	toUp := newDelayReader(lc.down, p.delay, nil, &inner, &p.gate, &p.hung)
+	toDown := newDelayReader(lc.up, p.delay, nil, &inner, &p.gate, &p.hung, &p.answers)
 	done := make(chan struct{}, 2)
 	inner.Add(2)
 	go func() {
@@ -202,17 +219,36 @@ func (p *TCPProxy) SetLatency(d time.Duration) {
 	p.latency = d
 }
 
-// CloseConns closes every live connection; new ones are still accepted
-// unless the proxy is cut or closed.
+// CloseConns closes every live connection, held ones included; new ones
+// are still accepted unless the proxy is cut or closed.
 func (p *TCPProxy) CloseConns() {
 	p.mu.Lock()
+	conns, held := p.takeConns()
+	p.mu.Unlock()
+	closeAll(conns, held)
+}
+
+// takeConns lists every live connection and forgets the held ones; p.mu
+// must be held.
+func (p *TCPProxy) takeConns() ([]*linkConn, []net.Conn) {
 	conns := make([]*linkConn, 0, len(p.conns))
 	for lc := range p.conns {
 		conns = append(conns, lc)
 	}
-	p.mu.Unlock()
+	held := make([]net.Conn, 0, len(p.held))
+	for c := range p.held {
+		held = append(held, c)
+	}
+	clear(p.held)
+	return conns, held
+}
+
+func closeAll(conns []*linkConn, held []net.Conn) {
 	for _, lc := range conns {
 		lc.close()
+	}
+	for _, c := range held {
+		resetConn(c)
 	}
 }
 
@@ -231,9 +267,40 @@ func (p *TCPProxy) HoldAnswers() { p.answers.pause() }
 // ReleaseAnswers lets held answers flow again.
 func (p *TCPProxy) ReleaseAnswers() { p.answers.unpause() }
 
-// Heal restores the link: not cut, not paused, answers not held, no
-// latency.
+// Hang makes the link a port that accepts and never answers, as a member
+// whose client server is stuck: live connections stop carrying bytes in
+// either direction, and new connections are accepted but never read,
+// forwarded or answered. Nothing is closed, so a client notices only by its
+// own timeouts and keepalives. Requests caught in a hang never reach
+// upstream: Unhang resets every connection that lived through the hang
+// instead of delivering what it held.
+func (p *TCPProxy) Hang() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hang = true
+	p.hung.pause()
+}
+
+// Unhang ends a hang: every connection that lived through it (held or hung)
+// is reset, unsent bytes dropped, and new connections are forwarded again.
+func (p *TCPProxy) Unhang() {
+	p.mu.Lock()
+	if !p.hang {
+		p.mu.Unlock()
+		return
+	}
+	p.hang = false
+	conns, held := p.takeConns()
+	p.mu.Unlock()
+	// Reset before the gate opens, so that nothing held is delivered.
+	closeAll(conns, held)
+	p.hung.unpause()
+}
+
+// Heal restores the link: not cut, not paused, not hung, answers not held,
+// no latency.
 func (p *TCPProxy) Heal() {
+	p.Unhang()
 	p.mu.Lock()
 	p.cut = false
 	p.latency = 0
@@ -256,6 +323,7 @@ func (p *TCPProxy) Close() error {
 	p.gate.unpause()
 	p.answers.unpause()
 	p.CloseConns()
+	p.hung.unpause() // after the connections are closed: nothing held leaks
 	p.wg.Wait()
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -186,6 +187,135 @@ func TestTCPProxyHoldAnswers(t *testing.T) {
 	line, err := r.ReadString('\n')
 	require.NoError(t, err)
 	assert.Equal(t, "unanswered\n", line, "held answers wait, they are not dropped")
+}
+
+// recordingEcho echoes lines like echoServer and also reports every line it
+// receives and how many connections it accepted.
+func recordingEcho(t *testing.T) (addr string, received <-chan string, accepted *atomic.Int32) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	lines := make(chan string, 64)
+	accepted = &atomic.Int32{}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					select {
+					case lines <- line:
+					default:
+					}
+					if _, err := c.Write([]byte(line)); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String(), lines, accepted
+}
+
+// requireSilent checks that nothing arrives on r for a while and that the
+// connection stays open: a read times out rather than failing.
+func requireSilent(t *testing.T, c net.Conn, r *bufio.Reader, what string) {
+	t.Helper()
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(300*time.Millisecond)))
+	_, err := r.ReadString('\n')
+	var ne net.Error
+	require.True(t, errors.As(err, &ne) && ne.Timeout(), "%s: no answer and no close expected, got %v", what, err)
+}
+
+// requireReset checks that the connection fails (is reset or closed) rather
+// than staying silent.
+func requireReset(t *testing.T, c net.Conn, r *bufio.Reader, what string) {
+	t.Helper()
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+	_, err := r.ReadString('\n')
+	var ne net.Error
+	require.Error(t, err, what)
+	require.False(t, errors.As(err, &ne) && ne.Timeout(), "%s: reset expected, not silence: %v", what, err)
+}
+
+// TestTCPProxyHang: a hung link accepts connections and never answers:
+// neither a live connection's bytes nor a new connection reach upstream,
+// and nothing is closed. Unhang resets every connection that lived through
+// the hang, without delivering what it held, and new connections work.
+func TestTCPProxyHang(t *testing.T) {
+	t.Parallel()
+	addr, received, accepted := recordingEcho(t)
+	p := newTestProxy(t, addr)
+	live, liveR := dialProxy(t, p)
+	got, _ := roundTrip(t, live, liveR, "warm")
+	require.Equal(t, "warm", got)
+	require.Equal(t, "warm\n", <-received)
+
+	p.Hang()
+	_, err := live.Write([]byte("stuck\n"))
+	require.NoError(t, err)
+	requireSilent(t, live, liveR, "a live connection through a hung link")
+
+	fresh, freshR := dialProxy(t, p) // the port still accepts
+	_, err = fresh.Write([]byte("unheard\n"))
+	require.NoError(t, err)
+	requireSilent(t, fresh, freshR, "a new connection to a hung link")
+	assert.Equal(t, int32(1), accepted.Load(), "a connection accepted while hung is never forwarded")
+	select {
+	case line := <-received:
+		t.Fatalf("upstream received %q through a hung link", line)
+	default:
+	}
+
+	p.Unhang()
+	requireReset(t, live, liveR, "a connection that lived through the hang")
+	requireReset(t, fresh, freshR, "a connection accepted while hung")
+	after, afterR := dialProxy(t, p)
+	got, _ = roundTrip(t, after, afterR, "after")
+	assert.Equal(t, "after", got)
+	assert.Equal(t, "after\n", <-received, "what the hung connections held is dropped, not delivered late")
+
+	// Heal ends a hang too, and Close releases held connections.
+	p.Hang()
+	_, _ = dialProxy(t, p)
+	p.Heal()
+	healed, healedR := dialProxy(t, p)
+	got, _ = roundTrip(t, healed, healedR, "healed")
+	assert.Equal(t, "healed", got)
+	p.Hang()
+	held, heldR := dialProxy(t, p)
+	_, err = held.Write([]byte("x\n"))
+	require.NoError(t, err)
+	requireSilent(t, held, heldR, "hung again")
+	require.NoError(t, p.Close())
+	requireReset(t, held, heldR, "a held connection when the proxy closes")
 }
 
 func TestTCPProxyCut(t *testing.T) {
