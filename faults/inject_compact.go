@@ -23,12 +23,12 @@ const (
 	// revision its watch waits from while it is cut off: its watch resumes
 	// at a compacted revision and is refused (etcd issue 21128's path:
 	// Campaign then returns the error and leaves its key).
-	CompactBehindWaiter = "compact-behind-waiter"
+	CompactBehindWaiter = history.KindCompactBehindWaiter
 )
 
 func init() {
 	register(Compaction, history.KindCompaction, compact, nil)
-	register(CompactBehindWaiter, history.KindIsolateClient, compactBehindWaiter, withinLease)
+	register(CompactBehindWaiter, history.KindCompactBehindWaiter, compactBehindWaiter, withinLease)
 }
 
 // compactor reads the current revision and compacts the keyspace up to it;
@@ -75,8 +75,8 @@ func compact(ctx context.Context, env *Env, _ uint64) (*injection, error) {
 // compactBehindWaiter cuts a waiting client off, waits for the revision to
 // move past the one current when it was cut off (a watch that waits
 // resumes from a revision at or below it), and compacts there. The
-// compaction is part of the cut-off's effect, so the history records one
-// fault: the client's cut-off, which heals when it is reconnected.
+// history records it as one fault of its own kind, aimed at the client,
+// which ends when the client is reconnected.
 func compactBehindWaiter(ctx context.Context, env *Env, choice uint64) (*injection, error) {
 	admin, ok := env.Admin.(compactor)
 	if !ok {

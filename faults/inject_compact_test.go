@@ -127,7 +127,7 @@ func TestCompactBehindWaiterCompactsPastTheCutOffWaiter(t *testing.T) {
 	env.Admin = advancingAdmin{compactingAdmin: compactingAdmin{fakeAdmin: fakeAdmin{env.cluster}}, next: &rev}
 	events := runOne(t, env.Env, CompactBehindWaiter, 0)
 	require.Len(t, events, 2)
-	assert.Equal(t, history.Event{Type: history.TypeFault, Fault: history.KindIsolateClient, Phase: history.PhaseStart, Target: 3, Member: 3,
+	assert.Equal(t, history.Event{Type: history.TypeFault, Fault: history.KindCompactBehindWaiter, Phase: history.PhaseStart, Target: 3, Member: 3,
 		Detail: "client 3 cut from member 3, waiting for l0; the keyspace compacted past the revision current when it was cut off",
 		Time:   events[0].Time}, events[0])
 	assert.Equal(t, history.PhaseEnd, events[1].Phase)

@@ -103,6 +103,8 @@ func TestNemesisHealsTheFaultInProgressWhenCancelled(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			env := newFakeEnv()
+			rev := int64(1) // an admin that also compacts, at a revision that moves on
+			env.Admin = advancingAdmin{compactingAdmin: compactingAdmin{fakeAdmin: fakeAdmin{env.cluster}}, next: &rev}
 			rec, read := newRecorder(t)
 			n := NewNemesis(env.Env, rec, Schedule{{Injector: name, For: time.Hour}}, t.Logf)
 			ctx, cancel := context.WithCancel(context.Background())

@@ -21,6 +21,9 @@ const (
 	KindRevokeLease   = "revoke-lease"
 	KindExpireLease   = "expire-lease"
 	KindCompaction    = "compaction"
+	// KindCompactBehindWaiter: a waiting client cut off while the keyspace
+	// is compacted past the revision its watch resumes from.
+	KindCompactBehindWaiter = "compact-behind-waiter"
 )
 
 // FaultKind is everything the project knows about one kind of fault.
@@ -111,6 +114,10 @@ var faultKinds = []FaultKind{
 	{Name: KindRevokeLease, OneShot: true, Target: TargetLease, Explains: ExplainsLeaseDeath | ExplainsClientStall, Class: ClassLease},
 	{Name: KindExpireLease, Target: TargetLease, Explains: ExplainsLeaseDeath | ExplainsClientStall, Class: ClassLease},
 	{Name: KindCompaction, OneShot: true, Target: TargetMember, Explains: ExplainsNothing, Class: ClassMember},
+	// It acts on the store every member replicates, so it cannot run
+	// against a cluster the harness did not start, and on the waiter it
+	// cuts off, whose lapse it may explain as a client cut-off does.
+	{Name: KindCompactBehindWaiter, Target: TargetMember, Explains: ExplainsClientStall, Class: ClassMember},
 }
 
 var faultKindByName = func() map[string]FaultKind {

@@ -55,7 +55,7 @@ func TestFaultKindMeaningsForTheCheckers(t *testing.T) {
 		return names
 	}
 	assert.ElementsMatch(t, []string{"revoke-lease", "expire-lease", "pause-client"}, with(ExplainsLeaseDeath))
-	assert.ElementsMatch(t, []string{"revoke-lease", "expire-lease", "pause-client", "isolate-client"}, with(ExplainsClientStall))
+	assert.ElementsMatch(t, []string{"revoke-lease", "expire-lease", "pause-client", "isolate-client", "compact-behind-waiter"}, with(ExplainsClientStall))
 	assert.ElementsMatch(t, []string{"partition", "kill-member", "pause-member", "hang-client-port"}, with(ExplainsClusterFault))
 	assert.Subset(t, with(ExplainsNothing), []string{"latency", "move-leader"})
 }

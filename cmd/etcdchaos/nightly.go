@@ -31,7 +31,7 @@ func parseNightlyFlags(args []string, stderr io.Writer) (*nightlyFlags, error) {
 	f := &nightlyFlags{}
 	fs := flag.NewFlagSet("nightly", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.DurationVar(&f.budget, "budget", 20*time.Minute, "wall-clock budget of the whole batch")
+	fs.DurationVar(&f.budget, "budget", 30*time.Minute, "wall-clock budget of the whole batch")
 	fs.StringVar(&f.out, "out", "", "aggregate directory, one run directory inside per run (default runs/nightly-<date>)")
 	fs.StringVar(&f.config, "config", "", "JSON file narrowing the matrix or listing runs (schema: go doc ./harness/nightly)")
 	fs.Int64Var(&f.seed, "seed", 0, "base seed; run i uses seed+i (default: the date as YYYYMMDD)")

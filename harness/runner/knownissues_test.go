@@ -36,7 +36,8 @@ func firstKnown(res models.Result, issue string) (int64, bool) {
 // b.N seeds of knownIssueRun each (-benchtime 5x: five). Issue 22123 needs a
 // Resign that keeps its Election after failing, which only the concurrency
 // backend does; 22082 is concurrency.Mutex's and etcdchaos-3 the v3lock
-// service's form of the same stale unlock.
+// service's form of the same stale unlock; 21128 is in concurrency.Election,
+// which the v3election service runs too.
 func BenchmarkKnownIssues(b *testing.B) {
 	for _, tc := range []struct {
 		scenario string
@@ -48,6 +49,8 @@ func BenchmarkKnownIssues(b *testing.B) {
 		{"election-retry", workloads.BackendConcurrency, []string{"22123"}},
 		{"stale-unlock", workloads.BackendConcurrency, []string{"22082"}},
 		{"stale-unlock", workloads.BackendGRPC, []string{"etcdchaos-3"}},
+		{"campaign-compaction", workloads.BackendConcurrency, []string{"21128"}},
+		{"campaign-compaction", workloads.BackendGRPC, []string{"21128"}},
 	} {
 		sc, err := faults.Lookup(tc.scenario)
 		require.NoError(b, err)
