@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/etcdchaos/etcdchaos/faults"
+	"github.com/etcdchaos/etcdchaos/harness"
 	"github.com/etcdchaos/etcdchaos/models"
 	"github.com/etcdchaos/etcdchaos/workloads"
 )
@@ -35,7 +37,8 @@ func firstKnown(res models.Result, issue string) (int64, bool) {
 // first finding (a run that finds nothing counts as its whole length), over
 // b.N seeds of knownIssueRun each (-benchtime 5x: five). Issue 22123 needs a
 // Resign that keeps its Election after failing, which only the concurrency
-// backend does; 22082 is concurrency.Mutex's and etcdchaos-3 the v3lock
+// backend does; the server bugs of older releases run in etcd processes
+// of those releases, skipped where the binary is not built; 22082 is concurrency.Mutex's and etcdchaos-3 the v3lock
 // service's form of the same stale unlock; 21128 is in concurrency.Election,
 // which the v3election service runs too.
 func BenchmarkKnownIssues(b *testing.B) {
@@ -43,23 +46,40 @@ func BenchmarkKnownIssues(b *testing.B) {
 		scenario string
 		backend  workloads.Backend
 		issues   []string
+		// release, when set, runs etcd processes of that release
+		// ("pinned": bin/etcd).
+		release string
 	}{
-		{"waiters", workloads.BackendConcurrency, []string{"19597", "22123"}},
-		{"waiters", workloads.BackendGRPC, []string{"19597"}},
-		{"election-retry", workloads.BackendConcurrency, []string{"22123"}},
-		{"stale-unlock", workloads.BackendConcurrency, []string{"22082"}},
-		{"stale-unlock", workloads.BackendGRPC, []string{"etcdchaos-3"}},
-		{"campaign-compaction", workloads.BackendConcurrency, []string{"21128"}},
-		{"campaign-compaction", workloads.BackendGRPC, []string{"21128"}},
+		{"waiters", workloads.BackendConcurrency, []string{"19597", "22123"}, ""},
+		{"waiters", workloads.BackendGRPC, []string{"19597"}, ""},
+		{"election-retry", workloads.BackendConcurrency, []string{"22123"}, ""},
+		{"stale-unlock", workloads.BackendConcurrency, []string{"22082"}, ""},
+		{"stale-unlock", workloads.BackendGRPC, []string{"etcdchaos-3"}, ""},
+		{"campaign-compaction", workloads.BackendConcurrency, []string{"21128"}, ""},
+		{"campaign-compaction", workloads.BackendGRPC, []string{"21128"}, ""},
+		// Server bugs of older releases and the pinned one's, in etcd
+		// processes: bin/etcd-<release> (make etcd ETCD_VERSION=...), or
+		// bin/etcd for the pinned release.
+		{"stale-leader", workloads.BackendConcurrency, []string{"15247"}, "v3.5.12"},
+		{"lease-ttl", workloads.BackendConcurrency, []string{"17506"}, "v3.5.13"},
+		{"stale-leader", workloads.BackendConcurrency, []string{"etcdchaos-1", "etcdchaos-2"}, "pinned"},
 	} {
 		sc, err := faults.Lookup(tc.scenario)
 		require.NoError(b, err)
-		b.Run(tc.scenario+"/"+string(tc.backend), func(b *testing.B) {
+		name := tc.scenario + "/" + string(tc.backend)
+		if tc.release != "" {
+			name += "/" + tc.release
+		}
+		b.Run(name, func(b *testing.B) {
+			opts := Options{Duration: knownIssueRun, Members: 3, Backend: tc.backend, CheckTimeout: time.Minute}
+			if tc.release != "" {
+				opts.Mode, opts.EtcdBin = harness.ModeProcess, releaseBinary(b, tc.release)
+			}
 			secs := map[string][]float64{}
 			found := map[string]int{}
 			for i := 0; i < b.N; i++ {
-				res, err := Run(context.Background(), sc, Options{Seed: int64(1 + i), Duration: knownIssueRun, Members: 3,
-					Backend: tc.backend, Out: filepath.Join(b.TempDir(), "run"), CheckTimeout: time.Minute})
+				opts.Seed, opts.Out = int64(1+i), filepath.Join(b.TempDir(), "run")
+				res, err := Run(context.Background(), sc, opts)
 				require.NoError(b, err)
 				for _, issue := range tc.issues {
 					at, ok := firstKnown(res.Check, issue)
@@ -78,4 +98,24 @@ func BenchmarkKnownIssues(b *testing.B) {
 			}
 		})
 	}
+}
+
+// releaseBinary is the etcd binary of release for a process-mode run:
+// bin/etcd for "pinned", else bin/etcd-<release>; the benchmark is skipped
+// when it has not been built.
+func releaseBinary(b *testing.B, release string) string {
+	b.Helper()
+	if release == "pinned" {
+		bin, err := harness.FindEtcd()
+		if err != nil {
+			b.Skipf("no etcd binary for the pinned release (make etcd): %v", err)
+		}
+		return bin
+	}
+	bin, err := filepath.Abs(filepath.Join("..", "..", "bin", "etcd-"+release))
+	require.NoError(b, err)
+	if _, err := os.Stat(bin); err != nil {
+		b.Skipf("no %s (make etcd ETCD_VERSION=%s): %v", bin, release, err)
+	}
+	return bin
 }
