@@ -103,6 +103,8 @@ var handWritten = []struct {
 	{"illegal-lease-keepalive-after-revoke-fault", models.CheckLease, models.Violation, "a keep-alive invoked after a revoke-lease fault recorded its end succeeded"},
 	{"illegal-lease-alive-after-keys-gone", models.CheckLease, models.Violation, "a keep-alive racing a revoke answered TTL 2 at the revision of the revoke's deletion of the lease's keys (etcd issue 14758's window; not registered until reproduced)"},
 	{"legal-lease-renewal-racing-revoke-before-keys-gone", models.CheckLease, models.Ok, "the same renewal answered at a revision before the keys went: it renewed a live lease"},
+	{"legal-lease-keys-listed-while-attaching", models.CheckLease, models.Ok, "a TimeToLive asked while the lease's keys were being put listed the first 500 of them"},
+	{"illegal-lease-keys-partly-gone-no-revoke-v3.7.4", models.CheckLease, models.Violation, "the lease listed with only the tail of its keys and no revoke of it on record: not a revoke's deletions"},
 	{"known-lease-early-expiry-15247-v3.5.12", models.CheckLease, models.KnownIssue, "etcd issue 15247 (PR 17425), recorded on v3.5.12 (stale-leader seed 1, shrunk): a leader paused past the lease TTL revoked, as it continued, a lease the new leader had just renewed"},
 	{"known-lease-early-expiry-etcdchaos-1-v3.7.3", models.CheckLease, models.KnownIssue, "etcdchaos-1, recorded on v3.7.3 (stale-leader seed 2, shrunk): 6 s after leader 3 continued from a pause (30.13 s), a revoke it queued behind its first 16 deleted a lease the new leader had renewed at 35.69 s"},
 	{"known-lease-ttl-17506-v3.5.13", models.CheckLease, models.KnownIssue, "etcd issue 17506, recorded on v3.5.13 (lease-ttl seed 1): a TimeToLive answered 9223372036 s while members 2 and 3 elected a new leader"},
