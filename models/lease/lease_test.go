@@ -204,7 +204,7 @@ func TestKeysListedAfterTheirAttach(t *testing.T) {
 	r, ok := leaseResult(t, readTestdata(t, "legal-lease-keys-listed-while-attaching"))
 	require.True(t, ok)
 	assert.Equal(t, models.Ok, r.Verdict, r.Account)
-	for _, file := range []string{"illegal-lease-keys-partly-gone-no-revoke-v3.7.4"} {
+	for _, file := range []string{"known-lease-keys-partly-gone-14758-v3.7.4", "illegal-lease-keys-partly-gone-head-v3.7.4"} {
 		r, ok := leaseResult(t, readTestdata(t, file))
 		require.True(t, ok)
 		require.Len(t, r.Findings, 1, file)
