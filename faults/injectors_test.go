@@ -37,7 +37,7 @@ func TestClientSideInjectorsAreThoseAimedAtClientsOrLeases(t *testing.T) {
 		}
 	}
 	assert.ElementsMatch(t, []string{IsolateClient, PauseClient, RevokeLease, ExpireLease,
-		IsolateWaiter, PauseWaiter, RevokeWaiter, ExpireWaiter, IsolateHolder, HoldAnswers}, got)
+		IsolateWaiter, PauseWaiter, RevokeWaiter, ExpireWaiter, IsolateHolder, HoldAnswers, RevokeBehind}, got)
 	assert.False(t, ClientSide("no-such-injector"))
 }
 

@@ -67,6 +67,9 @@ type Scenario struct {
 	// (workloads.Config.EveryEndpoint), so it can go on through the others
 	// when one member stops answering.
 	EveryEndpoint bool
+	// LeaseKeys is how many extra keys every client puts with each lease
+	// it grants (workloads.Config.LeaseKeys; 0: none).
+	LeaseKeys int
 }
 
 var catalog = []Scenario{
@@ -173,6 +176,18 @@ var catalog = []Scenario{
 	{Name: "lease-ttl", Description: "locks and elections whose clients ask TimeToLive many times a second, through every member, while leadership moves and the leader is killed or cut off (etcd issue 17506)",
 		Workloads: []string{WorkloadLock, WorkloadElection}, Quiet: time.Second, FaultFor: 2 * time.Second,
 		Injectors: []string{MoveLeader, KillLeader, IsolateLeader}, TTLProbe: 20 * time.Millisecond},
+	// A revoke deletes its lease's keys one by one, in key order, and only
+	// then removes the lease from the lessor, which answers for the lease
+	// as alive meanwhile: with a thousand keys, for tens of milliseconds.
+	// A TimeToLive waits for the applied index, so it meets that moment
+	// when it waited behind other work just as the revoke was queued:
+	// holders' leases are revoked right behind a revoke of three thousand
+	// keys (revoke-behind), waiters' leases on their own, leadership moves
+	// in between, and every keeper asks TimeToLive, with the lease's keys,
+	// every 20 ms through its own member.
+	{Name: "lease-race", Description: "locks and elections whose clients' leases carry a thousand keys each and are revoked every half second or so, often right behind a revoke of three thousand keys, while leadership moves and every client's keeper asks TimeToLive, with the keys, many times a second through its own member: no answer may find a lease alive with part of its keys gone (etcd issue 14758)",
+		Workloads: []string{WorkloadLock, WorkloadElection}, Quiet: 500 * time.Millisecond,
+		Injectors: []string{RevokeBehind, RevokeWaiter, MoveLeader}, TTLProbe: 20 * time.Millisecond, LeaseKeys: 1000},
 }
 
 // DefaultScenario is what `etcdchaos run` and `make run` use.

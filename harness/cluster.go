@@ -144,6 +144,8 @@ func (c *Cluster) makeSlots() error {
 			TickMs:         c.cfg.TickMs,
 			ElectionMs:     c.cfg.ElectionMs,
 			Logger:         c.logger.With(zap.String("member", name)),
+
+			LeaseCheckpoint: c.cfg.LeaseCheckpoint,
 		}
 		if !c.ownDir {
 			if _, err := os.Stat(s.spec.Dir); err == nil {

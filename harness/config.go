@@ -45,6 +45,14 @@ type Config struct {
 	// Network selects how member links are cut: NetworkProxy (the default)
 	// or NetworkNetns (ModeProcess only, needs root).
 	Network string
+	// LeaseCheckpoint turns on etcd's lease checkpoints and their
+	// persistence: the leader sends every lease's remaining TTL to the
+	// others, so a leader change does not reset it, and a renewal of a
+	// checkpointed lease first proposes a checkpoint through raft, which
+	// widens the window etcd PR 20590 closed (a renewal racing a revoke).
+	// etcd checkpoints a lease only when it has more than 5 minutes left.
+	// Not for ModeExternal.
+	LeaseCheckpoint bool
 }
 
 // Networks: how member-to-member links are cut.
@@ -96,6 +104,9 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("invalid config: mode %q (expected %s, %s or %s)", cfg.Mode, ModeEmbedded, ModeProcess, ModeExternal)
 	}
 	if cfg.Mode == ModeExternal {
+		if cfg.LeaseCheckpoint {
+			return cfg, fmt.Errorf("invalid config: lease checkpoints are a member setting; an existing cluster's members are not the harness's to set")
+		}
 		return cfg.externalDefaults()
 	}
 	if len(cfg.Endpoints) > 0 {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/etcdchaos/etcdchaos/harness/internal/member"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/pkg/v3/featuregate"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 )
@@ -55,6 +56,15 @@ func embedConfig(spec *member.Spec, peerAddr, clientAddr string, lg *zap.Logger)
 	cfg.EnableGRPCGateway = false
 	cfg.GRPCKeepAliveMinTime = time.Second
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(lg)
+	if spec.LeaseCheckpoint {
+		gates, ok := cfg.ServerFeatureGate.(featuregate.MutableFeatureGate)
+		if !ok {
+			return nil, fmt.Errorf("lease checkpoints: etcd's feature gates cannot be set")
+		}
+		if err := gates.Set(member.LeaseCheckpointGates); err != nil {
+			return nil, fmt.Errorf("lease checkpoints: %w", err)
+		}
+	}
 	urls := map[string]string{
 		"listen-peer":      "http://" + peerAddr,
 		"listen-client":    "http://" + clientAddr,

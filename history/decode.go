@@ -150,6 +150,15 @@ func (d *fastDecoder) valueField(key []byte, v *Value) bool {
 		return true
 	case "granted_ttl":
 		return d.int64(&v.GrantedTTL)
+	case "keys":
+		var n int64
+		if !d.int64(&n) {
+			return false
+		}
+		v.Keys = &n
+		return true
+	case "keys_from":
+		return d.int64(&v.KeysFrom)
 	}
 	return false
 }

@@ -24,6 +24,9 @@ var decodeSamples = []string{
 	`{"type":"ok","op":24,"time":9970,"value":{"lease":7587,"ttl":2}}`,
 	`{"type":"ok","op":25,"time":9980,"value":{"lease":7587,"ttl":0,"granted_ttl":2}}`,
 	`{"type":"ok","op":26,"time":9990,"value":{"lease":7587,"ttl":-1}}`,
+	`{"type":"invoke","op":27,"client":3,"f":"attach","time":9991,"value":{"lease":7587,"keys":1000}}`,
+	`{"type":"ok","op":28,"time":9992,"value":{"lease":7587,"ttl":2,"granted_ttl":2,"keys":0}}`,
+	`{"type":"ok","op":29,"time":9993,"value":{"lease":7587,"ttl":2,"granted_ttl":2,"keys":600,"keys_from":400}}`,
 	// These take the slow path: whitespace, escapes, unicode, unknown fields, odd numbers.
 	`{ "type": "ok", "op": 1, "time": 2 }`,
 	`{"type":"info","op":22,"time":9100,"error":"quote \" inside"}`,

@@ -124,6 +124,14 @@ func appendValue(b []byte, v *Value) []byte {
 		field("granted_ttl")
 		b = strconv.AppendInt(b, v.GrantedTTL, 10)
 	}
+	if v.Keys != nil {
+		field("keys")
+		b = strconv.AppendInt(b, *v.Keys, 10)
+	}
+	if v.KeysFrom != 0 {
+		field("keys_from")
+		b = strconv.AppendInt(b, v.KeysFrom, 10)
+	}
 	return append(b, '}')
 }
 

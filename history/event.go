@@ -50,6 +50,9 @@ const (
 	// They concern a lease, not a name: their invokes carry no name.
 	FKeepAlive = "keepalive"
 	FLeaseTTL  = "lease-ttl"
+	// FAttach is a client putting its lease's extra keys, right after the
+	// grant (an extension of format v1): ok once every one is put.
+	FAttach = "attach"
 	// FProbe is the run's liveness probe after healing: one operation per
 	// lock or election name, by ProbeClient, ok when the name was acquired
 	// and released within the run's bound, fail when it was not (the
@@ -128,6 +131,15 @@ type Value struct {
 	// GrantedTTL is the TTL in seconds the lease was granted with: a
 	// TimeToLive's answer, or on a keep-alive's invoke the grant's.
 	GrantedTTL int64 `json:"granted_ttl,omitempty"`
+	// Keys counts a lease's extra keys (workloads.Config.LeaseKeys): on an
+	// attach invoke, how many the client puts with the lease; on a
+	// lease-ttl answer, how many of them the answer listed. A pointer,
+	// since 0 is an answer.
+	Keys *int64 `json:"keys,omitempty"`
+	// KeysFrom is the lowest index among the extra keys a lease-ttl answer
+	// listed. The keys are named by their index, zero-padded, so etcd's
+	// sorted key order is index order.
+	KeysFrom int64 `json:"keys_from,omitempty"`
 }
 
 // IsFenced reports whether a write value is fenced.

@@ -28,7 +28,7 @@ var (
 	ErrLeaseMismatch   = errors.New("records disagree on a key's lease")
 	errTruncatedAtEOF  = errors.New("cut-off last line")
 	maxLineBytes       = 1 << 20
-	knownFunctions     = map[string]bool{FLock: true, FUnlock: true, FWrite: true, FCampaign: true, FProclaim: true, FResign: true, FLeader: true, FObserve: true, FLeaseLost: true, FRevoke: true, FKeepAlive: true, FLeaseTTL: true, FProbe: true}
+	knownFunctions     = map[string]bool{FLock: true, FUnlock: true, FWrite: true, FCampaign: true, FProclaim: true, FResign: true, FLeader: true, FObserve: true, FLeaseLost: true, FRevoke: true, FKeepAlive: true, FLeaseTTL: true, FAttach: true, FProbe: true}
 	validCompletionFor = map[string]Outcome{TypeOk: Ok, TypeFail: Fail, TypeInfo: Info}
 	// leaseNaming are the functions whose ok value names a key, its create
 	// revision and its lease.

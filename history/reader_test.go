@@ -221,7 +221,7 @@ func TestReadWarnsOnUnknownFunction(t *testing.T) {
 func TestEncoderMatchesEncodingJSON(t *testing.T) {
 	for _, s := range []string{"", "plain", `q"uote\back`, "ctl\x00\x01\x1f\t\n\r", "ünïcødé ✓ 🎉", "bad\xffutf8\xc3", "<html>&amp;\u2028"} {
 		e := Event{Type: TypeInvoke, Op: 3, Client: 2, F: FWrite, Name: s, Time: 9, Member: 1, Target: 4, Lease: 5,
-			Value: &Value{Lease: 1, Key: s, Rev: 2, Fenced: Bool(false), Data: s, Value: s, ModRev: 3, None: true, LastAlive: Int64(0)},
+			Value: &Value{Lease: 1, Key: s, Rev: 2, Fenced: Bool(false), Data: s, Value: s, ModRev: 3, None: true, LastAlive: Int64(0), Keys: Int64(0), KeysFrom: 7},
 			Error: s, Fault: s, Phase: s, Detail: s}
 		line := appendEvent(nil, &e)
 		require.True(t, bytes.HasSuffix(line, []byte("}\n")))

@@ -23,6 +23,7 @@ const (
 	FindingLeaseEarlyExpiry     = "lease-early-expiry"
 	FindingKeepAliveAfterRevoke = "keepalive-after-revoke"
 	FindingAliveAfterKeysGone   = "lease-alive-after-keys-gone"
+	FindingLeaseKeysPartlyGone  = "lease-keys-partly-gone"
 
 	// Liveness findings (package liveness).
 	FindingStuckWaiter = "stuck-waiter"

@@ -103,6 +103,12 @@ type Config struct {
 	// over the members and can leave out one that stops answering. Its
 	// operations then name no member in the history.
 	EveryEndpoint bool
+	// LeaseKeys is how many extra keys each client puts with every lease it
+	// grants, right after the grant (see attachKeys), up to MaxLeaseKeys;
+	// its TimeToLive questions then ask for the lease's keys. A revoke
+	// deletes a lease's keys one by one before it forgets the lease, so
+	// more keys widen that window (etcd issue 14758). 0: none.
+	LeaseKeys int
 	// Observers is the number of long-lived Observe streams per election
 	// name, each its own client (default 1).
 	Observers int
@@ -170,6 +176,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	intDefault(&cfg.ReleaseRetries, DefaultRetries)
 	if cfg.ClientBase < 0 || cfg.Clients < 0 || cfg.Names < 0 || cfg.LeaseTTL < 0 || cfg.OpTimeout < 0 || cfg.WaitTimeout < 0 || cfg.MaxOps < 0 || cfg.TTLProbe < 0 {
 		return cfg, fmt.Errorf("workload config: negative clients, names, TTL, timeout, probe interval or budget")
+	}
+	if cfg.LeaseKeys < 0 || cfg.LeaseKeys > MaxLeaseKeys {
+		return cfg, fmt.Errorf("workload config: lease keys %d is not from 0 to %d", cfg.LeaseKeys, MaxLeaseKeys)
 	}
 	durDefault(&cfg.LeaseTTL, DefaultLeaseTTL)
 	cfg.LeaseTTL = (cfg.LeaseTTL + time.Second - 1).Truncate(time.Second)

@@ -48,3 +48,15 @@ func TestClientVersion(t *testing.T) {
 	require.NotNil(t, m, "go.mod requires the client library")
 	require.Equal(t, string(m[1]), ClientVersion())
 }
+
+// TestLeaseKeysBounds: LeaseKeys is a count from 0 to MaxLeaseKeys.
+func TestLeaseKeysBounds(t *testing.T) {
+	for _, n := range []int{0, 1, MaxLeaseKeys} {
+		_, err := Config{Kind: KindLock, LeaseKeys: n}.withDefaults()
+		require.NoError(t, err, "%d keys", n)
+	}
+	for _, n := range []int{-1, MaxLeaseKeys + 1} {
+		_, err := Config{Kind: KindLock, LeaseKeys: n}.withDefaults()
+		require.ErrorContains(t, err, "lease keys", "%d keys", n)
+	}
+}

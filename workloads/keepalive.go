@@ -96,9 +96,10 @@ func (c *Client) between(l *clientLease, keeper int, next time.Time) error {
 		// cut short when the lease stops, so the next lease's keeper need
 		// not wait for it (a read of unknown outcome proves nothing).
 		rctx, cancel := context.WithDeadline(l.alive, next)
-		resp, err := c.conn.TimeToLive(rctx, l.id)
+		resp, err := c.conn.TimeToLive(rctx, l.id, c.ttlOptions()...)
 		cancel()
 		outcome, out, msg := ttlOutcome(l, resp, err)
+		c.listed(l, resp, out)
 		if err := c.w.rec.Complete(op, outcome, out, msg); err != nil {
 			return err
 		}
@@ -135,9 +136,10 @@ func (c *Client) timeToLive(ctx context.Context, l *clientLease) (gone bool, err
 		return false, err
 	}
 	tctx, cancel := c.opCtx(ctx, false)
-	resp, err := c.conn.TimeToLive(tctx, l.id)
+	resp, err := c.conn.TimeToLive(tctx, l.id, c.ttlOptions()...)
 	cancel()
 	outcome, out, msg := ttlOutcome(l, resp, err)
+	c.listed(l, resp, out)
 	c.record(op, outcome, out, msg)
 	if outcome == history.Info {
 		return false, err

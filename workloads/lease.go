@@ -7,10 +7,10 @@ import (
 	"github.com/etcdchaos/etcdchaos/history"
 )
 
-// ensureLease grants a lease and starts keeping it alive (see keep) if the
-// client has none. The grant is the first proof that the lease exists: its
-// proof time is taken just before the request. It reports whether the
-// client has a lease.
+// ensureLease grants a lease, starts keeping it alive (see keep) and puts
+// its extra keys (see attachKeys) if the client has none. The grant is the
+// first proof that the lease exists: its proof time is taken just before
+// the request. It reports whether the client has a lease.
 func (c *Client) ensureLease(ctx context.Context) bool {
 	if c.lease != nil {
 		return true
@@ -37,6 +37,11 @@ func (c *Client) ensureLease(ctx context.Context) bool {
 	c.mu.Lock()
 	c.leaseID, c.stopKA = int64(resp.ID), stop
 	c.mu.Unlock()
+	if !c.attachKeys(ctx, l) {
+		// Some keys may be attached, or none: give the lease up.
+		c.abandonLease(ctx, c.recent, c.w.cfg.OpTimeout)
+		return false
+	}
 	return true
 }
 

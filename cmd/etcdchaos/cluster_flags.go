@@ -13,6 +13,7 @@ import (
 // processes, or an existing cluster given by its endpoints.
 type clusterFlags struct {
 	mode, etcdBin, endpoints, network string
+	leaseCheckpoint                   bool
 }
 
 func (c *clusterFlags) register(fs *flag.FlagSet) {
@@ -26,6 +27,9 @@ func (c *clusterFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.endpoints, "endpoints", "",
 		"comma-separated client URLs of an existing cluster to test instead of starting one; only client-side faults "+
 			"(isolate-client, pause-client, hold-answers, revoke-lease, expire-lease) can run there, e.g. --scenario client-faults")
+	fs.BoolVar(&c.leaseCheckpoint, "lease-checkpoint", false,
+		"turn on the members' lease checkpoints and their persistence (etcd 3.5: --experimental-enable-lease-checkpoint[-persist]; "+
+			"3.6 and later: --feature-gates=LeaseCheckpoint=true,LeaseCheckpointPersist=true); etcd checkpoints leases with more than 5 minutes left")
 }
 
 // validate checks that the flags go together.
@@ -41,6 +45,8 @@ func (c *clusterFlags) validate() error {
 		return fmt.Errorf("--network %q: expected %s or %s", c.network, harness.NetworkProxy, harness.NetworkNetns)
 	case c.network == harness.NetworkNetns && (c.mode != harness.ModeProcess || c.endpoints != ""):
 		return fmt.Errorf("--network netns needs --mode process")
+	case c.leaseCheckpoint && c.endpoints != "":
+		return fmt.Errorf("--lease-checkpoint sets the members the harness starts; it does not go with --endpoints")
 	}
 	return nil
 }
@@ -60,6 +66,7 @@ func (c *clusterFlags) list() []string {
 
 func (c *clusterFlags) apply(o *runner.Options) {
 	o.Mode, o.EtcdBin, o.Endpoints, o.Network = c.mode, c.etcdBin, c.list(), c.network
+	o.LeaseCheckpoint = c.leaseCheckpoint
 }
 
 // args are the flags that reproduce the choice (none for the default).
@@ -76,6 +83,9 @@ func (c *clusterFlags) args() []string {
 	}
 	if c.endpoints != "" {
 		out = append(out, "--endpoints", c.endpoints)
+	}
+	if c.leaseCheckpoint {
+		out = append(out, "--lease-checkpoint")
 	}
 	return out
 }

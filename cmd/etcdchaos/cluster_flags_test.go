@@ -20,6 +20,7 @@ func TestRunClusterFlagsUsage(t *testing.T) {
 		{[]string{"--mode", "vm"}, `--mode "vm"`},
 		{[]string{"--mode", "process", "--endpoints", "127.0.0.1:1"}, "does not go with --mode process"},
 		{[]string{"--etcd-bin", "/bin/true"}, "--etcd-bin needs --mode process"},
+		{[]string{"--lease-checkpoint", "--endpoints", "127.0.0.1:1"}, "--lease-checkpoint sets the members"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(append([]string{"run", "--duration", "1s", "--out", out}, tc.args...), &stdout, &stderr)
@@ -36,6 +37,11 @@ func TestClusterFlagsReproduce(t *testing.T) {
 	o := f.options(&bytes.Buffer{})
 	require.Equal(t, "process", o.Mode)
 	require.Equal(t, "/opt/etcd", o.EtcdBin)
+
+	f, _, err = parseRunFlags([]string{"--mode", "process", "--lease-checkpoint"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	require.Contains(t, f.reproCommand(), "--mode process --lease-checkpoint")
+	require.True(t, f.options(&bytes.Buffer{}).LeaseCheckpoint)
 
 	f, _, err = parseRunFlags([]string{"--endpoints", "http://127.0.0.1:2379, 127.0.0.1:22379"}, &bytes.Buffer{})
 	require.NoError(t, err)

@@ -27,6 +27,9 @@ func (o Options) clusterOptions(sc faults.Scenario) (Options, error) {
 	if o.Mode == harness.ModeProcess {
 		return o, fmt.Errorf("%w: endpoints name an existing cluster; they do not go with %s mode", errBadOptions, o.Mode)
 	}
+	if o.LeaseCheckpoint {
+		return o, fmt.Errorf("%w: lease checkpoints are set on the members the harness starts, not on an existing cluster's", errBadOptions)
+	}
 	var cluster []string
 	for _, inj := range sc.Injectors {
 		if !faults.ClientSide(inj) {
@@ -51,5 +54,5 @@ func (r *run) clusterConfig() harness.Config {
 			Verbose: r.opts.Verbose}
 	}
 	return harness.Config{Members: r.opts.Members, Mode: r.opts.Mode, EtcdBin: r.opts.EtcdBin, Network: r.opts.Network,
-		Verbose: r.opts.Verbose}
+		Verbose: r.opts.Verbose, LeaseCheckpoint: r.opts.LeaseCheckpoint}
 }

@@ -36,6 +36,9 @@ type Options struct {
 	// Network is how member links are cut with ModeProcess:
 	// harness.NetworkProxy (default) or harness.NetworkNetns (root only).
 	Network string
+	// LeaseCheckpoint turns on the members' lease checkpoints and their
+	// persistence (harness.Config.LeaseCheckpoint); not with Endpoints.
+	LeaseCheckpoint bool
 	// Endpoints, if set, run against an existing cluster at these client
 	// URLs instead of starting one: only client-side faults can run and
 	// Members is the number of endpoints.

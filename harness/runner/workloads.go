@@ -41,6 +41,7 @@ func (r *run) workloadConfig(kind string, base int) workloads.Config {
 		OpTimeout: r.sc.OpTimeout,
 		TTLProbe:  r.sc.TTLProbe,
 		Writes:    r.sc.Writes,
+		LeaseKeys: r.sc.LeaseKeys,
 
 		RetryUnlockLater: r.sc.RetryUnlockLater,
 		CampaignBackoff:  r.sc.CampaignBackoff,

@@ -51,3 +51,21 @@ func TestUnfencedFraction(t *testing.T) {
 		}
 	}
 }
+
+// A scenario's extra keys per lease reach its workloads, and the lease
+// checkpoint option reaches the cluster it starts (not an existing one).
+func TestLeaseRaceSettingsReachWorkloadsAndCluster(t *testing.T) {
+	sc, err := faults.Lookup("lease-race")
+	require.NoError(t, err)
+	r := &run{sc: sc, opts: Options{LeaseCheckpoint: true}}
+	for _, kind := range sc.Workloads {
+		require.Equal(t, 1000, r.workloadConfig(kind, 0).LeaseKeys, kind)
+	}
+	require.True(t, r.clusterConfig().LeaseCheckpoint)
+	smoke, err := faults.Lookup("smoke")
+	require.NoError(t, err)
+	require.Zero(t, (&run{sc: smoke}).workloadConfig(smoke.Workloads[0], 0).LeaseKeys)
+
+	_, err = Options{Endpoints: []string{"127.0.0.1:2379"}, LeaseCheckpoint: true}.clusterOptions(smoke)
+	require.True(t, IsBadOptions(err), "%v", err)
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/etcdchaos/etcdchaos/history"
 	"github.com/etcdchaos/etcdchaos/models"
 	"github.com/etcdchaos/etcdchaos/models/internal/handwritten"
+	"github.com/etcdchaos/etcdchaos/models/lease"
 	"github.com/etcdchaos/etcdchaos/models/truth"
 )
 
@@ -159,4 +160,62 @@ func TestCampaignMechanismNeedsEveryPart(t *testing.T) {
 	}
 	_, ok = match(&released)
 	assert.False(t, ok, "its own client released the key")
+}
+
+// leaseFindingOf is the lease check's finding of kind in h.
+func leaseFindingOf(t *testing.T, h *history.History, kind string) models.Finding {
+	t.Helper()
+	r, ok := lease.Check(h, h.Operations(), truth.Build(h))
+	require.True(t, ok)
+	for _, f := range r.Findings {
+		if f.Kind == kind {
+			return f
+		}
+	}
+	require.FailNow(t, "no "+kind+" finding")
+	return models.Finding{}
+}
+
+// 14758 is named only for a TimeToLive that found the lease alive with a
+// tail of its keys, in key order, while a revoke of it that completed was
+// in flight: the same symptom without any one part stays a violation.
+func TestHalfRevokedLeaseNeedsEveryPart(t *testing.T) {
+	for file, want := range map[string]bool{
+		"known-lease-keys-partly-gone-14758-v3.7.4":          true,
+		"known-lease-keys-all-gone-14758-v3.7.4":             true,
+		"illegal-lease-keys-partly-gone-no-revoke-v3.7.4":    false,
+		"illegal-lease-keys-partly-gone-head-v3.7.4":         false,
+		"illegal-lease-keys-partly-gone-holes-v3.7.4":        false,
+		"illegal-lease-keys-partly-gone-expired-v3.7.4":      false,
+		"illegal-lease-keys-partly-gone-after-revoke-v3.7.4": false,
+	} {
+		h := readTestdata(t, file)
+		f := leaseFindingOf(t, h, models.FindingLeaseKeysPartlyGone)
+		i, claims, ok := Match(f, NewEvidence(h, h.Operations(), truth.Build(h)))
+		assert.Equal(t, want, ok, "%s: %s", file, i.ID)
+		if ok {
+			assert.Equal(t, "14758", i.ID, file)
+			assert.Empty(t, claims, "a lease answer's claim misleads no other check")
+		}
+	}
+	// The same answer, from a member that had applied the revoke by the
+	// time it answered, is also refused for finding the lease alive after
+	// its keys were gone: the same mechanism.
+	h := readTestdata(t, "known-lease-alive-after-keys-gone-14758-v3.7.4")
+	for _, kind := range []string{models.FindingLeaseKeysPartlyGone, models.FindingAliveAfterKeysGone} {
+		i, _, ok := Match(leaseFindingOf(t, h, kind), NewEvidence(h, h.Operations(), truth.Build(h)))
+		assert.True(t, ok, kind)
+		assert.Equal(t, "14758", i.ID, kind)
+	}
+	// Without the keys an answer lists, nothing shows where the lessor was.
+	h = readTestdata(t, "illegal-lease-alive-after-keys-gone")
+	h.Header.EtcdVersion = "3.7.4"
+	_, _, ok := Match(leaseFindingOf(t, h, models.FindingAliveAfterKeysGone), NewEvidence(h, h.Operations(), truth.Build(h)))
+	assert.False(t, ok, "a keep-alive lists no keys")
+
+	h = readTestdata(t, "known-lease-keys-partly-gone-14758-v3.7.4")
+	h.Header.EtcdVersion = "unknown"
+	f := leaseFindingOf(t, h, models.FindingLeaseKeysPartlyGone)
+	_, _, ok = Match(f, NewEvidence(h, h.Operations(), truth.Build(h)))
+	assert.False(t, ok, "a version that cannot be read matches nothing")
 }

@@ -520,3 +520,57 @@ func campaignCompactionLeftKey(f models.Finding, ev *Evidence) ([]int64, bool) {
 	op := ev.Op(f.Op)
 	return nil, op != nil && op.F == history.FCampaign && ghost.CompactionError(op.Error)
 }
+
+// halfRevokedLease is 14758's mechanism: a TimeToLive answer found the
+// lease alive (a TTL above 0, with the TTL it was granted) but listed only
+// a tail of the extra keys attached to it before the question, in key
+// order: every key from some index on and none before it, or none at all;
+// while a revoke of the lease that certainly completed was in flight
+// (invoked, or its fault started, before the answer returned; done, ok or
+// the fault's end recorded, after the question was asked). lessor.Revoke
+// deletes a lease's keys one by one in key order and only then removes the
+// lease from the lessor's map; meanwhile the lessor answers for the lease
+// as alive, and a keep-alive renews it. The finding is the lease check's
+// refusal of that answer: keys partly gone, or, when its member had
+// applied the revoke by the time it answered, alive after its keys were
+// gone. The answer's claim misleads no other check (lease answers prove
+// nothing to them), so no claim is withdrawn.
+func halfRevokedLease(f models.Finding, ev *Evidence) ([]int64, bool) {
+	if f.Check != models.CheckLease || f.Kind != models.FindingLeaseKeysPartlyGone && f.Kind != models.FindingAliveAfterKeysGone {
+		return nil, false
+	}
+	op := ev.Op(f.Op)
+	if op == nil || op.F != history.FLeaseTTL || op.Outcome != history.Ok || op.Output.TTL == nil || *op.Output.TTL <= 0 ||
+		op.Output.GrantedTTL == 0 || op.Output.Keys == nil {
+		return nil, false
+	}
+	attached, ok := ev.keysAttachedBefore(op.Input.Lease, op.Call)
+	listed, from := *op.Output.Keys, op.Output.KeysFrom
+	tail := listed == 0 || from > 0 && from+listed == attached
+	if !ok || listed >= attached || !tail {
+		return nil, false
+	}
+	for _, d := range ev.certainDeaths(op.Input.Lease) {
+		if d.start <= op.Return && d.end >= op.Call {
+			return nil, true
+		}
+	}
+	return nil, false
+}
+
+// keysAttachedBefore is how many extra keys the latest attach of lease
+// that returned ok before t put with it.
+func (ev *Evidence) keysAttachedBefore(lease, t int64) (int64, bool) {
+	var latest *history.Operation
+	for i := range ev.Ops {
+		op := &ev.Ops[i]
+		if op.F == history.FAttach && op.Input.Lease == lease && op.Outcome == history.Ok && op.Return < t &&
+			op.Input.Keys != nil && (latest == nil || op.Return > latest.Return) {
+			latest = op
+		}
+	}
+	if latest == nil {
+		return 0, false
+	}
+	return *latest.Input.Keys, true
+}

@@ -55,6 +55,22 @@ var registry = []Issue{
 				"primary gives every lease, while a fault that can move leadership was under way or had just healed"},
 		State: "fixed", Since: "3.0.0", Fixed: []string{"3.4.32", "3.5.14"}, shows: nonPrimaryLessorTTL,
 	},
+	// The structure dates from etcd PR 4408 (3.0.0): Revoke deletes the
+	// keys outside the lessor's lock, then removes the lease. Upstream the
+	// issue was closed in 2023 as not reproduced; PR 21389 (closed, not
+	// merged) refuses a renewal once Revoke has begun, but not Lookup,
+	// which answers LeaseTimeToLive.
+	{
+		IssueRef: models.IssueRef{ID: "14758", Upstream: true,
+			Title: "a lease being revoked stays alive while its keys are deleted: a renewal between the deletions and the lease's removal answers a positive TTL for a lease whose keys are gone",
+			URL:   "https://github.com/etcd-io/etcd/issues/14758",
+			Mechanism: "a LeaseTimeToLive answer found the lease alive (a TTL above 0) but listed only a tail of its extra keys in key order " +
+				"(every key from some index on, or none), while a revoke of the lease that certainly completed was in flight " +
+				"(the lease check refuses the answer for its missing keys, and, when its member had applied the revoke by then, for finding the lease alive after its keys were gone): " +
+				"lessor.Revoke deletes a lease's keys one by one in key order before it removes the lease from the lessor's map, " +
+				"and meanwhile the lessor answers for the lease, and renews it, as alive"},
+		State: "open", Since: "3.0.0", shows: halfRevokedLease,
+	},
 	// Found by etcdchaos (scenario stale-leader) and proven etcd's with a
 	// patched build (harness/etcdpatches); not reported upstream. On 3.5.13
 	// to 3.5.15 the same mechanism is a regression of 15247. 3.4.34 got the

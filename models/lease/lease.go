@@ -13,7 +13,10 @@
 //     at or after the revision at which server truth shows the lease's keys
 //     deleted by its death (a revoke or an expiry): a renewal that lands
 //     between a revoke's deletion of the keys and its removal of the lease
-//     (etcd issue 14758) says so.
+//     (etcd issue 14758) says so;
+//   - a TimeToLive that finds the lease lists every extra key attached to
+//     it before the question (history function attach): a lease's keys go
+//     with it, all at once, and clients never delete these keys.
 //
 // A lease may outlive its TTL (every leader change extends it), so that is
 // never flagged. Keep-alives and TimeToLive answers prove nothing to the
@@ -54,6 +57,7 @@ type leaseFacts struct {
 	answers    []*history.Operation // ok keep-alives and TimeToLive answers, in history order
 	alive      []int64              // invoke times of answers that found the lease (ok keep-alive, TTL >= 0)
 	revoked    []revocation         // completed revokes
+	attached   []*history.Operation // ok attaches of extra keys
 	ended      int64                // the earliest time the lease certainly ended (history.Never: not known)
 	explainers []actSpan            // what may delete its keys
 	cleanups   []actSpan            // of those, locks and campaigns that did not succeed (their backend may delete the key)
@@ -113,6 +117,9 @@ func check(h *history.History, ops []history.Operation, rec *truth.Record) *chec
 			if op.F == history.FKeepAlive {
 				l.afterRevoke(op)
 			}
+			if op.F == history.FLeaseTTL {
+				l.keysListed(op)
+			}
 		}
 	}
 	if rec != nil {
@@ -156,6 +163,11 @@ func (l *checker) learn(op *history.Operation) {
 		}
 		if op.Output.TTL != nil && *op.Output.TTL >= 0 {
 			f.alive = append(f.alive, op.Call)
+		}
+	case history.FAttach:
+		if op.Outcome == history.Ok && op.Input.Keys != nil {
+			f := l.lease(op.Input.Lease)
+			f.attached = append(f.attached, op)
 		}
 	case history.FRevoke:
 		f := l.lease(op.Input.Lease)
@@ -260,6 +272,30 @@ func (l *checker) afterRevoke(op *history.Operation) {
 			Lease: op.Input.Lease, At: op.Return, Evidence: ev,
 			Account: fmt.Sprintf("client %d's keep-alive of lease %x (op %d), invoked at %s, returned ok with TTL %ds, but %s, had revoked the lease before",
 				keeperOwner(op.Client), op.Input.Lease, op.ID, models.Secs(op.Call), ttlOf(op), r.desc)})
+		return
+	}
+}
+
+// keysListed: a TimeToLive answer that found the lease (it says with what
+// TTL the lease was granted) lists every extra key an attach of the lease
+// had put before the question was asked. A lease's keys are deleted with
+// it, all at one revision, and clients never delete their extra keys, so
+// an answer that finds the lease with fewer of them saw its death half
+// done.
+func (l *checker) keysListed(op *history.Operation) {
+	if op.Output.Keys == nil || op.Output.GrantedTTL == 0 {
+		return
+	}
+	f := l.leases[op.Input.Lease]
+	for _, at := range f.attached {
+		want := *at.Input.Keys
+		if at.Return >= op.Call || *op.Output.Keys >= want {
+			continue
+		}
+		l.find(models.Finding{Kind: models.FindingLeaseKeysPartlyGone, Name: leaseName(op.Input.Lease), F: op.F, Op: op.ID,
+			Lease: op.Input.Lease, At: op.Return, Evidence: []int64{op.ID, at.ID},
+			Account: fmt.Sprintf("client %d's lease-ttl of lease %x (op %d), invoked at %s, found the lease (TTL %ds) but listed %d of the %d keys attached to it (op %d, done at %s), from index %d: a lease alive with part of its keys gone",
+				keeperOwner(op.Client), op.Input.Lease, op.ID, models.Secs(op.Call), ttlOf(op), *op.Output.Keys, want, at.ID, models.Secs(at.Return), op.Output.KeysFrom)})
 		return
 	}
 }

@@ -62,6 +62,8 @@ func TestLeaseFindings(t *testing.T) {
 			"client 1's keep-alive of lease 64 (op 4), invoked at 1.20 s, returned ok with TTL 2s, but client 1's revoke (op 3), done at 1.10 s, had revoked the lease before"}},
 		{"illegal-lease-keepalive-after-revoke-fault", models.FindingKeepAliveAfterRevoke, 3, []string{
 			"but a revoke-lease fault at 1.00 s, done by 1.05 s, had revoked the lease before"}},
+		{"illegal-lease-keys-partly-gone-no-revoke-v3.7.4", models.FindingLeaseKeysPartlyGone, 4, []string{
+			"client 1's lease-ttl of lease 64 (op 4), invoked at 1.00 s, found the lease (TTL 2s) but listed 400 of the 1000 keys attached to it (op 1, done at 0.20 s), from index 600"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
@@ -192,5 +194,21 @@ func TestAliveAfterKeysGoneNeedsTheLeasesDeath(t *testing.T) {
 				assert.NotEqual(t, models.FindingAliveAfterKeysGone, f.Kind, "%s may have deleted the key: %s", why, f.Account)
 			}
 		})
+	}
+}
+
+// An answer lists the keys attached before it was asked: one asked while
+// the attach was under way may list fewer, and one that did not find the
+// lease lists none.
+func TestKeysListedAfterTheirAttach(t *testing.T) {
+	r, ok := leaseResult(t, readTestdata(t, "legal-lease-keys-listed-while-attaching"))
+	require.True(t, ok)
+	assert.Equal(t, models.Ok, r.Verdict, r.Account)
+	for _, file := range []string{"known-lease-keys-partly-gone-14758-v3.7.4", "illegal-lease-keys-partly-gone-head-v3.7.4"} {
+		r, ok := leaseResult(t, readTestdata(t, file))
+		require.True(t, ok)
+		require.Len(t, r.Findings, 1, file)
+		assert.Equal(t, models.FindingLeaseKeysPartlyGone, r.Findings[0].Kind, file)
+		assert.Equal(t, []int64{4, 1}, r.Findings[0].Evidence, "the answer and the attach it is held to")
 	}
 }

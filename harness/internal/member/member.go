@@ -27,8 +27,14 @@ type Spec struct {
 	Token          string
 	TickMs         uint
 	ElectionMs     uint
-	Logger         *zap.Logger
+	// LeaseCheckpoint turns on lease checkpoints and their persistence.
+	LeaseCheckpoint bool
+	Logger          *zap.Logger
 }
+
+// LeaseCheckpointGates are the feature gates (etcd 3.6 and later) that
+// turn on lease checkpoints and their persistence.
+const LeaseCheckpointGates = "LeaseCheckpoint=true,LeaseCheckpointPersist=true"
 
 // Member is one running etcd member.
 type Member interface {

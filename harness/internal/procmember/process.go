@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -36,6 +37,11 @@ type Runner struct {
 	LogName string
 	// Netns, if set, holds the members' network namespaces.
 	Netns *netns.Net
+
+	// The binary's release, read once when a flag depends on it.
+	versionOnce sync.Once
+	binVersion  string
+	versionErr  error
 }
 
 // Member is one etcd process.
@@ -78,9 +84,15 @@ func (r *Runner) startProcess(ctx context.Context, spec *member.Spec, peerAddr, 
 	if err != nil {
 		return nil, fmt.Errorf("open member log: %w", err)
 	}
-	cmd, dial := exec.Command(r.Bin, r.args(spec, peerAddr, clientAddr)...), links.DialFunc(links.DialTCP)
+	extra, err := r.extraFlags(spec)
+	if err != nil {
+		_ = logf.Close()
+		return nil, err
+	}
+	args := append(r.args(spec, peerAddr, clientAddr), extra...)
+	cmd, dial := exec.Command(r.Bin, args...), links.DialFunc(links.DialTCP)
 	if r.Netns != nil {
-		cmd = r.Netns.Command(spec.Index, r.Bin, r.args(spec, peerAddr, clientAddr))
+		cmd = r.Netns.Command(spec.Index, r.Bin, args)
 		dial = r.Netns.Dialer(spec.Index)
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
