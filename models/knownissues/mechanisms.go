@@ -531,12 +531,10 @@ func campaignCompactionLeftKey(f models.Finding, ev *Evidence) ([]int64, bool) {
 // deletes a lease's keys one by one in key order and only then removes the
 // lease from the lessor's map; meanwhile the lessor answers for the lease
 // as alive, and a keep-alive renews it. The finding is the lease check's
-// refusal of that answer: keys partly gone, or, when its member had
-// applied the revoke by the time it answered, alive after its keys were
-// gone. The answer's claim misleads no other check (lease answers prove
+// refusal of that answer: keys partly gone. The answer's claim misleads no other check (lease answers prove
 // nothing to them), so no claim is withdrawn.
 func halfRevokedLease(f models.Finding, ev *Evidence) ([]int64, bool) {
-	if f.Check != models.CheckLease || f.Kind != models.FindingLeaseKeysPartlyGone && f.Kind != models.FindingAliveAfterKeysGone {
+	if f.Check != models.CheckLease || f.Kind != models.FindingLeaseKeysPartlyGone {
 		return nil, false
 	}
 	op := ev.Op(f.Op)

@@ -358,8 +358,12 @@ func (l *checker) earlyExpiries(rec *truth.Record) {
 // one revision, none made after it, nothing else that may have deleted the
 // last (an unlock or resign of it, a lock or campaign with the lease that
 // did not succeed, whose backend deletes its key), and the lease's end on
-// record (a revoke, a loss the client recorded, a revoke-lease fault). A lease answer's
-// revision is one its member had applied when it answered.
+// record (a revoke, a loss the client recorded, a revoke-lease fault).
+// Only keep-alives are judged: etcd fills a keep-alive's header before the
+// member renews, so its revision had been applied by then. A TimeToLive's
+// header is filled after the lessor answered (through a follower, by the
+// follower), so its revision says nothing of when the lessor looked; a
+// TimeToLive is judged by the keys it lists (keysListed).
 func (l *checker) aliveAfterKeysGone(rec *truth.Record) {
 	byLease := map[int64][]*truth.Key{}
 	names := map[*truth.Key]string{}
@@ -391,7 +395,7 @@ func (l *checker) aliveAfterKeysGone(rec *truth.Record) {
 			continue
 		}
 		for _, a := range f.answers {
-			if a.Output.HeaderRev < last.Deleted || ttlOf(a) <= 0 {
+			if a.F != history.FKeepAlive || a.Output.HeaderRev < last.Deleted || ttlOf(a) <= 0 {
 				continue
 			}
 			if !queues[last].Complete(last.Deleted-1, last.Deleted) {
