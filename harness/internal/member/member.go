@@ -28,6 +28,10 @@ type Spec struct {
 	TickMs         uint
 	ElectionMs     uint
 	Logger         *zap.Logger
+	// LogDir is where a member run as a process logs; empty means Dir.
+	// (With a stallable disk, Dir is a mount the harness serves, and the
+	// harness must keep no file open on it.)
+	LogDir string
 }
 
 // Member is one running etcd member.
