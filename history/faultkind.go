@@ -14,6 +14,7 @@ const (
 	KindKillMember    = "kill-member"
 	KindMoveLeader    = "move-leader"
 	KindPauseMember   = "pause-member"
+	KindStallDisk     = "stall-disk"
 	KindIsolateClient = "isolate-client"
 	KindPauseClient   = "pause-client"
 	KindHoldAnswers   = "hold-answers"
@@ -106,6 +107,11 @@ var faultKinds = []FaultKind{
 	{Name: KindRevokeLease, OneShot: true, Target: TargetLease, Explains: ExplainsLeaseDeath | ExplainsClientStall, Class: ClassLease},
 	{Name: KindExpireLease, Target: TargetLease, Explains: ExplainsLeaseDeath | ExplainsClientStall, Class: ClassLease},
 	{Name: KindCompaction, OneShot: true, Target: TargetMember, Explains: ExplainsNothing, Class: ClassMember},
+	// A member whose disk stalls keeps its links but stops its raft loop
+	// at its next write: as a leader it stops its heartbeats and is
+	// replaced, and the keep-alives it answers or forwards stop. (Last,
+	// so that the kinds before it keep their colours.)
+	{Name: KindStallDisk, Target: TargetMember, Explains: ExplainsClusterFault, Class: ClassMember, MovesLeader: true},
 }
 
 var faultKindByName = func() map[string]FaultKind {

@@ -41,8 +41,9 @@ func TestFaultKindValidateRefusesMissingFacts(t *testing.T) {
 // The checkers' meanings of each kind, as they were before the table
 // existed: lease deaths from revoke-lease, expire-lease and pause-client; a
 // lapse of the client aimed at from those and isolate-client; a lapse of
-// anyone from partition, kill-member and pause-member; nothing from latency
-// and move-leader.
+// anyone from partition, kill-member and pause-member (and stall-disk,
+// which came later: a member waiting on its disk renews no lease); nothing
+// from latency and move-leader.
 func TestFaultKindMeaningsForTheCheckers(t *testing.T) {
 	with := func(m Explains) []string {
 		var names []string
@@ -55,7 +56,7 @@ func TestFaultKindMeaningsForTheCheckers(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []string{"revoke-lease", "expire-lease", "pause-client"}, with(ExplainsLeaseDeath))
 	assert.ElementsMatch(t, []string{"revoke-lease", "expire-lease", "pause-client", "isolate-client"}, with(ExplainsClientStall))
-	assert.ElementsMatch(t, []string{"partition", "kill-member", "pause-member"}, with(ExplainsClusterFault))
+	assert.ElementsMatch(t, []string{"partition", "kill-member", "pause-member", "stall-disk"}, with(ExplainsClusterFault))
 	assert.Subset(t, with(ExplainsNothing), []string{"latency", "move-leader"})
 }
 

@@ -141,7 +141,7 @@ func (s *svgBuilder) drawTimeAxis(a timeAxis, top, bottom float64, title bool) {
 // every known kind has its own colour and a new kind needs none here.
 var classShades = map[history.FaultClass][]string{
 	history.ClassNetwork: {"#7e57c2", "#78909c", "#5c6bc0", "#26c6da"},
-	history.ClassMember:  {"#455a64", "#43a047", "#6d4c41", "#c0ca33"},
+	history.ClassMember:  {"#455a64", "#43a047", "#6d4c41", "#c0ca33", "#1565c0"},
 	history.ClassClient:  {"#ff7043", "#8d6e63", "#f9a825", "#00897b"},
 	history.ClassLease:   {"#d81b60", "#ab47bc", "#e57373", "#f06292"},
 }
