@@ -340,7 +340,9 @@ const resumeSlack = int64(100 * time.Millisecond)
 // staleLessorTTL is etcdchaos-2's mechanism: a TimeToLive answer below -1
 // for a request in flight when a member stalled as leader continued (it
 // returned no earlier than resumeSlack before the stall's recorded end),
-// or sent to that member within an election timeout after it continued.
+// or sent to that member within an election timeout after it continued,
+// or, if its disk stalled, while it stalled: a paused process answers
+// nothing, but one waiting on its disk answers from its lessor all along.
 func staleLessorTTL(f models.Finding, ev *Evidence) ([]int64, bool) {
 	op := ev.ttlAnswer(f)
 	if op == nil || *op.Output.TTL >= -1 {
@@ -349,7 +351,8 @@ func staleLessorTTL(f models.Finding, ev *Evidence) ([]int64, bool) {
 	for _, p := range ev.leaderStalls() {
 		inFlight := op.Call <= p.End && op.Return >= p.End-resumeSlack
 		direct := op.Member == p.Member && op.Call >= p.End && op.Call <= p.End+int64(ev.Timing.ElectionTimeout)
-		if inFlight || direct {
+		during := p.Kind == history.KindStallDisk && op.Member == p.Member && op.Call >= p.Start && op.Call <= p.End
+		if inFlight || direct || during {
 			return nil, true
 		}
 	}

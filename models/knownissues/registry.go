@@ -69,7 +69,7 @@ var registry = []Issue{
 			Report: "docs/upstream/etcdchaos-2.md",
 			Mechanism: "a LeaseTimeToLive answer below -1 (an expiry the answering lessor counted seconds ago, which a primary lessor would have revoked) " +
 				"for a request in flight when a member stalled as leader (paused, or its disk stalled) continued (sent to it, or forwarded to it by a follower), " +
-				"or sent to that member within an election timeout after it continued"},
+				"or sent to that member within an election timeout after it continued, or, if its disk stalled, while it stalled"},
 		State: "open", Since: "3.0.0", shows: staleLessorTTL,
 	},
 	// Found by etcdchaos (scenario stale-unlock on the grpc backend); not

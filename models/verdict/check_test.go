@@ -93,6 +93,8 @@ var handWritten = []struct {
 	{"known-lease-ttl-stale-leader-answered-before-end-recorded-v3.7.3", models.CheckLease, models.KnownIssue, "etcdchaos-2: the same answer returned just before the pause's end was written, as it is once SIGCONT was sent"},
 	{"known-lease-ttl-leader-disk-stall-v3.7.4", models.CheckLease, models.KnownIssue, "etcdchaos-2 after a leader's disk stall, as disk-stall seed 2 recorded it on v3.7.4: a TimeToLive of -3 sent to the member whose disk stalled while it led, answered as the disk came back"},
 	{"illegal-lease-ttl-follower-disk-stall-v3.7.4", models.CheckLease, models.Violation, "the same answer after a follower's disk stall: no stale leader"},
+	{"known-lease-ttl-during-leader-disk-stall-v3.7.4", models.CheckLease, models.KnownIssue, "etcdchaos-2 during a leader's disk stall, as disk-stall seed 3 recorded it on v3.7.4: the member waiting on its disk answers a TimeToLive of -2 from its lessor at once, 3.8 s into the stall"},
+	{"illegal-lease-ttl-during-leader-pause-v3.7.4", models.CheckLease, models.Violation, "the same answer from a leader paused with SIGSTOP, which answers nothing while it is stopped: not the stale lessor"},
 	{"illegal-lease-ttl-above-grant-v3.5.13", models.CheckLease, models.Violation, "a TTL above the grant that is not a non-primary lessor's 9223372036 s is not 17506"},
 	{"legal-lease-expiry-after-renewal", models.CheckLease, models.Ok, "the lease expired after its last renewal's TTL ran out (later than that, too: leases may outlive their TTL)"},
 	{"illegal-lease-early-expiry", models.CheckLease, models.Violation, "the lease's key was deleted, with nothing but an expiry to explain it, before its last renewal's TTL ran out"},
