@@ -19,7 +19,7 @@ import (
 
 // The nemesis and the injectors are tested against a fake environment: the
 // unit under test is the fault logic, not etcd. The fake keeps the state a
-// fault leaves behind (killed and paused members, cut and slow links,
+// fault leaves behind (killed and paused members, stalled disks, cut and slow links,
 // hung client ports, isolated and paused clients), so a test can tell whether all of it was
 // healed, and logs every call in order.
 
@@ -29,11 +29,14 @@ type fakeCluster struct {
 	leader int
 	// failing makes calls starting with it fail.
 	failing string
+	// plainDisks: started without stallable disks.
+	plainDisks bool
 
 	mu       sync.Mutex
 	calls    []string
 	killed   map[int]bool
 	paused   map[int]bool
+	stalled  map[int]bool
 	cut      map[[2]int]bool
 	slow     map[[2]int]time.Duration
 	isolated map[*harness.Client]bool
@@ -44,7 +47,7 @@ type fakeCluster struct {
 
 func newFakeCluster(size int) *fakeCluster {
 	return &fakeCluster{size: size, mode: harness.ModeProcess, leader: 2,
-		killed: map[int]bool{}, paused: map[int]bool{}, cut: map[[2]int]bool{},
+		killed: map[int]bool{}, paused: map[int]bool{}, stalled: map[int]bool{}, cut: map[[2]int]bool{},
 		slow: map[[2]int]time.Duration{}, isolated: map[*harness.Client]bool{}, frozen: map[*harness.Client]bool{},
 		held: map[*harness.Client]bool{}, hung: map[int]bool{}}
 }
@@ -77,6 +80,9 @@ func (f *fakeCluster) healthy() string {
 	}
 	for m := range f.paused {
 		left = append(left, fmt.Sprintf("member %d paused", m))
+	}
+	for m := range f.stalled {
+		left = append(left, fmt.Sprintf("member %d's disk stalled", m))
 	}
 	for l := range f.cut {
 		left = append(left, fmt.Sprintf("link %d->%d cut", l[0], l[1]))
@@ -148,6 +154,33 @@ func (f *fakeCluster) ResumeMember(m int) error {
 		return err
 	}
 	delete(f.paused, m)
+	return nil
+}
+
+func (f *fakeCluster) CanStallDisks() error {
+	if f.mode != harness.ModeProcess || f.plainDisks {
+		return harness.ErrNotSupported
+	}
+	return nil
+}
+
+func (f *fakeCluster) StallDisk(m int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.log("stall disk %d", m); err != nil {
+		return err
+	}
+	f.stalled[m] = true
+	return nil
+}
+
+func (f *fakeCluster) UnstallDisk(m int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.log("unstall disk %d", m); err != nil {
+		return err
+	}
+	delete(f.stalled, m)
 	return nil
 }
 

@@ -46,6 +46,11 @@ type Cluster interface {
 	Restart(member int) error
 	PauseMember(member int) error
 	ResumeMember(member int) error
+	// CanStallDisks is nil when StallDisk works on the cluster, else why
+	// not.
+	CanStallDisks() error
+	StallDisk(member int) error
+	UnstallDisk(member int) error
 	MoveLeader(ctx context.Context, to int) error
 
 	Partition(groups ...[]int) error

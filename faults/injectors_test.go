@@ -83,6 +83,10 @@ func TestInjectors(t *testing.T) {
 			[]string{"hang client port 3", "unhang client port 3"}},
 		{HangLeaderPort, 0, history.Event{Fault: history.KindHangPort, Member: 2, Detail: "client port of leader 2 hung (its peer links work)"},
 			[]string{"hang client port 2", "unhang client port 2"}},
+		{StallDisk, 2, history.Event{Fault: history.KindStallDisk, Member: 3, Detail: "member 3's disk stalled (writes and fsyncs held)"},
+			[]string{"stall disk 3", "unstall disk 3"}},
+		{StallLeaderDisk, 0, history.Event{Fault: history.KindStallDisk, Member: 2, Detail: "leader 2's disk stalled (writes and fsyncs held)"},
+			[]string{"stall disk 2", "unstall disk 2"}},
 		{IsolateClient, 2, history.Event{Fault: history.KindIsolateClient, Target: 3, Member: 3, Detail: "client 3 cut from member 3"},
 			[]string{"isolate client 3", "reconnect client 3"}},
 		// Lease faults and pauses prefer the client holding the lock.

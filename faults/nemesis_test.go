@@ -17,7 +17,7 @@ import (
 func fastScenario() Scenario {
 	return Scenario{Name: "fast", Quiet: time.Millisecond, FaultFor: 2 * time.Millisecond, LeaseTTL: time.Millisecond,
 		Injectors: []string{IsolateLeader, IsolateMember, Split, Bridge, Latency, IsolateClient,
-			RevokeLease, KillMember, KillLeader, MoveLeader, PauseMember}}
+			RevokeLease, KillMember, KillLeader, MoveLeader, PauseMember, StallDisk}}
 }
 
 // nemesisRun runs the schedule of seed on a fresh fake environment and

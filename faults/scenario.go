@@ -173,6 +173,17 @@ var catalog = []Scenario{
 	// TimeToLive is not the lessor's primary: the old leader just demoted,
 	// or the new one before it applied its first entry. Probes every 20 ms
 	// from every client, through every member, meet them.
+	// A member's disk stalls, its writes and fsyncs held, while its links
+	// stay up; the leader's in two stalls of three. A stalled leader's
+	// raft loop stops at its next write, so its heartbeats stop and the
+	// others elect a new leader while it still believes it leads, holds
+	// its lessor, and has the requests it took queued; when its disk comes
+	// back it learns of the newer term. Its stall outlasts the clients'
+	// 2 s leases (etcd issue 15247's trigger). Keep-alives bounded by
+	// 500 ms are retried soon after one hangs on a stalled member.
+	{Name: "disk-stall", Description: "locks and elections while a member's disk, most often the leader's, stalls (its writes and fsyncs held) with its network up: the others elect a new leader while the stalled one still believes it leads (the trigger of etcd issue 15247); needs --mode process and root (FUSE)",
+		Workloads: []string{WorkloadLock, WorkloadElection}, OpTimeout: 500 * time.Millisecond, TTLProbe: 50 * time.Millisecond,
+		Injectors: []string{StallLeaderDisk, StallDisk}},
 	{Name: "lease-ttl", Description: "locks and elections whose clients ask TimeToLive many times a second, through every member, while leadership moves and the leader is killed or cut off (etcd issue 17506)",
 		Workloads: []string{WorkloadLock, WorkloadElection}, Quiet: time.Second, FaultFor: 2 * time.Second,
 		Injectors: []string{MoveLeader, KillLeader, IsolateLeader}, TTLProbe: 20 * time.Millisecond},
@@ -230,6 +241,17 @@ func (s Scenario) withDefaults() Scenario {
 	s.Workloads = append([]string(nil), s.Workloads...)
 	s.Injectors = append([]string(nil), s.Injectors...)
 	return s
+}
+
+// StallsDisks reports whether the scenario stalls members' disks, for
+// which its cluster needs stallable disks (harness.Config.StallableDisks).
+func (s Scenario) StallsDisks() bool {
+	for _, name := range s.Injectors {
+		if injectors[name].kind.Name == history.KindStallDisk {
+			return true
+		}
+	}
+	return false
 }
 
 // Has reports whether the scenario runs the given workload kind.

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/etcdchaos/etcdchaos/harness/internal/diskstall"
 	"github.com/etcdchaos/etcdchaos/harness/internal/links"
 	"github.com/etcdchaos/etcdchaos/harness/internal/member"
 	"go.etcd.io/etcd/client/pkg/v3/types"
@@ -56,6 +57,9 @@ type slot struct {
 	// paused is set while the member's process is stopped by PauseMember;
 	// guarded by Cluster.mu.
 	paused bool
+	// disk is the mount of the member's data directory when the cluster
+	// has stallable disks; guarded by Cluster.mu.
+	disk *diskstall.Disk
 }
 
 // startWith starts a cluster whose members are run by rt.
@@ -93,6 +97,11 @@ func (c *Cluster) start(ctx context.Context) error {
 	}
 	if err := c.makeSlots(); err != nil {
 		return err
+	}
+	if c.cfg.StallableDisks {
+		if err := c.mountDisks(); err != nil {
+			return err
+		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for i := range c.slots {
@@ -381,6 +390,7 @@ func (c *Cluster) Close() error {
 	if c.net != nil {
 		errs = append(errs, c.net.close())
 	}
+	errs = append(errs, c.unmountDisks())
 	if c.ownDir && c.dir != "" {
 		if err := os.RemoveAll(c.dir); err != nil {
 			errs = append(errs, fmt.Errorf("remove data dir: %w", err))
@@ -404,6 +414,10 @@ func (c *Cluster) stopMembers() {
 	for i, m := range ms {
 		if m != nil {
 			c.disconnect(i + 1)
+		}
+		if c.slots[i].disk != nil {
+			// A process waiting on its disk would die only once released.
+			c.unstallDisk(i + 1)
 		}
 	}
 	var wg sync.WaitGroup

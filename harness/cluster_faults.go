@@ -46,7 +46,8 @@ func (c *Cluster) MoveLeader(ctx context.Context, to int) error {
 // connections are closed; their links stay and reconnect after Restart.
 //
 // A member run as a process is killed with SIGKILL (kill -9), also while
-// paused.
+// paused. Killing a member whose disk is stalled ends the stall: its held
+// writes go through as it dies.
 func (c *Cluster) Kill(i int) error {
 	if err := c.members.control(); err != nil {
 		return fmt.Errorf("kill: %w", err)
@@ -62,6 +63,7 @@ func (c *Cluster) Kill(i int) error {
 	c.slots[i-1].paused = false
 	c.mu.Unlock()
 	c.disconnect(i)
+	c.unstallDisk(i)
 	m.Kill()
 	return nil
 }
@@ -201,7 +203,7 @@ func (c *Cluster) UnhangClientPort(i int) error {
 }
 
 // Heal removes every partition, cut link and latency between members,
-// resumes paused members, ends hung client ports, and reconnects, resumes
+// resumes paused members, ends hung client ports, releases stalled disks, and reconnects, resumes
 // and un-delays every client link. Killed members stay down.
 func (c *Cluster) Heal() error {
 	c.mu.Lock()
@@ -219,6 +221,7 @@ func (c *Cluster) Heal() error {
 		if c.IsPaused(i + 1) {
 			errs = append(errs, c.ResumeMember(i+1))
 		}
+		c.unstallDisk(i + 1)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("heal: %w", err)

@@ -53,6 +53,12 @@ type Config struct {
 	// etcd checkpoints a lease only when it has more than 5 minutes left.
 	// Not for ModeExternal.
 	LeaseCheckpoint bool
+	// StallableDisks serves each member's data directory through a FUSE
+	// mount of the harness's, so that StallDisk can hold the member's
+	// writes and fsyncs (ModeProcess only, Linux; needs /dev/fuse and root
+	// or fusermount3). Every write then takes a trip through the harness,
+	// so it is off unless asked for.
+	StallableDisks bool
 }
 
 // Networks: how member-to-member links are cut.
@@ -102,6 +108,12 @@ func (cfg Config) withDefaults() (Config, error) {
 	case ModeEmbedded, ModeProcess, ModeExternal:
 	default:
 		return cfg, fmt.Errorf("invalid config: mode %q (expected %s, %s or %s)", cfg.Mode, ModeEmbedded, ModeProcess, ModeExternal)
+	}
+	if cfg.StallableDisks && cfg.Mode != ModeProcess {
+		// Embedded members would write to a file system served by their
+		// own process: a page fault on a mapped file during a garbage
+		// collection's stop-the-world can then wait for itself.
+		return cfg, fmt.Errorf("invalid config: stallable disks need %s mode, not %s", ModeProcess, cfg.Mode)
 	}
 	if cfg.Mode == ModeExternal {
 		if cfg.LeaseCheckpoint {

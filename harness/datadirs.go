@@ -10,6 +10,8 @@ import (
 	"syscall"
 
 	"go.uber.org/zap"
+
+	"github.com/etcdchaos/etcdchaos/harness/internal/diskstall"
 )
 
 // A run killed with SIGKILL cannot remove its temporary data directory. So
@@ -152,6 +154,10 @@ func removeStaleDataDirs(tmp string, lg *zap.Logger) {
 		o, err := parseOwner(string(data))
 		if err != nil || !o.gone() {
 			continue
+		}
+		// Its stallable disks died with it: unmount them first.
+		if err := diskstall.UnmountStale(dir); err != nil {
+			lg.Warn("cannot unmount a disk left by a killed run", zap.String("dir", dir), zap.Error(err))
 		}
 		if err := os.RemoveAll(dir); err != nil {
 			lg.Warn("cannot remove a data directory left by a killed run", zap.String("dir", dir), zap.Int("owner", o.pid), zap.Error(err))

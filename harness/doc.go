@@ -52,6 +52,16 @@
 // usual. Link latency returns ErrNotSupported and LinkBytes stays 0. Close
 // deletes every namespace, also after a failed Start.
 //
+// # Stallable disks
+//
+// With Config.StallableDisks (ModeProcess, Linux, FUSE) each member's data
+// directory is a FUSE mount served by the harness (internal/diskstall) over
+// a backing directory beside it. StallDisk holds the member's writes,
+// fsyncs and file creations until UnstallDisk, Heal, Kill or Close, while
+// its network and its reads go on. Close moves the data back in place of
+// the mount; a run killed before Close leaves a dead mount that the next
+// Start unmounts with the run's data directory.
+//
 // # Known limits
 //
 //   - Leases granted by other clients (e.g. Dial) are not attributed, so

@@ -128,18 +128,31 @@ const helperEnv = "ETCDCHAOS_PROCESS_HELPER"
 
 // TestProcessHelper is run by other tests in a child process: it starts a
 // process-mode cluster in $ETCDCHAOS_PROCESS_HELPER_DIR, says "ready", then
-// either fails (mode "fail") or waits to be killed (mode "hang").
+// either fails (mode "fail") or waits to be killed (mode "hang"; mode
+// "hang-stalled": one member with a stallable disk, in a temporary data
+// directory, stalled while it writes).
 func TestProcessHelper(t *testing.T) {
 	mode := os.Getenv(helperEnv)
 	if mode == "" {
 		t.Skip("run by TestProcessMembersDieWithTheHarness")
 	}
-	c, err := Start(context.Background(), Config{Members: 3, Mode: ModeProcess,
-		DataDir: os.Getenv(helperEnv + "_DIR"), Logger: zaptest.NewLogger(t, zaptest.Level(zapcore.ErrorLevel))})
+	cfg := Config{Members: 3, Mode: ModeProcess, DataDir: os.Getenv(helperEnv + "_DIR"),
+		Logger: zaptest.NewLogger(t, zaptest.Level(zapcore.ErrorLevel))}
+	if mode == "hang-stalled" {
+		cfg.Members, cfg.DataDir, cfg.StallableDisks = 1, "", true
+	}
+	c, err := Start(context.Background(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })
+	if mode == "hang-stalled" {
+		cl, err := c.NewClient(1)
+		require.NoError(t, err)
+		require.NoError(t, c.StallDisk(1))
+		require.Error(t, put(cl, "k", "v", 500*time.Millisecond))
+		require.Positive(t, c.DiskHeld(1))
+	}
 	os.Stdout.WriteString("ready\n")
-	if mode == "hang" {
+	if mode == "hang" || mode == "hang-stalled" {
 		time.Sleep(time.Minute)
 	}
 	t.Fatal("deliberate failure")

@@ -15,6 +15,7 @@ const (
 	KindKillMember    = "kill-member"
 	KindMoveLeader    = "move-leader"
 	KindPauseMember   = "pause-member"
+	KindStallDisk     = "stall-disk"
 	KindIsolateClient = "isolate-client"
 	KindPauseClient   = "pause-client"
 	KindHoldAnswers   = "hold-answers"
@@ -118,6 +119,11 @@ var faultKinds = []FaultKind{
 	// against a cluster the harness did not start, and on the waiter it
 	// cuts off, whose lapse it may explain as a client cut-off does.
 	{Name: KindCompactBehindWaiter, Target: TargetMember, Explains: ExplainsClientStall, Class: ClassMember},
+	// A member whose disk stalls keeps its links but stops its raft loop
+	// at its next write: as a leader it stops its heartbeats and is
+	// replaced, and the keep-alives it answers or forwards stop. (Last,
+	// so that the kinds before it keep their colours.)
+	{Name: KindStallDisk, Target: TargetMember, Explains: ExplainsClusterFault, Class: ClassMember, MovesLeader: true},
 }
 
 var faultKindByName = func() map[string]FaultKind {

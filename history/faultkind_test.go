@@ -42,8 +42,10 @@ func TestFaultKindValidateRefusesMissingFacts(t *testing.T) {
 // existed: lease deaths from revoke-lease, expire-lease and pause-client; a
 // lapse of the client aimed at from those and isolate-client; a lapse of
 // anyone from partition, kill-member and pause-member, and from
-// hang-client-port (added later: a hung port stalls the keep-alives of
-// whoever sends through it); nothing from latency and move-leader.
+// hang-client-port and stall-disk (added later: a hung port stalls the
+// keep-alives of whoever sends through it, a member waiting on its disk
+// renews no lease); a lapse of the waiter it cuts off from
+// compact-behind-waiter; nothing from latency and move-leader.
 func TestFaultKindMeaningsForTheCheckers(t *testing.T) {
 	with := func(m Explains) []string {
 		var names []string
@@ -56,7 +58,7 @@ func TestFaultKindMeaningsForTheCheckers(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []string{"revoke-lease", "expire-lease", "pause-client"}, with(ExplainsLeaseDeath))
 	assert.ElementsMatch(t, []string{"revoke-lease", "expire-lease", "pause-client", "isolate-client", "compact-behind-waiter"}, with(ExplainsClientStall))
-	assert.ElementsMatch(t, []string{"partition", "kill-member", "pause-member", "hang-client-port"}, with(ExplainsClusterFault))
+	assert.ElementsMatch(t, []string{"partition", "kill-member", "pause-member", "hang-client-port", "stall-disk"}, with(ExplainsClusterFault))
 	assert.Subset(t, with(ExplainsNothing), []string{"latency", "move-leader"})
 }
 

@@ -53,6 +53,9 @@ func (r *run) clusterConfig() harness.Config {
 		return harness.Config{Mode: harness.ModeExternal, Endpoints: append([]string(nil), r.opts.Endpoints...),
 			Verbose: r.opts.Verbose}
 	}
+	// Members that run as processes get stallable disks when the scenario
+	// stalls disks; embedded, its disk faults are skipped.
 	return harness.Config{Members: r.opts.Members, Mode: r.opts.Mode, EtcdBin: r.opts.EtcdBin, Network: r.opts.Network,
-		Verbose: r.opts.Verbose, LeaseCheckpoint: r.opts.LeaseCheckpoint}
+		Verbose: r.opts.Verbose, LeaseCheckpoint: r.opts.LeaseCheckpoint,
+		StallableDisks: r.opts.Mode == harness.ModeProcess && r.sc.StallsDisks()}
 }

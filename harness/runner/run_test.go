@@ -255,8 +255,9 @@ func TestEveryScenario(t *testing.T) {
 			}
 			switch {
 			case processOnly(sc):
-				// Pauses need members run as processes: embedded, the
-				// nemesis finds nothing it can apply.
+				// Pauses and disk stalls need members run as processes:
+				// embedded, the nemesis finds nothing it can apply
+				// (TestDiskStallRun runs disk-stall in process mode).
 				require.Empty(t, h.Faults())
 			case len(sc.Injectors) > 0:
 				require.NotEmpty(t, res.Applied, "no fault was applied")
@@ -307,10 +308,12 @@ func requireEveryEndpointFigure(t *testing.T, res Result, h *history.History) {
 }
 
 // processOnly reports whether every fault of sc needs members run as
-// processes (SIGSTOP pauses).
+// processes (SIGSTOP pauses, disk stalls).
 func processOnly(sc faults.Scenario) bool {
 	for _, inj := range sc.Injectors {
-		if inj != faults.PauseLeader && inj != faults.PauseMember {
+		switch inj {
+		case faults.PauseLeader, faults.PauseMember, faults.StallLeaderDisk, faults.StallDisk:
+		default:
 			return false
 		}
 	}

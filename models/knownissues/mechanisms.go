@@ -269,6 +269,22 @@ func (ev *Evidence) leaderPauses() []history.Fault {
 	return out
 }
 
+// leaderStalls are the stalls of a member that was leader when it
+// stalled, and that continued: its process paused, or its disk stalled.
+// Either way its raft loop stands still, so it learns of the newer term
+// only after it continued, and until then its lessor is still primary.
+// (15247 and etcdchaos-1 were shown with pauses only: their mechanism
+// reads leaderPauses.)
+func (ev *Evidence) leaderStalls() []history.Fault {
+	var out []history.Fault
+	for _, f := range ev.Faults {
+		if (f.Kind == history.KindPauseMember || f.Kind == history.KindStallDisk) && f.Leader && f.Ended {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // maxPendingRevokes is how many revokes of expired leases an etcd leader
 // has in flight at once (etcdserver's revokeExpiredLeases).
 const maxPendingRevokes = 16
@@ -317,23 +333,27 @@ func nonPrimaryLessorTTL(f models.Finding, ev *Evidence) ([]int64, bool) {
 	return nil, false
 }
 
-// resumeSlack bounds how long before a pause's recorded end its member
-// may have continued: the end is written as soon as SIGCONT was sent.
+// resumeSlack bounds how long before a stall's recorded end its member
+// may have continued: the end is written as soon as SIGCONT was sent, or
+// the disk released.
 const resumeSlack = int64(100 * time.Millisecond)
 
 // staleLessorTTL is etcdchaos-2's mechanism: a TimeToLive answer below -1
-// for a request in flight when a member paused as leader continued (it
-// returned no earlier than resumeSlack before the pause's recorded end),
-// or sent to that member within an election timeout after it continued.
+// for a request in flight when a member stalled as leader continued (it
+// returned no earlier than resumeSlack before the stall's recorded end),
+// or sent to that member within an election timeout after it continued,
+// or, if its disk stalled, while it stalled: a paused process answers
+// nothing, but one waiting on its disk answers from its lessor all along.
 func staleLessorTTL(f models.Finding, ev *Evidence) ([]int64, bool) {
 	op := ev.ttlAnswer(f)
 	if op == nil || *op.Output.TTL >= -1 {
 		return nil, false
 	}
-	for _, p := range ev.leaderPauses() {
+	for _, p := range ev.leaderStalls() {
 		inFlight := op.Call <= p.End && op.Return >= p.End-resumeSlack
 		direct := op.Member == p.Member && op.Call >= p.End && op.Call <= p.End+int64(ev.Timing.ElectionTimeout)
-		if inFlight || direct {
+		during := p.Kind == history.KindStallDisk && op.Member == p.Member && op.Call >= p.Start && op.Call <= p.End
+		if inFlight || direct || during {
 			return nil, true
 		}
 	}

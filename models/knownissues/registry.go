@@ -83,7 +83,8 @@ var registry = []Issue{
 			Mechanism: staleLeaderMechanism},
 		State: "open", Since: "3.5.16", shows: staleLeaderRevoked,
 	},
-	// Found by etcdchaos (scenarios stale-leader and member-pause) and
+	// Found by etcdchaos (scenarios stale-leader and member-pause, then
+	// disk-stall: a leader whose disk stalled answers the same way) and
 	// proven etcd's with a patched build; not reported upstream. PR 17642,
 	// the fix of 17506, does not cover a leader that has not yet learned
 	// it was deposed.
@@ -92,8 +93,8 @@ var registry = []Issue{
 			Title:  "LeaseTimeToLive answered by a leader continued after a stall, before it learns of the newer term, reads its own stale lessor: TTLs below -1, for leases the new leader keeps alive or has revoked, directly and through followers",
 			Report: "docs/upstream/etcdchaos-2.md",
 			Mechanism: "a LeaseTimeToLive answer below -1 (an expiry the answering lessor counted seconds ago, which a primary lessor would have revoked) " +
-				"for a request in flight when a member paused as leader continued (sent to it, or forwarded to it by a follower), " +
-				"or sent to that member within an election timeout after it continued"},
+				"for a request in flight when a member stalled as leader (paused, or its disk stalled) continued (sent to it, or forwarded to it by a follower), " +
+				"or sent to that member within an election timeout after it continued, or, if its disk stalled, while it stalled"},
 		State: "open", Since: "3.0.0", shows: staleLessorTTL,
 	},
 	// Found by etcdchaos (scenario stale-unlock on the grpc backend); not

@@ -30,6 +30,10 @@ type Spec struct {
 	// LeaseCheckpoint turns on lease checkpoints and their persistence.
 	LeaseCheckpoint bool
 	Logger          *zap.Logger
+	// LogDir is where a member run as a process logs; empty means Dir.
+	// (With a stallable disk, Dir is a mount the harness serves, and the
+	// harness must keep no file open on it.)
+	LogDir string
 }
 
 // LeaseCheckpointGates are the feature gates (etcd 3.6 and later) that

@@ -79,7 +79,11 @@ func (r *Runner) startProcess(ctx context.Context, spec *member.Spec, peerAddr, 
 	if err := os.MkdirAll(spec.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create member dir: %w", err)
 	}
-	logPath := filepath.Join(spec.Dir, r.LogName)
+	logDir := spec.Dir
+	if spec.LogDir != "" {
+		logDir = spec.LogDir
+	}
+	logPath := filepath.Join(logDir, r.LogName)
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open member log: %w", err)
