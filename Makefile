@@ -14,6 +14,9 @@ K        ?= 3
 # Length of each soak run and where the soak's run directories go.
 SOAK_DURATION ?= 20s
 SOAK_OUT      ?= runs/soak
+# How the soak's members run: etcd processes of the pinned release, so that
+# pauses and disk stalls take effect (embedded members have neither).
+SOAK_MODE     ?= process
 
 .PHONY: all build run test bench lint clean soak
 
@@ -27,8 +30,8 @@ run: build
 
 # Every scenario times K seeds on unmodified etcd: fails on any violation
 # (unsafe-without-fencing, etcd's documented hazard, does not fail it).
-soak: build
-	./$(BIN) soak --seeds $(K) --duration $(SOAK_DURATION) --members $(MEMBERS) --out $(SOAK_OUT)
+soak: build etcd
+	./$(BIN) soak --seeds $(K) --duration $(SOAK_DURATION) --members $(MEMBERS) --mode $(SOAK_MODE) --out $(SOAK_OUT)
 
 test: lint etcd
 	$(GO) test -count=1 -timeout 30m $(PKGS)

@@ -42,6 +42,7 @@ func (c *Cluster) mountDisks() error {
 		// the member writes it through its stdout, never stalled, and it
 		// shows in the mount as in any data directory.
 		s.spec.LogDir = backing
+		s.spec.Fsync = true
 	}
 	return nil
 }

@@ -69,4 +69,6 @@
 //     LeaseTimeToLive queries.
 //   - Members run with unsafe-no-fsync: a killed member loses nothing because
 //     the process (and its page cache) survives, not because of fsync.
+//     Members with stallable disks do fsync, so that a stall bites where a
+//     real disk's does; the harness answers those fsyncs without a flush.
 package harness

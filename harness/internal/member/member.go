@@ -34,6 +34,12 @@ type Spec struct {
 	// (With a stallable disk, Dir is a mount the harness serves, and the
 	// harness must keep no file open on it.)
 	LogDir string
+	// Fsync makes a member run as a process fsync as etcd does by default
+	// (members run with unsafe-no-fsync otherwise). A stallable disk
+	// needs it: its stall bites at the member's next fsync, as a real
+	// disk's does, and the harness serves that fsync without syncing the
+	// backing disk, so it costs a round trip, not a disk flush.
+	Fsync bool
 }
 
 // LeaseCheckpointGates are the feature gates (etcd 3.6 and later) that

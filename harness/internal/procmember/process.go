@@ -140,7 +140,7 @@ func (r *Runner) args(spec *member.Spec, peerAddr, clientAddr string) []string {
 	if r.Verbose {
 		level = "info"
 	}
-	return []string{
+	args := []string{
 		"--name=" + spec.Name,
 		"--data-dir=" + spec.Dir,
 		"--listen-peer-urls=http://" + peerAddr,
@@ -152,12 +152,15 @@ func (r *Runner) args(spec *member.Spec, peerAddr, clientAddr string) []string {
 		"--initial-cluster-state=new",
 		fmt.Sprintf("--heartbeat-interval=%d", spec.TickMs),
 		fmt.Sprintf("--election-timeout=%d", spec.ElectionMs),
-		"--unsafe-no-fsync",
 		"--enable-grpc-gateway=false",
 		"--grpc-keepalive-min-time=1s",
 		"--logger=zap",
 		"--log-level=" + level,
 	}
+	if !spec.Fsync {
+		args = append(args, "--unsafe-no-fsync")
+	}
+	return args
 }
 
 // waitListening polls the client port until the process accepts a
