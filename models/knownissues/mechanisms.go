@@ -237,9 +237,10 @@ func (ev *Evidence) granted(client int, key string, create int64) bool {
 
 // staleLeaderRevoked is the mechanism of 15247 and etcdchaos-1 (see
 // staleLeaderMechanism): an early expiry whose renewal (the finding's
-// operation) was invoked after a member that was leader was paused, and
-// whose deletion was seen after that member continued, within the time its
-// queued revokes take to apply (see revokeWindow).
+// operation) was invoked after a member that was leader stalled (its
+// process paused, or its disk stalled), and whose deletion was seen after
+// that member continued, within the time its queued revokes take to apply
+// (see revokeWindow).
 func staleLeaderRevoked(f models.Finding, ev *Evidence) ([]int64, bool) {
 	if f.Check != models.CheckLease || f.Kind != models.FindingLeaseEarlyExpiry || ev.Record == nil {
 		return nil, false
@@ -249,7 +250,7 @@ func staleLeaderRevoked(f models.Finding, ev *Evidence) ([]int64, bool) {
 	if renewal == nil || k == nil || k.Deleted == truth.Inf {
 		return nil, false
 	}
-	for _, p := range ev.leaderPauses() {
+	for _, p := range ev.leaderStalls() {
 		if renewal.Call > p.Start && k.DeletedAt >= p.End && k.DeletedAt <= p.End+ev.revokeWindow(p) {
 			return nil, true
 		}
@@ -257,24 +258,10 @@ func staleLeaderRevoked(f models.Finding, ev *Evidence) ([]int64, bool) {
 	return nil, false
 }
 
-// leaderPauses are the pauses of a member that was leader when it was
-// paused, and that continued.
-func (ev *Evidence) leaderPauses() []history.Fault {
-	var out []history.Fault
-	for _, f := range ev.Faults {
-		if f.Kind == history.KindPauseMember && f.Leader && f.Ended {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
 // leaderStalls are the stalls of a member that was leader when it
 // stalled, and that continued: its process paused, or its disk stalled.
 // Either way its raft loop stands still, so it learns of the newer term
 // only after it continued, and until then its lessor is still primary.
-// (15247 and etcdchaos-1 were shown with pauses only: their mechanism
-// reads leaderPauses.)
 func (ev *Evidence) leaderStalls() []history.Fault {
 	var out []history.Fault
 	for _, f := range ev.Faults {

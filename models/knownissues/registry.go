@@ -118,5 +118,5 @@ const staleUnlockMechanism = "a lock key held by its client (its lock returned o
 // staleLeaderMechanism is the mechanism of 15247 and of its return,
 // etcdchaos-1.
 const staleLeaderMechanism = "a lease's keys were deleted by an expiry before the TTL a keep-alive renewed it for ran out; " +
-	"that renewal was made after the member that was leader was paused, and the deletion came after that member continued, " +
+	"that renewal was made after the member that was leader stalled (its process paused, or its disk stalled), and the deletion came after that member continued, " +
 	"within the time the revokes it queued take to apply: the old leader, continued, revoked a lease the new leader kept alive"
