@@ -199,6 +199,15 @@ var catalog = []Scenario{
 	{Name: "lease-race", Description: "locks and elections whose clients' leases carry a thousand keys each and are revoked every half second or so, often right behind a revoke of three thousand keys, while leadership moves and every client's keeper asks TimeToLive, with the keys, many times a second through its own member: no answer may find a lease alive with part of its keys gone (etcd issue 14758)",
 		Workloads: []string{WorkloadLock, WorkloadElection}, Quiet: 500 * time.Millisecond,
 		Injectors: []string{RevokeBehind, RevokeWaiter, MoveLeader}, TTLProbe: 20 * time.Millisecond, LeaseKeys: 1000},
+	// A new leader takes requests as soon as raft made it leader, and
+	// promotes its lessor only once it has applied its term's first entry;
+	// a TimeToLive that read a lease's remaining time before that and
+	// checks Demoted() after it answers 9223372036 s. Copying a thousand
+	// keys between the two widens the window; moving leadership every
+	// 150 ms or so opens it a few hundred times a run.
+	{Name: "lease-promote", Description: "locks and elections whose clients' leases carry a thousand keys each, while leadership moves every 150 ms or so and every client's keeper asks TimeToLive, with the keys, many times a second through its own member: no answer may be the 9223372036 s of a new leader's lessor not yet promoted (etcdchaos-4)",
+		Workloads: []string{WorkloadLock, WorkloadElection}, Quiet: 150 * time.Millisecond,
+		Injectors: []string{MoveLeader}, TTLProbe: 20 * time.Millisecond, LeaseKeys: 1000},
 }
 
 // DefaultScenario is what `etcdchaos run` and `make run` use.

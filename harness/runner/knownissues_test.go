@@ -63,6 +63,7 @@ func BenchmarkKnownIssues(b *testing.B) {
 		{"stale-leader", workloads.BackendConcurrency, []string{"15247"}, "v3.5.12"},
 		{"lease-ttl", workloads.BackendConcurrency, []string{"17506"}, "v3.5.13"},
 		{"stale-leader", workloads.BackendConcurrency, []string{"etcdchaos-1", "etcdchaos-2"}, "pinned"},
+		{"lease-promote", workloads.BackendConcurrency, []string{"etcdchaos-4"}, "pinned"},
 	} {
 		sc, err := faults.Lookup(tc.scenario)
 		require.NoError(b, err)

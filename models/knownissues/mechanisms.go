@@ -320,6 +320,30 @@ func nonPrimaryLessorTTL(f models.Finding, ev *Evidence) ([]int64, bool) {
 	return nil, false
 }
 
+// promotedLessorTTL is etcdchaos-4's mechanism: a TimeToLive answer of
+// foreverTTL, on a release that has 17506's fix, for a request in flight
+// while a move-leader fault that completed handed leadership to its
+// target, or sent within an election timeout after the move returned. The
+// target takes requests as leader (directly, or forwarded by a follower)
+// once raft made it leader, but its lessor is promoted only when it
+// applies its term's first entry; until then every lease's expiry is
+// forever. An answer that read the remaining time before Promote and asked
+// Demoted() after it passes the check PR 17642 added. A leader change of
+// another kind (a kill, a partition, a pause) stays a violation: its new
+// leader's election is not bounded by a recorded end.
+func promotedLessorTTL(f models.Finding, ev *Evidence) ([]int64, bool) {
+	op := ev.ttlAnswer(f)
+	if op == nil || *op.Output.TTL != foreverTTL {
+		return nil, false
+	}
+	for _, p := range ev.Faults {
+		if p.Kind == history.KindMoveLeader && p.Ended && op.Return >= p.Start && op.Call <= p.End+int64(ev.Timing.ElectionTimeout) {
+			return nil, true
+		}
+	}
+	return nil, false
+}
+
 // resumeSlack bounds how long before a stall's recorded end its member
 // may have continued: the end is written as soon as SIGCONT was sent, or
 // the disk released.

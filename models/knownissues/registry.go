@@ -107,6 +107,21 @@ var registry = []Issue{
 			Mechanism: "on the grpc backend, " + staleUnlockMechanism + ": the v3lock service's Unlock is a plain delete of the key it is given"},
 		State: "open", Since: "3.2.0", ClientFix: 22082, shows: unlockRetryDeletedNewerLock("grpc"),
 	},
+	// Found by etcdchaos (scenario lease-race) and proven etcd's with a
+	// patched build; not reported upstream. The check PR 17642 added (in
+	// 3.4.32 and 3.5.14) catches a demotion during the lookup, not a
+	// promotion; this entry names only the lines tried.
+	{
+		IssueRef: models.IssueRef{ID: "etcdchaos-4",
+			Title:  "LeaseTimeToLive still returns 9223372036 s on a new leader: it reads the remaining time before its lessor is promoted and checks Demoted() after, which PR 17642's check does not catch",
+			Report: "docs/upstream/etcdchaos-4.md",
+			Mechanism: "a LeaseTimeToLive answer of 9223372036 s (the expiry forever that a lessor not yet promoted gives every lease), " +
+				"on a release with 17506's fix, for a request in flight while a move-leader that completed handed leadership to its target, " +
+				"or sent within an election timeout after the move returned: the new leader answers as soon as raft made it leader, " +
+				"reads the remaining time before it has applied its term's first entry and called lessor.Promote, " +
+				"and checks Demoted() after Promote ran"},
+		State: "open", Since: "3.5.14", shows: promotedLessorTTL,
+	},
 }
 
 // staleUnlockMechanism is the mechanism of 22082 and etcdchaos-3.

@@ -122,6 +122,12 @@ var handWritten = []struct {
 	{"illegal-lease-early-expiry-follower-disk-stall-v3.7.4", models.CheckLease, models.Violation, "a follower's disk stall does not make a stale leader"},
 	{"known-lease-early-expiry-etcdchaos-1-v3.7.3", models.CheckLease, models.KnownIssue, "etcdchaos-1, recorded on v3.7.3 (stale-leader seed 2, shrunk): 6 s after leader 3 continued from a pause (30.13 s), a revoke it queued behind its first 16 deleted a lease the new leader had renewed at 35.69 s"},
 	{"known-lease-ttl-17506-v3.5.13", models.CheckLease, models.KnownIssue, "etcd issue 17506, recorded on v3.5.13 (lease-ttl seed 1): a TimeToLive answered 9223372036 s while members 2 and 3 elected a new leader"},
+	{"known-lease-ttl-promote-etcdchaos-4-recorded-v3.7.4", models.CheckLease, models.KnownIssue, "etcdchaos-4, recorded on v3.7.4 (lease-race seed 3, shrunk to the answer and its fault): a TimeToLive sent to member 2 5 ms after leadership began to move to it answered 9223372036 s, 44 ms before the move returned"},
+	{"known-lease-ttl-promote-forwarded-v3.7.4", models.CheckLease, models.KnownIssue, "etcdchaos-4 through a follower: sent to member 2 while leadership moved from 3 to 1, answered after the move returned (member 2 forwards it to the new leader, whose lessor answers)"},
+	{"illegal-lease-ttl-forever-long-after-move-v3.7.4", models.CheckLease, models.Violation, "the same answer for a request sent 550 ms after the move returned, past an election timeout: the new leader had long been promoted"},
+	{"illegal-lease-ttl-forever-move-failed-v3.7.4", models.CheckLease, models.Violation, "the same answer during a move-leader that recorded no end (it failed): nothing shows a new leader"},
+	{"illegal-lease-ttl-forever-election-v3.7.4", models.CheckLease, models.Violation, "the same answer after the leader was killed: an election, not a move, and no bound on when its winner was promoted"},
+	{"illegal-lease-ttl-near-forever-move-v3.7.4", models.CheckLease, models.Violation, "9223372035 s during a move: not the forever expiry of a lessor not yet promoted"},
 	{"known-lock-stale-unlock-22082", models.CheckLock, models.KnownIssue, "etcd issue 22082 on the concurrency backend: client 1's retried unlock of its first hold deleted the key of its second, its lease lived on (a later key of it), and client 2 was granted the lock"},
 	{"known-lock-stale-unlock-22082", models.CheckTruth, models.Ok, "every grant was of the oldest key: the server was consistent with itself"},
 	{"known-lock-stale-unlock-etcdchaos-3-grpc", models.CheckLock, models.KnownIssue, "the same on the grpc backend: the v3lock service's Unlock is a plain delete by key (etcdchaos-3)"},
@@ -221,6 +227,7 @@ func TestExitCodes(t *testing.T) {
 		{"known-lease-early-expiry-etcdchaos-1-v3.7.3", models.ExitOk, models.ExitViolation},
 		{"known-lease-ttl-17506-v3.5.13", models.ExitOk, models.ExitViolation},
 		{"known-lease-ttl-stale-leader-v3.7.3", models.ExitOk, models.ExitViolation},
+		{"known-lease-ttl-promote-etcdchaos-4-recorded-v3.7.4", models.ExitOk, models.ExitViolation},
 		{"unsafe-unfenced-pause", models.ExitOk, models.ExitViolation},
 		{"known-lock-stale-unlock-22082", models.ExitOk, models.ExitViolation},
 		{"known-lock-stale-unlock-etcdchaos-3-grpc", models.ExitOk, models.ExitViolation},
@@ -276,6 +283,7 @@ func TestRecordedLeaseBugs(t *testing.T) {
 		{"known-lease-early-expiry-stale-leader-v3.7.3", "etcdchaos-1", []string{"3.7.4"}, []string{"3.5.14", ""}},
 		{"known-lease-ttl-17506-v3.5.13", "17506", []string{"3.5.12"}, []string{"3.5.14", "3.6.0"}},
 		{"known-lease-ttl-stale-leader-v3.7.3", "etcdchaos-2", []string{"3.7.4", "3.5.15"}, []string{"unknown"}},
+		{"known-lease-ttl-promote-etcdchaos-4-recorded-v3.7.4", "etcdchaos-4", []string{"3.5.14", "3.5.23", "3.6.17"}, []string{"3.4.40", "garbage"}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			h := readTestdata(t, tc.file)
