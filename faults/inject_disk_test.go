@@ -1,7 +1,6 @@
 package faults
 
 import (
-	"context"
 	"strconv"
 	"testing"
 	"time"
@@ -71,22 +70,8 @@ func TestLeaderDiskStallsOutlastTheElectionTimeout(t *testing.T) {
 // records the stall's end.
 func TestNemesisReleasesAStalledDiskWhenCancelled(t *testing.T) {
 	env := newFakeEnv()
-	rec, read := newRecorder(t)
-	n := NewNemesis(env.Env, rec, Schedule{{Injector: StallLeaderDisk, For: time.Hour}}, t.Logf)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- n.Run(ctx) }()
-	require.Eventually(t, func() bool { return env.cluster.healthy() == "[member 2's disk stalled]" }, 10*time.Second, time.Millisecond)
-	cancel()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after its context was cancelled")
-	}
+	_, events := cancelMidFault(t, env, StallLeaderDisk, func(*Nemesis) bool { return env.cluster.healthy() == "[member 2's disk stalled]" })
 	assert.Equal(t, "[]", env.healthy())
-	events := read()
 	require.Len(t, events, 2)
 	assert.Equal(t, history.PhaseEnd, events[1].Phase)
 	assert.Equal(t, []string{"stall disk 2", "unstall disk 2"}, env.cluster.Calls())

@@ -1,7 +1,6 @@
 package faults
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -17,24 +16,15 @@ import (
 func TestHangLeaderPortHangsUntilHealed(t *testing.T) {
 	env := newFakeEnv()
 	env.cluster.leader = 3
-	rec, read := newRecorder(t)
-	n := NewNemesis(env.Env, rec, Schedule{{Injector: HangLeaderPort, For: time.Hour}}, t.Logf)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- n.Run(ctx) }()
-	require.Eventually(t, func() bool { return n.Applied()[HangLeaderPort] == 1 }, 10*time.Second, time.Millisecond)
-	assert.Equal(t, "[client port of member 3 hung]", env.healthy(), "the leader's port hangs while the fault lasts")
-	cancel()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after its context was cancelled")
-	}
+	_, events := cancelMidFault(t, env, HangLeaderPort, func(n *Nemesis) bool {
+		if n.Applied()[HangLeaderPort] != 1 {
+			return false
+		}
+		assert.Equal(t, "[client port of member 3 hung]", env.healthy(), "the leader's port hangs while the fault lasts")
+		return true
+	})
 	assert.Equal(t, "[]", env.healthy())
 	assert.Equal(t, []string{"hang client port 3", "unhang client port 3"}, env.cluster.Calls())
-	events := read()
 	require.Len(t, events, 2)
 	assert.Equal(t, history.KindHangPort, events[0].Fault)
 	assert.Equal(t, 3, events[0].Member)

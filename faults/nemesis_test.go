@@ -105,28 +105,41 @@ func TestNemesisHealsTheFaultInProgressWhenCancelled(t *testing.T) {
 			env := newFakeEnv()
 			rev := int64(1) // an admin that also compacts, at a revision that moves on
 			env.Admin = advancingAdmin{compactingAdmin: compactingAdmin{fakeAdmin: fakeAdmin{env.cluster}}, next: &rev}
-			rec, read := newRecorder(t)
-			n := NewNemesis(env.Env, rec, Schedule{{Injector: name, For: time.Hour}}, t.Logf)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			done := make(chan error, 1)
-			go func() { done <- n.Run(ctx) }()
-			require.Eventually(t, func() bool { return n.Applied()[name] == 1 }, 10*time.Second, time.Millisecond)
-			assert.NotEmpty(t, n.Active())
-			cancel()
-			select {
-			case err := <-done:
-				require.NoError(t, err)
-			case <-time.After(10 * time.Second):
-				t.Fatal("Run did not return after its context was cancelled")
-			}
+			n, events := cancelMidFault(t, env, name, func(n *Nemesis) bool {
+				if n.Applied()[name] != 1 {
+					return false
+				}
+				assert.NotEmpty(t, n.Active())
+				return true
+			})
 			assert.Empty(t, n.Active())
 			assert.Equal(t, "[]", env.healthy())
-			events := read()
 			require.Len(t, events, 2)
 			assert.Equal(t, []string{history.PhaseStart, history.PhaseEnd}, []string{events[0].Phase, events[1].Phase})
 		})
 	}
+}
+
+// cancelMidFault runs a nemesis whose one step is injector name lasting an
+// hour, cancels its run once applied reports true, and returns the nemesis
+// and the fault events it recorded, once Run has returned without error.
+func cancelMidFault(t *testing.T, env *fakeEnv, name string, applied func(*Nemesis) bool) (*Nemesis, []history.Event) {
+	t.Helper()
+	rec, read := newRecorder(t)
+	n := NewNemesis(env.Env, rec, Schedule{{Injector: name, For: time.Hour}}, t.Logf)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	require.Eventually(t, func() bool { return applied(n) }, 10*time.Second, time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after its context was cancelled")
+	}
+	return n, read()
 }
 
 // A fault that fails half applied is healed all the same, and its end is
