@@ -31,17 +31,8 @@ func compactedCampaignRun(t *testing.T, fixed bool) (*history.History, history.O
 		cfg.Fixes = []int{21128}
 	}
 	s := newScripted(t, ctx, "campaign-compaction", cfg)
-	c, w := s.c, s.w
-	admin, err := c.Dial(1)
-	require.NoError(t, err)
-	defer admin.Close()
-
-	a, b := w.clients[0], w.clients[1]
-	require.True(t, a.ensureLease(ctx))
-	la, ok := a.campaign(ctx, "e0")
-	require.True(t, ok, "A leads")
-	require.True(t, b.ensureLease(ctx))
-	bKey := leaseKey(w.cfg.EtcdName("e0"), b.lease.id)
+	c := s.c
+	admin, a, b, la, bKey := s.leaderAndLeasedWaiter(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -55,6 +55,24 @@ func newScripted(t *testing.T, ctx context.Context, scenario string, cfg Config)
 	return s
 }
 
+// leaderAndLeasedWaiter is how the election scripts begin: client A leads
+// e0 and client B holds a lease, about to campaign behind A. It returns a
+// client of member 1 for reading keys (closed with the test), A, B, A's
+// leadership and the key B's campaign will write.
+func (s *scripted) leaderAndLeasedWaiter(ctx context.Context) (admin *clientv3.Client, a, b *Client, la Leadership, bKey string) {
+	t := s.t
+	t.Helper()
+	admin, err := s.c.Dial(1)
+	require.NoError(t, err)
+	t.Cleanup(func() { admin.Close() })
+	a, b = s.w.clients[0], s.w.clients[1]
+	require.True(t, a.ensureLease(ctx))
+	la, ok := a.campaign(ctx, "e0")
+	require.True(t, ok, "A leads")
+	require.True(t, b.ensureLease(ctx))
+	return admin, a, b, la, leaseKey(s.w.cfg.EtcdName("e0"), b.lease.id)
+}
+
 // fault records a fault's start or end as the nemesis records it.
 func (s *scripted) fault(kind, phase string, c *Client) {
 	_, err := s.rec.Fault(history.FaultEvent{Fault: kind, Phase: phase, Target: c.ID(), Member: c.Member()})
@@ -94,17 +112,8 @@ func phantomLeadership(t *testing.T, backend Backend, checked bool) (*history.Hi
 		cfg.Elector = CheckedCampaign(base)
 	}
 	s := newScripted(t, ctx, "phantom-leadership", cfg)
-	c, w := s.c, s.w
-	admin, err := c.Dial(1)
-	require.NoError(t, err)
-	defer admin.Close()
-
-	a, b := w.clients[0], w.clients[1]
-	require.True(t, a.ensureLease(ctx))
-	la, ok := a.campaign(ctx, "e0")
-	require.True(t, ok, "A leads")
-	require.True(t, b.ensureLease(ctx))
-	bKey := leaseKey(w.cfg.EtcdName("e0"), b.lease.id)
+	c := s.c
+	admin, a, b, la, bKey := s.leaderAndLeasedWaiter(ctx)
 	won := make(chan history.Outcome, 1)
 	go func() {
 		if _, ok := b.campaign(ctx, "e0"); ok {
