@@ -51,7 +51,8 @@ func TestParallelRunsAreIsolated(t *testing.T) {
 		run("c", "smoke", 13, 4*time.Second, 3, harness.ModeProcess),
 	}}
 	var progress bytes.Buffer
-	res, err := Execute(context.Background(), plan, Options{Out: out, Name: "isolated", Parallel: 3, Progress: &progress})
+	res, err := Execute(context.Background(), plan, Options{Out: out, Name: "isolated", Parallel: 3, Progress: &progress,
+		ProgressEvery: time.Second})
 	require.NoError(t, err)
 	require.Equal(t, models.ExitOk, res.ExitCode, "aggregate: %+v\nprogress:\n%s", res.Aggregate.Runs, &progress)
 	require.Equal(t, -1, res.FirstFailure)
@@ -72,6 +73,7 @@ func TestParallelRunsAreIsolated(t *testing.T) {
 		for _, f := range []string{reports.IndexFile, reports.JUnitFile, reports.SummaryFile} {
 			require.FileExists(t, filepath.Join(out, r.ID, f))
 		}
+		require.Positive(t, ar.Summary.StartUnixNs)
 		spans = append(spans, [2]int64{ar.Summary.StartUnixNs, ar.Summary.StartUnixNs + ar.Summary.DurationNs})
 	}
 	latestStart, earliestEnd := max(spans[0][0], spans[1][0], spans[2][0]), min(spans[0][1], spans[1][1], spans[2][1])
@@ -83,6 +85,8 @@ func TestParallelRunsAreIsolated(t *testing.T) {
 	require.Equal(t, 3, agg.PlanRuns)
 	require.Equal(t, 3, strings.Count(progress.String(), "] "), "one progress line per run:\n%s", &progress)
 	require.Contains(t, progress.String(), "[3/3] ")
+	require.Regexp(t, `(?m)^batch: 0/3 runs done, 3 running; 0 failing, 0 known-issue findings, about \d+s left$`, progress.String(),
+		"a summary while the runs go on")
 
 	requireNothingLeft(t, tmp, sockets)
 }
