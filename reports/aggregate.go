@@ -52,6 +52,12 @@ type Aggregate struct {
 	Elapsed time.Duration  `json:"elapsed_ns"`
 	Budget  time.Duration  `json:"budget_ns,omitempty"`
 	Runs    []AggregateRun `json:"runs"`
+
+	// Shard is "I/N" when the batch ran shard I of N of a plan, empty for
+	// a whole plan; PlanRuns counts the runs of the whole plan. Together
+	// they let shard directories be merged and checked complete.
+	Shard    string `json:"shard,omitempty"`
+	PlanRuns int    `json:"plan_runs,omitempty"`
 }
 
 // Verdict of a run within the batch: its summary's, unknown for a run that

@@ -68,24 +68,3 @@ func (c *clusterFlags) apply(o *runner.Options) {
 	o.Mode, o.EtcdBin, o.Endpoints, o.Network = c.mode, c.etcdBin, c.list(), c.network
 	o.LeaseCheckpoint = c.leaseCheckpoint
 }
-
-// args are the flags that reproduce the choice (none for the default).
-func (c *clusterFlags) args() []string {
-	var out []string
-	if c.mode != harness.ModeEmbedded {
-		out = append(out, "--mode", c.mode)
-	}
-	if c.etcdBin != "" {
-		out = append(out, "--etcd-bin", c.etcdBin)
-	}
-	if c.network != harness.NetworkProxy {
-		out = append(out, "--network", c.network)
-	}
-	if c.endpoints != "" {
-		out = append(out, "--endpoints", c.endpoints)
-	}
-	if c.leaseCheckpoint {
-		out = append(out, "--lease-checkpoint")
-	}
-	return out
-}

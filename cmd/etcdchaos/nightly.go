@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/etcdchaos/etcdchaos/harness/batch"
 	"github.com/etcdchaos/etcdchaos/harness/nightly"
 	"github.com/etcdchaos/etcdchaos/models"
 	"github.com/etcdchaos/etcdchaos/reports"
@@ -25,23 +26,29 @@ type nightlyFlags struct {
 	out, config, etcdBin string
 	seed                 int64
 	seedGiven            bool
+	batch                batchFlags
 }
 
 func parseNightlyFlags(args []string, stderr io.Writer) (*nightlyFlags, error) {
 	f := &nightlyFlags{}
 	fs := flag.NewFlagSet("nightly", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.DurationVar(&f.budget, "budget", 30*time.Minute, "wall-clock budget of the whole batch")
+	fs.DurationVar(&f.budget, "budget", 30*time.Minute, "wall-clock budget: the plan is the runs that fit it one after another "+
+		"(the same for every --shard), and each process stops at it (--parallel and --shard only make the batch end sooner)")
 	fs.StringVar(&f.out, "out", "", "aggregate directory, one run directory inside per run (default runs/nightly-<date>)")
 	fs.StringVar(&f.config, "config", "", "JSON file narrowing the matrix or listing runs (schema: go doc ./harness/nightly)")
 	fs.Int64Var(&f.seed, "seed", 0, "base seed; run i uses seed+i (default: the date as YYYYMMDD)")
 	fs.StringVar(&f.etcdBin, "etcd-bin", "", "etcd binary for process-mode runs (default: bin/etcd, else etcd on the PATH)")
 	fs.DurationVar(&f.checkTimeout, "timeout", 20*time.Second, "checker timeout per check of each run")
+	f.batch.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := f.batch.validate(); err != nil {
+		return nil, err
 	}
 	fs.Visit(func(fl *flag.Flag) { f.seedGiven = f.seedGiven || fl.Name == "seed" })
 	if !f.seedGiven {
@@ -53,21 +60,25 @@ func parseNightlyFlags(args []string, stderr io.Writer) (*nightlyFlags, error) {
 	return f, nil
 }
 
-// plan loads the config, if any, and plans the batch; the --seed flag wins
-// over the config's seed.
-func (f *nightlyFlags) plan() ([]nightly.Run, nightly.Config, error) {
+// plan loads the config, if any, plans the whole batch and takes this
+// process's shard of it; the --seed and --etcd-bin flags win over the
+// config's.
+func (f *nightlyFlags) plan() (batch.Plan, error) {
 	var cfg nightly.Config
 	if f.config != "" {
 		var err error
 		if cfg, err = nightly.LoadConfig(f.config); err != nil {
-			return nil, cfg, err
+			return batch.Plan{}, err
 		}
 	}
 	if f.seedGiven {
 		cfg.Seed = &f.seed
 	}
-	runs, err := nightly.Plan(cfg, f.budget, f.seed)
-	return runs, cfg, err
+	if f.etcdBin != "" {
+		cfg.EtcdBin = f.etcdBin
+	}
+	plan, err := nightly.Plan(cfg, f.budget, f.seed)
+	return plan.Shard(f.batch.shard), err
 }
 
 func runNightly(args []string, stdout, stderr io.Writer) int {
@@ -79,28 +90,22 @@ func runNightly(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "etcdchaos nightly: %v\n", err)
 		return exitUsage
 	}
-	runs, cfg, err := f.plan()
+	plan, err := f.plan()
 	if err != nil {
 		fmt.Fprintf(stderr, "etcdchaos nightly: %v\n", err)
 		return exitUsage
 	}
-	opts := nightly.Options{Budget: f.budget, Out: f.out, EtcdBin: f.etcdBin, CheckTimeout: f.checkTimeout, Log: stderr}
-	if opts.EtcdBin == "" {
-		opts.EtcdBin = cfg.EtcdBin
-	}
-	if cfg.CheckTimeout > 0 {
-		opts.CheckTimeout = time.Duration(cfg.CheckTimeout)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	fmt.Fprintf(stderr, "nightly: %d runs within %v into %s\n", len(runs), f.budget, f.out)
-	agg, err := nightly.Execute(ctx, runs, opts)
+	f.batch.announce(stderr, "nightly", plan, fmt.Sprintf("within %v", f.budget), f.out)
+	res, err := batch.Execute(ctx, plan, batch.Options{Out: f.out, Name: "nightly", Budget: f.budget,
+		Parallel: f.batch.workers(plan), CheckTimeout: f.checkTimeout, Progress: stderr})
 	if err != nil {
 		fmt.Fprintf(stderr, "etcdchaos nightly: %v\n", err)
 		return models.ExitUnknown
 	}
-	printNightly(stdout, agg, f.out)
-	return agg.ExitCode()
+	printNightly(stdout, res.Aggregate, f.out)
+	return res.ExitCode
 }
 
 func printNightly(w io.Writer, agg reports.Aggregate, out string) {
@@ -113,6 +118,9 @@ func printNightly(w io.Writer, agg reports.Aggregate, out string) {
 		counts[r.Verdict()]++
 	}
 	fmt.Fprintf(w, "%s: %d runs in %v:", agg.Name, len(agg.Runs), agg.Elapsed.Round(time.Second))
+	if agg.Shard != "" {
+		fmt.Fprintf(w, " (shard %s of a plan of %d runs)", agg.Shard, agg.PlanRuns)
+	}
 	for _, v := range []models.Verdict{models.Ok, models.UnsafeWithoutFencing, models.KnownIssue, models.Violation, models.Unknown, models.Empty} {
 		if counts[v] > 0 {
 			fmt.Fprintf(w, " %d %s", counts[v], v)

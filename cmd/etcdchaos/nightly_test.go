@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/etcdchaos/etcdchaos/reports"
@@ -62,9 +63,33 @@ func TestNightlyWithinBudget(t *testing.T) {
 
 func TestNightlyBadFlags(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{{"--budget", "5s"}, {"--config", "/nonexistent.json"}, {"extra"}} {
+	for _, args := range [][]string{{"--budget", "5s"}, {"--config", "/nonexistent.json"}, {"extra"},
+		{"--shard", "0/0"}, {"--shard", "3/2"}, {"--shard", "abc"}, {"--parallel", "-1"}} {
 		var stdout, stderr bytes.Buffer
 		require.Equal(t, exitUsage, run(append([]string{"nightly", "--out", t.TempDir()}, args...), &stdout, &stderr), "%v", args)
 		require.NotEmpty(t, stderr.String())
 	}
+}
+
+// A nightly shard plans the whole night, runs its share under the plan's
+// run ids and records in aggregate.json which shard it was of how many
+// runs.
+func TestNightlyShard(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "nightly.json")
+	require.NoError(t, os.WriteFile(cfg, []byte(`{"runs": [
+		{"scenario": "smoke", "members": 1, "duration": "2s"},
+		{"scenario": "lock-lease", "members": 1, "duration": "2s"},
+		{"scenario": "smoke", "members": 1, "duration": "2s", "backend": "grpc"}]}`), 0o644))
+	out := filepath.Join(t.TempDir(), "nightly")
+	code, stdout, stderr := runCLI("nightly", "--config", cfg, "--budget", "1m", "--seed", "4", "--out", out, "--shard", "2/2")
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	assert.Contains(t, stderr, "nightly: shard 2/2, 1 of 3 runs within 1m0s")
+	assert.Contains(t, stdout, "(shard 2/2 of a plan of 3 runs)")
+	agg := readAggregate(t, out)
+	require.Len(t, agg.Runs, 1)
+	assert.Equal(t, "02-lock-lease-concurrency-m1", agg.Runs[0].ID)
+	assert.Equal(t, int64(5), agg.Runs[0].Seed, "the seed the whole plan gives run 2")
+	assert.Equal(t, "2/2", agg.Shard)
+	assert.Equal(t, 3, agg.PlanRuns)
+	require.NotNil(t, agg.Runs[0].Summary, agg.Runs[0].Error)
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/etcdchaos/etcdchaos/faults"
+	"github.com/etcdchaos/etcdchaos/harness/batch"
 	"github.com/etcdchaos/etcdchaos/harness/runner"
 	"github.com/etcdchaos/etcdchaos/models"
 	"github.com/etcdchaos/etcdchaos/workloads"
@@ -88,7 +89,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, *flag.FlagSet, e
 	if !seedGiven {
 		f.seed = rand.Int64N(1 << 31)
 	}
-	if err := f.loop.validate(seedGiven); err != nil {
+	if err := f.loop.validate(fs, seedGiven); err != nil {
 		return nil, fs, err
 	}
 	if f.mutant != "" {
@@ -110,42 +111,27 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, *flag.FlagSet, e
 	return f, fs, nil
 }
 
-// reproCommand is the command line that runs the same scenario and seed.
-func (f *runFlags) reproCommand() string {
-	parts := []string{"etcdchaos", "run", "--scenario", f.scenario, "--seed", fmt.Sprint(f.seed),
-		"--duration", f.duration.String(), "--members", fmt.Sprint(f.members)}
-	if f.clients > 0 { // else the scenario's
-		parts = append(parts, "--clients", fmt.Sprint(f.clients))
-	}
-	parts = append(parts, "--backend", f.backend)
-	if f.unfenced >= 0 {
-		parts = append(parts, "--unfenced", fmt.Sprint(f.unfenced))
-	}
-	if f.strict {
-		parts = append(parts, "--strict")
-	}
-	if f.mutant != "" {
-		parts = append(parts, "--mutant", f.mutant)
-	}
-	if len(f.fixes) > 0 {
-		fixes := make([]string, len(f.fixes))
-		for i, issue := range f.fixes {
-			fixes[i] = fmt.Sprint(issue)
-		}
-		parts = append(parts, "--fix", strings.Join(fixes, ","))
-	}
-	parts = append(parts, f.cluster.args()...)
-	return strings.Join(parts, " ")
-}
-
-func (f *runFlags) options(stderr io.Writer) runner.Options {
+// runOptions are the runner's options the flags give, without where the
+// run prints (progress, logs) and without its command.
+func (f *runFlags) runOptions() runner.Options {
 	o := runner.Options{Seed: f.seed, Duration: f.duration, Members: f.members, Clients: f.clients,
 		Backend: workloads.Backend(f.backend), Out: f.out, Strict: f.strict, CheckTimeout: f.timeout,
-		Progress: stderr, Verbose: f.etcdLogs, Command: f.reproCommand(), Mutant: f.mutant, Fixes: f.fixes}
+		Verbose: f.etcdLogs, Mutant: f.mutant, Fixes: f.fixes}
 	f.cluster.apply(&o)
 	if f.unfenced >= 0 {
 		o.Unfenced = &f.unfenced
 	}
+	return o
+}
+
+// reproCommand is the command line that runs the same scenario and seed.
+func (f *runFlags) reproCommand() string {
+	return batch.Run{Scenario: f.scenario, Options: f.runOptions()}.Command()
+}
+
+func (f *runFlags) options(stderr io.Writer) runner.Options {
+	o := f.runOptions()
+	o.Progress, o.Command = stderr, f.reproCommand()
 	if f.verbose {
 		o.Log = stderr
 	}

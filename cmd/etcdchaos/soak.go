@@ -15,8 +15,11 @@ import (
 	"time"
 
 	"github.com/etcdchaos/etcdchaos/faults"
+	"github.com/etcdchaos/etcdchaos/harness/batch"
+	"github.com/etcdchaos/etcdchaos/harness/nightly"
 	"github.com/etcdchaos/etcdchaos/harness/runner"
 	"github.com/etcdchaos/etcdchaos/models"
+	"github.com/etcdchaos/etcdchaos/reports"
 	"github.com/etcdchaos/etcdchaos/workloads"
 )
 
@@ -33,7 +36,8 @@ type soakFlags struct {
 	out, scenarios string
 	backend        string
 	cluster        clusterFlags
-	selected       []faults.Scenario
+	batch          batchFlags
+	selected       []string
 }
 
 func parseSoakFlags(args []string, stderr io.Writer) (*soakFlags, error) {
@@ -45,10 +49,11 @@ func parseSoakFlags(args []string, stderr io.Writer) (*soakFlags, error) {
 	fs.DurationVar(&f.duration, "duration", 20*time.Second, "how long each run's workloads and faults last")
 	fs.IntVar(&f.members, "members", 3, "cluster size: 1, 3 or 5")
 	fs.StringVar(&f.backend, "backend", string(workloads.BackendConcurrency), "client implementation: grpc or concurrency")
-	fs.StringVar(&f.out, "out", filepath.Join("runs", "soak"), "directory of the run directories, OUT/<scenario>-<seed>")
+	fs.StringVar(&f.out, "out", filepath.Join("runs", "soak"), "directory of the run directories, OUT/<scenario>-<seed>, and of the aggregate report")
 	fs.StringVar(&f.scenarios, "scenarios", "", "comma-separated scenarios to run (default: all)")
 	fs.DurationVar(&f.timeout, "timeout", 60*time.Second, "checker timeout per check")
 	f.cluster.register(fs)
+	f.batch.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -61,7 +66,12 @@ func parseSoakFlags(args []string, stderr io.Writer) (*soakFlags, error) {
 	if err := f.cluster.validate(); err != nil {
 		return nil, err
 	}
-	f.selected = faults.Scenarios()
+	if err := f.batch.validate(); err != nil {
+		return nil, err
+	}
+	for _, sc := range faults.Scenarios() {
+		f.selected = append(f.selected, sc.Name)
+	}
 	if f.scenarios != "" {
 		f.selected = nil
 		for _, name := range strings.Split(f.scenarios, ",") {
@@ -69,10 +79,18 @@ func parseSoakFlags(args []string, stderr io.Writer) (*soakFlags, error) {
 			if err != nil {
 				return nil, fmt.Errorf("--scenarios: %w", err)
 			}
-			f.selected = append(f.selected, sc)
+			f.selected = append(f.selected, sc.Name)
 		}
 	}
 	return f, nil
+}
+
+// plan is the whole soak, every selected scenario times K seeds.
+func (f *soakFlags) plan() (batch.Plan, error) {
+	opts := runner.Options{Duration: f.duration, Members: f.members, Backend: workloads.Backend(f.backend),
+		CheckTimeout: f.timeout}
+	f.cluster.apply(&opts)
+	return nightly.PlanSoak(nightly.Soak{Scenarios: f.selected, Seeds: f.seeds, Seed: f.firstSeed, Options: opts})
 }
 
 // soakRow is one run of a soak.
@@ -84,13 +102,12 @@ type soakRow struct {
 	note     string
 }
 
-func (r soakRow) failed() bool { return r.code != 0 }
-
 // runSoak implements `etcdchaos soak [--seeds K] [--duration D] [--out DIR]
-// [--scenarios a,b]`: every scenario times K seeds, one after another, on
-// unmodified etcd. A run fails on any violation, unknown verdict or failed
-// liveness; unsafe-without-fencing (etcd's documented hazard) does not fail
-// it. Exit 0 when no run failed, 1 otherwise.
+// [--scenarios a,b]`: every scenario times K seeds on unmodified etcd,
+// --parallel at a time. Exit codes are the batch's (batch.ExitCode): 1 on
+// any violation, else 3 on any unknown verdict, run that could not be
+// carried out or interruption, else 0; unsafe-without-fencing (etcd's
+// documented hazard) and known etcd issues do not fail it.
 func runSoak(args []string, stdout, stderr io.Writer) int {
 	f, err := parseSoakFlags(args, stderr)
 	if err != nil {
@@ -100,44 +117,42 @@ func runSoak(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "etcdchaos soak: %v\n", err)
 		return exitUsage
 	}
+	whole, err := f.plan()
+	if err != nil {
+		fmt.Fprintf(stderr, "etcdchaos soak: %v\n", err)
+		return exitUsage
+	}
+	plan := whole.Shard(f.batch.shard)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var rows []soakRow
-	for _, sc := range f.selected {
-		for i := range f.seeds {
-			if ctx.Err() != nil {
-				break
-			}
-			row := soakOne(ctx, sc, f.firstSeed+int64(i), f)
-			fmt.Fprintf(stderr, "%s seed %d: %s\n", row.scenario, row.seed, row.verdict)
-			rows = append(rows, row)
-		}
+	f.batch.announce(stderr, "soak", plan, "", f.out)
+	res, err := batch.Execute(ctx, plan, batch.Options{Out: f.out, Name: "soak", Parallel: f.batch.workers(plan),
+		CheckTimeout: f.timeout, Progress: stderr})
+	if err != nil {
+		fmt.Fprintf(stderr, "etcdchaos soak: %v\n", err)
+		return models.ExitUnknown
 	}
-	return printSoak(stdout, rows, ctx.Err() != nil)
+	rows := make([]soakRow, len(res.Aggregate.Runs))
+	for i, ar := range res.Aggregate.Runs {
+		rows[i] = soakRowOf(ar)
+	}
+	printSoak(stdout, rows, res.Interrupted)
+	return res.ExitCode
 }
 
-// soakOne runs one scenario with one seed.
-func soakOne(ctx context.Context, sc faults.Scenario, seed int64, f *soakFlags) soakRow {
-	rf := runFlags{scenario: sc.Name, seed: seed, duration: f.duration, members: f.members,
-		backend: f.backend, unfenced: -1, cluster: f.cluster}
-	opts := runner.Options{Seed: seed, Duration: f.duration, Members: f.members, Backend: workloads.Backend(f.backend),
-		Out: filepath.Join(f.out, fmt.Sprintf("%s-%d", sc.Name, seed)), CheckTimeout: f.timeout,
-		Command: rf.reproCommand()}
-	f.cluster.apply(&opts)
-	res, err := runner.Run(ctx, sc, opts)
-	row := soakRow{scenario: sc.Name, seed: seed, verdict: res.Verdict, code: res.ExitCode}
+// soakRowOf is a run's line in the soak's table.
+func soakRowOf(ar reports.AggregateRun) soakRow {
+	row := soakRow{scenario: ar.Scenario, seed: ar.Seed, verdict: ar.Verdict(), code: batch.RunExit(ar)}
+	s := ar.Summary
 	switch {
-	case err != nil:
-		row.code, row.note = max(res.ExitCode, models.ExitUnknown), err.Error()
-		if row.verdict == "" {
-			row.verdict = models.Unknown
-		}
-	case res.ExitCode != 0:
-		row.note = failingChecks(res) + "; reproduce with: " + opts.Command
-	case res.Verdict == models.UnsafeWithoutFencing:
+	case ar.Error != "" || ar.Skipped != "":
+		row.note = ar.Error + ar.Skipped
+	case row.code != 0:
+		row.note = failingChecks(s) + "; reproduce with: " + ar.Command
+	case s.Verdict == models.UnsafeWithoutFencing:
 		row.note = "unsafe without fencing (documented hazard, not a failure)"
-	case len(res.Check.KnownIssues) > 0:
-		row.note = knownIssues(res.Check.KnownIssues)
+	case len(s.KnownIssues) > 0:
+		row.note = knownIssues(s.KnownIssues)
 	}
 	return row
 }
@@ -153,9 +168,9 @@ func knownIssues(known []models.Finding) string {
 }
 
 // failingChecks names the checks that failed a run.
-func failingChecks(res runner.Result) string {
+func failingChecks(s *reports.Summary) string {
 	var out []string
-	for _, c := range res.Check.Checks {
+	for _, c := range s.Checks {
 		if c.Fails {
 			out = append(out, fmt.Sprintf("%s %s %s", c.Check, c.Name, c.Verdict))
 		}
@@ -163,27 +178,21 @@ func failingChecks(res runner.Result) string {
 	return strings.Join(out, ", ")
 }
 
-// printSoak prints the table of runs and returns the exit code of the
-// README's table: 1 when a run found a violation (or, under --strict, a
-// known issue), else 3 when a run was unknown or could not be carried out,
-// or the soak was interrupted before every run was done, else 0.
-func printSoak(w io.Writer, rows []soakRow, interrupted bool) int {
+// printSoak prints the table of runs, and a line saying the soak was
+// interrupted if it was.
+func printSoak(w io.Writer, rows []soakRow, interrupted bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SCENARIO\tSEED\tVERDICT\tEXIT\tNOTE")
 	failed := 0
-	codes := make([]int, 0, len(rows)+1)
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\n", r.scenario, r.seed, r.verdict, r.code, r.note)
-		if r.failed() {
+		if r.code != 0 {
 			failed++
 		}
-		codes = append(codes, r.code)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "soak: %d runs, %d failed\n", len(rows), failed)
 	if interrupted {
 		fmt.Fprintln(w, "soak: interrupted before every run was done")
-		codes = append(codes, models.ExitUnknown)
 	}
-	return models.WorstExit(codes...)
 }

@@ -52,6 +52,63 @@ func TestUntilFailFindsMutant(t *testing.T) {
 	assert.Contains(t, stdout, "verdict: violation")
 }
 
+// With two workers, until-fail stops starting runs at the first failure,
+// lets the run going on finish, and reports the first failing seed in seed
+// order; its out directory holds the aggregate of the runs.
+func TestUntilFailParallel(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := runCLI("run", "--scenario", "smoke", "--mutant", "lock-no-wait", "--until-fail", "--max-runs", "6",
+		"--parallel", "2", "--seed", "1", "--duration", "3s", "--members", "1", "--out", out)
+	require.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	assert.Contains(t, stderr, "until-fail: 6 runs at most, 2 at once")
+	m := regexp.MustCompile(`run (\d) failed \(exit 1\): seed (\d+), run directory`).FindStringSubmatch(stdout)
+	require.NotNil(t, m, stdout)
+	agg := readAggregate(t, out)
+	require.Len(t, agg.Runs, 6)
+	first := -1
+	for i, r := range agg.Runs {
+		if r.Summary != nil && r.Summary.ExitCode != 0 && first < 0 {
+			first = i
+		}
+	}
+	require.Equal(t, strconv.Itoa(first+1), m[1], "the first failing run in seed order")
+	require.Equal(t, strconv.FormatInt(agg.Runs[first].Seed, 10), m[2])
+	ran := strings.Count(stdout, " of at most 6: seed ")
+	require.Less(t, ran, 6, "no run starts after the first failure")
+	require.Equal(t, 6-ran, strings.Count(string(mustRead(t, filepath.Join(out, "aggregate.json"))), `"skipped": "not started: run seed-`))
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return b
+}
+
+func TestUntilFailBatchFlags(t *testing.T) {
+	for args, want := range map[string]string{
+		"--parallel 2":                            "--parallel needs --until-fail",
+		"--shard 1/2":                             "--shard needs --until-fail",
+		"--until-fail --shard 1/2":                "--shard needs --seed",
+		"--until-fail --seed 1 --shard 3/2":       `--shard "3/2": expected I/N`,
+		"--until-fail --seed 1 --shard abc":       `--shard "abc": expected I/N`,
+		"--until-fail --parallel -2":              "--parallel -2: expected 1 to 64",
+		"--until-fail --seed 1 --shard 0/0":       `--shard "0/0": expected I/N`,
+		"--until-fail --seed 1 --parallel 100000": "--parallel 100000",
+	} {
+		code, _, stderr := runCLI(append([]string{"run", "--out", t.TempDir()}, strings.Fields(args)...)...)
+		assert.Equal(t, exitUsage, code, args)
+		assert.Contains(t, stderr, want, args)
+	}
+	f, _, err := parseRunFlags([]string{"--until-fail", "--seed", "10", "--max-runs", "5", "--shard", "2/2"}, io.Discard)
+	require.NoError(t, err)
+	plan := f.untilFailPlan().Shard(f.loop.batch.shard)
+	require.Len(t, plan.Runs, 2)
+	assert.Equal(t, "seed-11", plan.Runs[0].ID)
+	assert.Equal(t, "seed-13", plan.Runs[1].ID)
+	assert.Equal(t, 5, plan.Total)
+}
+
 func TestUntilFailStopsAfterMaxRuns(t *testing.T) {
 	out := t.TempDir()
 	code, stdout, stderr := runCLI("run", "--scenario", "smoke", "--until-fail", "--max-runs", "2",

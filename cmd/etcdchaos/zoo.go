@@ -17,6 +17,7 @@ import (
 
 	"github.com/etcdchaos/etcdchaos/faults"
 	"github.com/etcdchaos/etcdchaos/harness"
+	"github.com/etcdchaos/etcdchaos/harness/batch"
 	"github.com/etcdchaos/etcdchaos/harness/nightly"
 	"github.com/etcdchaos/etcdchaos/models"
 	"github.com/etcdchaos/etcdchaos/reports"
@@ -35,6 +36,7 @@ type zooFlags struct {
 	seed                          int64
 	budget, duration, timeout     time.Duration
 	budgetGiven, listReleases     bool
+	batch                         batchFlags
 }
 
 func parseZooFlags(args []string, stderr io.Writer) (*zooFlags, error) {
@@ -49,17 +51,22 @@ func parseZooFlags(args []string, stderr io.Writer) (*zooFlags, error) {
 	fs.StringVar(&f.scenarios, "scenarios", "", "comma-separated scenarios to run on each etcd (default: all)")
 	fs.IntVar(&f.seeds, "seeds", 0, "seeds per scenario and etcd (default: as many as --budget allows, at least 1)")
 	fs.Int64Var(&f.seed, "seed", 1, "first seed: each scenario runs seeds SEED..SEED+K-1 on every etcd")
-	fs.DurationVar(&f.budget, "budget", 15*time.Minute, "wall-clock budget of each etcd's runs")
+	fs.DurationVar(&f.budget, "budget", 15*time.Minute, "wall-clock budget of each etcd's runs: the plan is the seeds that fit it "+
+		"one run after another (the same for every --shard), and each process stops at the whole zoo's budget")
 	fs.DurationVar(&f.duration, "duration", 20*time.Second, "how long each run's workloads and faults last")
 	fs.IntVar(&f.members, "members", 3, "cluster size: 1, 3 or 5")
 	fs.StringVar(&f.backend, "backend", string(workloads.BackendConcurrency), "client implementation: grpc or concurrency")
 	fs.StringVar(&f.out, "out", filepath.Join("runs", "zoo"), "aggregate directory, one run directory inside per run")
 	fs.DurationVar(&f.timeout, "timeout", 20*time.Second, "checker timeout per check of each run")
+	f.batch.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := f.batch.validate(); err != nil {
+		return nil, err
 	}
 	fs.Visit(func(fl *flag.Flag) { f.budgetGiven = f.budgetGiven || fl.Name == "budget" })
 	if f.versions == "" && f.etcdBins == "" {
@@ -168,22 +175,23 @@ func runZoo(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "etcdchaos zoo: %v\n", err)
 		return exitUsage
 	}
-	runs, budget, err := nightly.PlanZoo(z)
+	whole, budget, err := nightly.PlanZoo(z)
 	if err != nil {
 		fmt.Fprintf(stderr, "etcdchaos zoo: %v\n", err)
 		return exitUsage
 	}
+	plan := whole.Shard(f.batch.shard)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	fmt.Fprintf(stderr, "zoo: %d runs on %d etcds within %v into %s\n", len(runs), len(z.Etcds), budget, f.out)
-	agg, err := nightly.Execute(ctx, runs, nightly.Options{Budget: budget, Out: f.out, CheckTimeout: f.timeout,
-		Log: stderr, Name: "zoo"})
+	f.batch.announce(stderr, "zoo", plan, fmt.Sprintf("on %d etcds within %v", len(z.Etcds), budget), f.out)
+	res, err := batch.Execute(ctx, plan, batch.Options{Out: f.out, Name: "zoo", Budget: budget,
+		Parallel: f.batch.workers(plan), CheckTimeout: f.timeout, Progress: stderr})
 	if err != nil {
 		fmt.Fprintf(stderr, "etcdchaos zoo: %v\n", err)
 		return models.ExitUnknown
 	}
-	printZoo(stdout, agg, f.out)
-	return agg.ExitCode()
+	printZoo(stdout, res.Aggregate, f.out)
+	return res.ExitCode
 }
 
 // printZoo prints the etcd x scenario table: one line per cell.

@@ -25,7 +25,7 @@ func TestZooComparesEtcds(t *testing.T) {
 	require.NoError(t, err, "the zoo runs etcd processes: make etcd")
 	out := filepath.Join(t.TempDir(), "zoo")
 	code, stdout, stderr := runCLI("zoo", "--etcd-bin", "old="+bin+",new="+bin, "--scenarios", "smoke",
-		"--seeds", "1", "--seed", "5", "--duration", "2s", "--members", "1", "--out", out)
+		"--seeds", "1", "--seed", "5", "--duration", "2s", "--members", "1", "--out", out, "--parallel", "2")
 	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	assert.Regexp(t, `(?m)^ETCD +SCENARIO +RUNS +VERDICTS +KNOWN ISSUES +DETECTED$`, stdout)
 	assert.Regexp(t, `(?m)^old +smoke +1 +1 ok +- +-$`, stdout)
@@ -87,6 +87,9 @@ func TestZooBadFlags(t *testing.T) {
 		{"--etcd-bin", "a=/bin/true,a=/bin/true"},
 		{"--etcd-bin", "/bin/true", "--scenarios", "nope"},
 		{"--etcd-bin", "/bin/true", "extra"},
+		{"--etcd-bin", "/bin/true", "--shard", "3/2"},
+		{"--etcd-bin", "/bin/true", "--shard", "abc"},
+		{"--etcd-bin", "/bin/true", "--parallel", "-1"},
 	} {
 		code, _, stderr := runCLI(append([]string{"zoo", "--out", t.TempDir()}, args...)...)
 		assert.Equal(t, exitUsage, code, "%v", args)

@@ -1,9 +1,10 @@
-// Package nightly plans and runs a batch of chaos runs that fits a time
-// budget (scenarios x backends x cluster sizes x member modes, with seeds
-// from the date) and writes an aggregate report: one run directory each,
-// junit.xml with a <testsuite> per run and index.html listing every run.
-// PlanZoo plans the etcd release zoo instead: the same scenarios and seeds
-// on several etcd binaries, for an etcd x scenario table.
+// Package nightly plans batches of chaos runs, for package batch to carry
+// out: Plan, the nightly matrix that fits a time budget (scenarios x
+// backends x cluster sizes x member modes, with seeds from the date);
+// PlanZoo, the etcd release zoo (the same scenarios and seeds on several
+// etcd binaries, for an etcd x scenario table); PlanSoak, every scenario
+// times K seeds. A plan is the same whatever shard of it a process runs:
+// plan first, then take the shard (batch.Plan.Shard).
 //
 // # Config file
 //
@@ -34,6 +35,7 @@
 package nightly
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,12 +46,13 @@ import (
 
 	"github.com/etcdchaos/etcdchaos/faults"
 	"github.com/etcdchaos/etcdchaos/harness"
+	"github.com/etcdchaos/etcdchaos/harness/batch"
+	"github.com/etcdchaos/etcdchaos/harness/runner"
 	"github.com/etcdchaos/etcdchaos/workloads"
 )
 
-// RunOverhead is what a run is estimated to take beyond its duration:
-// starting the cluster, liveness, checking and the report.
-const RunOverhead = 5 * time.Second
+// RunOverhead is what a run is estimated to take beyond its duration.
+const RunOverhead = batch.RunOverhead
 
 // Default matrix bounds.
 const (
@@ -109,37 +112,6 @@ type RunSpec struct {
 	Duration Duration          `json:"duration,omitempty"`
 }
 
-// Run is one planned run.
-type Run struct {
-	ID       string
-	Scenario string
-	Seed     int64
-	Members  int
-	Backend  workloads.Backend
-	Mode     string
-	Duration time.Duration
-	// EtcdBin is the etcd binary of a process-mode run (empty: the batch's,
-	// Options.EtcdBin); Etcd labels it when a batch compares several.
-	EtcdBin string
-	Etcd    string
-}
-
-// Estimate is the run's expected wall-clock time.
-func (r Run) Estimate() time.Duration { return r.Duration + RunOverhead }
-
-// Command is the command line that reproduces the run alone.
-func (r Run) Command() string {
-	parts := []string{"etcdchaos", "run", "--scenario", r.Scenario, "--seed", strconv.FormatInt(r.Seed, 10),
-		"--duration", r.Duration.String(), "--members", strconv.Itoa(r.Members), "--backend", string(r.Backend)}
-	if r.Mode != harness.ModeEmbedded {
-		parts = append(parts, "--mode", r.Mode)
-	}
-	if r.EtcdBin != "" {
-		parts = append(parts, "--etcd-bin", r.EtcdBin)
-	}
-	return strings.Join(parts, " ")
-}
-
 // LoadConfig reads a config file; unknown fields are errors.
 func LoadConfig(path string) (Config, error) {
 	var cfg Config
@@ -161,35 +133,68 @@ func DateSeed(t time.Time) int64 {
 	return int64(y*10000 + int(m)*100 + d)
 }
 
-// Plan returns the runs of cfg that fit budget, with seeds from seed (the
-// config's seed wins). A matrix is cut to the runs that fit at its minimum
-// duration, most varied first (every scenario once before any repeats);
-// explicit runs are all returned, and Execute skips those the budget no
-// longer allows.
-func Plan(cfg Config, budget time.Duration, seed int64) ([]Run, error) {
+// Plan returns the runs of cfg that fit budget, one after another, with
+// seeds from seed (the config's seed wins). A matrix is cut to the runs
+// that fit at its minimum duration, most varied first (every scenario once
+// before any repeats); explicit runs are all returned, and batch.Execute
+// skips those the budget no longer allows. The plan depends on the budget
+// alone, not on how many runs go at once or which shard runs: every shard
+// of a night plans the same runs.
+func Plan(cfg Config, budget time.Duration, seed int64) (batch.Plan, error) {
 	if budget <= 0 {
-		return nil, errors.New("plan: the budget must be positive")
+		return batch.Plan{}, errors.New("plan: the budget must be positive")
 	}
 	if cfg.Seed != nil {
 		seed = *cfg.Seed
 	}
+	var runs []batch.Run
+	var err error
 	if len(cfg.Runs) > 0 {
-		return planRuns(cfg.Runs, budget, seed)
+		runs, err = planRuns(cfg.Runs, budget, seed)
+	} else {
+		runs, err = planMatrix(cfg.Matrix, budget, seed)
 	}
-	return planMatrix(cfg.Matrix, budget, seed)
+	if err != nil {
+		return batch.Plan{}, err
+	}
+	for i := range runs {
+		runs[i].Options.CheckTimeout = time.Duration(cfg.CheckTimeout)
+		if runs[i].Options.Mode == harness.ModeProcess && runs[i].Options.EtcdBin == "" {
+			runs[i].Options.EtcdBin = cfg.EtcdBin
+		}
+	}
+	return batch.Plan{Runs: runs}, nil
 }
 
-func planMatrix(m Matrix, budget time.Duration, seed int64) ([]Run, error) {
+// planned is one run of a matrix or a list before its id and seed.
+type planned struct {
+	scenario string
+	members  int
+	backend  workloads.Backend
+	mode     string
+	duration time.Duration
+	seed     int64
+}
+
+// run is the planned run with index i in the plan.
+func (p planned) run(i int, etcd string, etcdBin string) batch.Run {
+	r := batch.Run{Scenario: p.scenario, Etcd: etcd, Options: runner.Options{Seed: p.seed, Duration: p.duration,
+		Members: p.members, Backend: p.backend, Mode: p.mode, EtcdBin: etcdBin}}
+	r.ID = runID(i, p, etcd)
+	return r
+}
+
+func planMatrix(m Matrix, budget time.Duration, seed int64) ([]batch.Run, error) {
 	m = m.withDefaults()
 	if err := m.validate(); err != nil {
 		return nil, err
 	}
-	var runs []Run
+	var all []planned
 	for _, mode := range m.Modes {
 		for _, members := range m.Members {
 			for _, backend := range m.Backends {
 				for _, sc := range m.Scenarios {
-					runs = append(runs, Run{Scenario: sc, Members: members, Backend: backend, Mode: mode})
+					all = append(all, planned{scenario: sc, members: members, backend: backend, mode: mode})
 				}
 			}
 		}
@@ -199,12 +204,12 @@ func planMatrix(m Matrix, budget time.Duration, seed int64) ([]Run, error) {
 	if fit == 0 {
 		return nil, fmt.Errorf("plan: a budget of %v is too small for one run of %v (plus %v overhead)", budget, minD, RunOverhead)
 	}
-	runs = runs[:min(fit, len(runs))]
-	d := min(budget/time.Duration(len(runs))-RunOverhead, maxD).Truncate(time.Second)
-	for i := range runs {
-		runs[i].Duration = max(d, minD)
-		runs[i].Seed = seed + int64(i)
-		runs[i].ID = runID(i, runs[i])
+	all = all[:min(fit, len(all))]
+	d := min(budget/time.Duration(len(all))-RunOverhead, maxD).Truncate(time.Second)
+	runs := make([]batch.Run, len(all))
+	for i, p := range all {
+		p.duration, p.seed = max(d, minD), seed+int64(i)
+		runs[i] = p.run(i, "", "")
 	}
 	return runs, nil
 }
@@ -277,7 +282,7 @@ func checkRun(s RunSpec) error {
 	return nil
 }
 
-func planRuns(specs []RunSpec, budget time.Duration, seed int64) ([]Run, error) {
+func planRuns(specs []RunSpec, budget time.Duration, seed int64) ([]batch.Run, error) {
 	fixed, open := time.Duration(0), 0
 	for _, s := range specs {
 		if s.Duration > 0 {
@@ -291,7 +296,7 @@ func planRuns(specs []RunSpec, budget time.Duration, seed int64) ([]Run, error) 
 		share = max((budget-fixed)/time.Duration(open)-RunOverhead, DefaultMinDuration).Truncate(time.Second)
 		share = min(share, DefaultMaxDuration)
 	}
-	runs := make([]Run, len(specs))
+	runs := make([]batch.Run, len(specs))
 	for i, s := range specs {
 		if s.Members == 0 {
 			s.Members = 3
@@ -305,27 +310,25 @@ func planRuns(specs []RunSpec, budget time.Duration, seed int64) ([]Run, error) 
 		if err := checkRun(s); err != nil {
 			return nil, fmt.Errorf("run %d: %w", i+1, err)
 		}
-		r := Run{Scenario: s.Scenario, Seed: seed + int64(i), Members: s.Members, Backend: s.Backend,
-			Mode: s.Mode, Duration: time.Duration(s.Duration)}
+		p := planned{scenario: s.Scenario, seed: seed + int64(i), members: s.Members, backend: s.Backend,
+			mode: s.Mode, duration: cmp.Or(time.Duration(s.Duration), share)}
 		if s.Seed != nil {
-			r.Seed = *s.Seed
+			p.seed = *s.Seed
 		}
-		if r.Duration == 0 {
-			r.Duration = share
-		}
-		r.ID = runID(i, r)
-		runs[i] = r
+		runs[i] = p.run(i, "", "")
 	}
 	return runs, nil
 }
 
-func runID(i int, r Run) string {
-	id := fmt.Sprintf("%02d-%s-%s-m%d", i+1, r.Scenario, r.Backend, r.Members)
-	if r.Mode != harness.ModeEmbedded {
-		id += "-" + r.Mode
+// runID names run i of a plan: its place in the plan (so ids are unique
+// and sort in plan order), then what it runs.
+func runID(i int, p planned, etcd string) string {
+	id := fmt.Sprintf("%02d-%s-%s-m%d", i+1, p.scenario, p.backend, p.members)
+	if p.mode != harness.ModeEmbedded {
+		id += "-" + p.mode
 	}
-	if r.Etcd != "" {
-		id += "-" + idSafe(r.Etcd) + "-s" + strconv.FormatInt(r.Seed, 10)
+	if etcd != "" {
+		id += "-" + idSafe(etcd) + "-s" + strconv.FormatInt(p.seed, 10)
 	}
 	return id
 }

@@ -9,11 +9,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/etcdchaos/etcdchaos/faults"
+	"github.com/etcdchaos/etcdchaos/harness/batch"
+	"github.com/etcdchaos/etcdchaos/harness/runner"
 )
 
-func total(runs []Run) time.Duration {
+func total(p batch.Plan) time.Duration {
 	var d time.Duration
-	for _, r := range runs {
+	for _, r := range p.Runs {
 		d += r.Estimate()
 	}
 	return d
@@ -21,24 +23,24 @@ func total(runs []Run) time.Duration {
 
 func TestPlanDefaultMatrixFitsBudget(t *testing.T) {
 	n := len(faults.Scenarios())
-	runs, err := Plan(Config{}, 30*time.Minute, 20250101)
+	plan, err := Plan(Config{}, 30*time.Minute, 20250101)
 	require.NoError(t, err)
-	require.Len(t, runs, n*2*2, "every scenario x 2 backends x 2 sizes fits 30m")
-	require.LessOrEqual(t, total(runs), 30*time.Minute)
-	require.GreaterOrEqual(t, runs[0].Duration, DefaultMinDuration)
+	require.Len(t, plan.Runs, n*2*2, "every scenario x 2 backends x 2 sizes fits 30m")
+	require.LessOrEqual(t, total(plan), 30*time.Minute)
+	require.GreaterOrEqual(t, plan.Runs[0].Options.Duration, DefaultMinDuration)
 	ids := map[string]bool{}
-	for i, r := range runs {
-		require.Equal(t, int64(20250101+i), r.Seed)
+	for i, r := range plan.Runs {
+		require.Equal(t, int64(20250101+i), r.Options.Seed)
 		require.False(t, ids[r.ID], "duplicate id %s", r.ID)
 		ids[r.ID] = true
 	}
 
-	runs, err = Plan(Config{}, 2*time.Minute, 1)
+	plan, err = Plan(Config{}, 2*time.Minute, 1)
 	require.NoError(t, err)
-	require.Len(t, runs, 8)
-	require.LessOrEqual(t, total(runs), 2*time.Minute)
+	require.Len(t, plan.Runs, 8)
+	require.LessOrEqual(t, total(plan), 2*time.Minute)
 	seen := map[string]bool{}
-	for _, r := range runs {
+	for _, r := range plan.Runs {
 		require.False(t, seen[r.Scenario], "a scenario repeats before every scenario ran once")
 		seen[r.Scenario] = true
 	}
@@ -54,24 +56,24 @@ func TestPlanConfig(t *testing.T) {
 		{"scenario": "lock-kill", "members": 5, "backend": "grpc", "mode": "process", "duration": "40s", "seed": 3}]}`), 0o644))
 	cfg, err := LoadConfig(path)
 	require.NoError(t, err)
-	runs, err := Plan(cfg, 2*time.Minute, 1)
+	plan, err := Plan(cfg, 2*time.Minute, 1)
 	require.NoError(t, err)
-	require.Len(t, runs, 2)
-	require.Equal(t, Run{ID: "01-smoke-concurrency-m3", Scenario: "smoke", Seed: 9, Members: 3, Backend: "concurrency",
-		Mode: "embedded", Duration: 2*time.Minute - 40*time.Second - 2*RunOverhead}, runs[0])
-	require.Equal(t, "02-lock-kill-grpc-m5-process", runs[1].ID)
-	require.Equal(t, int64(3), runs[1].Seed)
-	require.Equal(t, 40*time.Second, runs[1].Duration)
-	require.Contains(t, runs[1].Command(), "--mode process")
+	require.Len(t, plan.Runs, 2)
+	require.Equal(t, batch.Run{ID: "01-smoke-concurrency-m3", Scenario: "smoke", Options: runner.Options{Seed: 9, Members: 3,
+		Backend: "concurrency", Mode: "embedded", Duration: 2*time.Minute - 40*time.Second - 2*RunOverhead}}, plan.Runs[0])
+	require.Equal(t, "02-lock-kill-grpc-m5-process", plan.Runs[1].ID)
+	require.Equal(t, int64(3), plan.Runs[1].Options.Seed)
+	require.Equal(t, 40*time.Second, plan.Runs[1].Options.Duration)
+	require.Contains(t, plan.Runs[1].Command(), "--mode process")
 
 	matrix := filepath.Join(t.TempDir(), "matrix.json")
 	require.NoError(t, os.WriteFile(matrix, []byte(`{"matrix": {"scenarios": ["smoke", "mixed"], "backends": ["grpc"], "members": [3], "max_duration": "30s"}}`), 0o644))
 	cfg, err = LoadConfig(matrix)
 	require.NoError(t, err)
-	runs, err = Plan(cfg, 10*time.Minute, 1)
+	plan, err = Plan(cfg, 10*time.Minute, 1)
 	require.NoError(t, err)
-	require.Len(t, runs, 2)
-	require.Equal(t, 30*time.Second, runs[0].Duration, "capped by max_duration")
+	require.Len(t, plan.Runs, 2)
+	require.Equal(t, 30*time.Second, plan.Runs[0].Options.Duration, "capped by max_duration")
 
 	for _, bad := range []string{`{"runs": [{"scenario": "nope"}]}`, `{"runs": [{"scenario": "smoke", "members": 4}]}`,
 		`{"matrix": {"modes": ["vm"]}}`, `{"matrix": {"backends": ["zk"]}}`, `{"budget": "1m"}`, `{"runs": [{"scenario": "smoke", "duration": 5}]}`} {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/etcdchaos/etcdchaos/harness"
+	"github.com/etcdchaos/etcdchaos/harness/batch"
 	"github.com/etcdchaos/etcdchaos/workloads"
 )
 
@@ -38,29 +39,29 @@ type Zoo struct {
 }
 
 // PlanZoo returns the zoo's runs and the budget of the whole batch (for
-// Execute). Runs go seed by seed, and within a seed scenario by scenario
-// across every etcd, so that a batch cut short by its budget has tried
-// every etcd alike.
-func PlanZoo(z Zoo) ([]Run, time.Duration, error) {
+// batch.Execute). Runs go seed by seed, and within a seed scenario by
+// scenario across every etcd, so that a batch cut short by its budget has
+// tried every etcd alike.
+func PlanZoo(z Zoo) (batch.Plan, time.Duration, error) {
 	switch {
 	case len(z.Etcds) == 0:
-		return nil, 0, errors.New("plan zoo: no etcd binaries")
+		return batch.Plan{}, 0, errors.New("plan zoo: no etcd binaries")
 	case len(z.Scenarios) == 0:
-		return nil, 0, errors.New("plan zoo: no scenarios")
+		return batch.Plan{}, 0, errors.New("plan zoo: no scenarios")
 	case z.Duration <= 0:
-		return nil, 0, errors.New("plan zoo: the run duration must be positive")
+		return batch.Plan{}, 0, errors.New("plan zoo: the run duration must be positive")
 	case z.Seeds < 0 || z.Budget < 0:
-		return nil, 0, errors.New("plan zoo: seeds and budget cannot be negative")
+		return batch.Plan{}, 0, errors.New("plan zoo: seeds and budget cannot be negative")
 	case z.Seeds == 0 && z.Budget == 0:
-		return nil, 0, errors.New("plan zoo: give seeds per scenario or a budget")
+		return batch.Plan{}, 0, errors.New("plan zoo: give seeds per scenario or a budget")
 	}
 	labels := map[string]bool{}
 	for _, e := range z.Etcds {
 		if e.Label == "" || e.Bin == "" {
-			return nil, 0, fmt.Errorf("plan zoo: etcd %q at %q needs a label and a binary", e.Label, e.Bin)
+			return batch.Plan{}, 0, fmt.Errorf("plan zoo: etcd %q at %q needs a label and a binary", e.Label, e.Bin)
 		}
 		if labels[e.Label] {
-			return nil, 0, fmt.Errorf("plan zoo: etcd label %q given twice", e.Label)
+			return batch.Plan{}, 0, fmt.Errorf("plan zoo: etcd label %q given twice", e.Label)
 		}
 		labels[e.Label] = true
 	}
@@ -75,21 +76,20 @@ func PlanZoo(z Zoo) ([]Run, time.Duration, error) {
 		// slower than its estimate must not cut the ones after it short.
 		budget = 2 * time.Duration(seeds) * perSeed
 	}
-	var runs []Run
+	var runs []batch.Run
 	for k := range seeds {
 		for _, sc := range z.Scenarios {
 			for _, e := range z.Etcds {
-				r := Run{Scenario: sc, Seed: z.Seed + int64(k), Members: z.Members, Backend: z.Backend,
-					Mode: harness.ModeProcess, Duration: z.Duration, EtcdBin: e.Bin, Etcd: e.Label}
-				if err := checkRun(RunSpec{Scenario: r.Scenario, Members: r.Members, Backend: r.Backend, Mode: r.Mode}); err != nil {
-					return nil, 0, err
+				p := planned{scenario: sc, seed: z.Seed + int64(k), members: z.Members, backend: z.Backend,
+					mode: harness.ModeProcess, duration: z.Duration}
+				if err := checkRun(RunSpec{Scenario: p.scenario, Members: p.members, Backend: p.backend, Mode: p.mode}); err != nil {
+					return batch.Plan{}, 0, err
 				}
-				r.ID = runID(len(runs), r)
-				runs = append(runs, r)
+				runs = append(runs, p.run(len(runs), e.Label, e.Bin))
 			}
 		}
 	}
-	return runs, budget * time.Duration(len(z.Etcds)), nil
+	return batch.Plan{Runs: runs}, budget * time.Duration(len(z.Etcds)), nil
 }
 
 // idSafe makes a label usable in a run directory's name.

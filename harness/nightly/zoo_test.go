@@ -20,19 +20,19 @@ func testZoo() Zoo {
 func TestPlanZooSameSeedsOnEveryEtcd(t *testing.T) {
 	z := testZoo()
 	z.Seeds = 2
-	runs, budget, err := PlanZoo(z)
+	plan, budget, err := PlanZoo(z)
 	require.NoError(t, err)
-	require.Len(t, runs, 2*2*2)
-	require.Equal(t, 2*total(runs), budget, "with seeds and no budget, the batch may take twice every run's estimate")
+	require.Len(t, plan.Runs, 2*2*2)
+	require.Equal(t, 2*total(plan), budget, "with seeds and no budget, the batch may take twice every run's estimate")
 	ids := map[string]bool{}
-	for i, r := range runs {
+	for i, r := range plan.Runs {
 		seed, sc, e := int64(7+i/4), z.Scenarios[i/2%2], z.Etcds[i%2]
-		require.Equal(t, seed, r.Seed, "run %d", i)
+		require.Equal(t, seed, r.Options.Seed, "run %d", i)
 		require.Equal(t, sc, r.Scenario, "run %d", i)
 		require.Equal(t, e.Label, r.Etcd, "run %d", i)
-		require.Equal(t, e.Bin, r.EtcdBin, "run %d", i)
-		require.Equal(t, harness.ModeProcess, r.Mode)
-		require.Equal(t, 10*time.Second, r.Duration)
+		require.Equal(t, e.Bin, r.Options.EtcdBin, "run %d", i)
+		require.Equal(t, harness.ModeProcess, r.Options.Mode)
+		require.Equal(t, 10*time.Second, r.Options.Duration)
 		require.Contains(t, r.ID, e.Label)
 		require.False(t, ids[r.ID], "duplicate id %s", r.ID)
 		ids[r.ID] = true
@@ -43,21 +43,21 @@ func TestPlanZooSameSeedsOnEveryEtcd(t *testing.T) {
 func TestPlanZooSeedsFromBudget(t *testing.T) {
 	z := testZoo()
 	z.Budget = time.Minute // per etcd: 2 scenarios x 15 s estimate fit twice
-	runs, budget, err := PlanZoo(z)
+	plan, budget, err := PlanZoo(z)
 	require.NoError(t, err)
-	require.Len(t, runs, 2*2*2)
+	require.Len(t, plan.Runs, 2*2*2)
 	require.Equal(t, 2*time.Minute, budget, "each etcd gets its budget")
-	require.LessOrEqual(t, total(runs), budget)
+	require.LessOrEqual(t, total(plan), budget)
 
 	z.Budget = time.Second
-	runs, _, err = PlanZoo(z)
+	plan, _, err = PlanZoo(z)
 	require.NoError(t, err)
-	require.Len(t, runs, 4, "at least one seed; Execute skips what the budget does not allow")
+	require.Len(t, plan.Runs, 4, "at least one seed; the executor skips what the budget does not allow")
 
 	z.Seeds, z.Budget = 3, time.Minute
-	runs, budget, err = PlanZoo(z)
+	plan, budget, err = PlanZoo(z)
 	require.NoError(t, err)
-	require.Len(t, runs, 12, "seeds given: all planned, the budget bounds the batch")
+	require.Len(t, plan.Runs, 12, "seeds given: all planned, the budget bounds the batch")
 	require.Equal(t, 2*time.Minute, budget)
 }
 
