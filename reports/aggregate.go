@@ -26,14 +26,18 @@ const (
 // AggregateRun is one run of a batch.
 type AggregateRun struct {
 	// ID names the run's directory, relative to the aggregate directory.
-	ID       string        `json:"id"`
-	Scenario string        `json:"scenario"`
-	Backend  string        `json:"backend,omitempty"`
-	Mode     string        `json:"mode,omitempty"`
-	Members  int           `json:"members"`
-	Seed     int64         `json:"seed"`
-	Planned  time.Duration `json:"planned_ns"`
-	Command  string        `json:"command,omitempty"`
+	ID string `json:"id"`
+	// PlanIndex is the run's 1-based position in the whole plan, also in
+	// a shard's aggregate, so that a merge restores the plan's order; 0 in
+	// files written before it existed.
+	PlanIndex int           `json:"plan_index,omitempty"`
+	Scenario  string        `json:"scenario"`
+	Backend   string        `json:"backend,omitempty"`
+	Mode      string        `json:"mode,omitempty"`
+	Members   int           `json:"members"`
+	Seed      int64         `json:"seed"`
+	Planned   time.Duration `json:"planned_ns"`
+	Command   string        `json:"command,omitempty"`
 	// Summary is the run's summary.json, nil if it wrote none.
 	Summary *Summary `json:"summary,omitempty"`
 	// Error says why the run could not be carried out; Skipped why it did
@@ -52,13 +56,23 @@ type Aggregate struct {
 	Elapsed time.Duration  `json:"elapsed_ns"`
 	Budget  time.Duration  `json:"budget_ns,omitempty"`
 	Runs    []AggregateRun `json:"runs"`
-
-	// Shard is "I/N" when the batch ran shard I of N of a plan, empty for
-	// a whole plan; PlanRuns counts the runs of the whole plan. Together
-	// they let shard directories be merged and checked complete.
-	Shard    string `json:"shard,omitempty"`
-	PlanRuns int    `json:"plan_runs,omitempty"`
+	// Shard is set when the batch ran one slice of its plan (--shard I/N);
+	// PlanRuns counts the runs of the whole, unsharded plan.
+	Shard    *ShardInfo `json:"shard,omitempty"`
+	PlanRuns int        `json:"plan_runs,omitempty"`
+	// MissingShards lists the shards a merge did not get: the batch is
+	// incomplete, so it is never ok (see ExitCode).
+	MissingShards []ShardInfo `json:"missing_shards,omitempty"`
 }
+
+// ShardInfo names one slice of a batch's plan: shard Index (1-based) of
+// Count.
+type ShardInfo struct {
+	Index int `json:"index"`
+	Count int `json:"count"`
+}
+
+func (s ShardInfo) String() string { return fmt.Sprintf("%d/%d", s.Index, s.Count) }
 
 // Verdict of a run within the batch: its summary's, unknown for a run that
 // could not be carried out, empty for a skipped one.
@@ -74,10 +88,13 @@ func (r AggregateRun) Verdict() models.Verdict {
 }
 
 // ExitCode of the batch: 1 if any run found a violation, else 3 if any run
-// is unknown or could not be carried out (fully), else 0. Skipped runs
-// count as nothing.
+// is unknown or could not be carried out (fully), or shards are missing
+// from a merge, else 0. Skipped runs count as nothing.
 func (a Aggregate) ExitCode() int {
 	code := models.ExitOk
+	if len(a.MissingShards) > 0 {
+		code = models.ExitUnknown
+	}
 	for _, r := range a.Runs {
 		switch {
 		case r.Skipped != "":
@@ -116,7 +133,7 @@ func WriteAggregate(dir string, a Aggregate) error {
 		AggregateSummaryFile: func(w io.Writer) error {
 			enc := json.NewEncoder(w)
 			enc.SetIndent("", "  ")
-			return enc.Encode(aggregateFile{Aggregate: a, Matrix: a.Matrix()})
+			return enc.Encode(aggregateFile{Aggregate: a, Matrix: a.Matrix(), Detections: a.Detections()})
 		},
 	}
 	for name, write := range files {
@@ -127,11 +144,13 @@ func WriteAggregate(dir string, a Aggregate) error {
 	return nil
 }
 
-// aggregateFile is the schema of aggregate.json: the batch, and the etcd x
-// scenario matrix of a batch that compares several etcds.
+// aggregateFile is the schema of aggregate.json: the batch, the etcd x
+// scenario matrix of a batch that compares several etcds, and the findings
+// over time (derived from the runs, so a merge recomputes them).
 type aggregateFile struct {
 	Aggregate
-	Matrix *Matrix `json:"matrix,omitempty"`
+	Matrix     *Matrix     `json:"matrix,omitempty"`
+	Detections []Detection `json:"detections,omitempty"`
 }
 
 // aggregateSuite is one run's <testsuite>.
@@ -173,6 +192,14 @@ func writeAggregateJUnit(w io.Writer, a Aggregate) error {
 		all.Skipped += s.Skipped
 		all.Suites = append(all.Suites, s)
 	}
+	for _, m := range a.MissingShards {
+		msg := fmt.Sprintf("shard %s is missing from the merge: its runs were not judged", m)
+		all.Tests++
+		all.Errors++
+		all.Suites = append(all.Suites, junitSuite{Name: fmt.Sprintf("etcdchaos.shard-%d-of-%d", m.Index, m.Count), Tests: 1, Errors: 1, Time: seconds(0),
+			Cases: []junitCase{{ClassName: "merge", Name: "shard " + m.String(), Time: seconds(0),
+				Failure: &junitFailure{Message: msg, Type: "error", Body: msg}}}})
+	}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}
@@ -193,6 +220,8 @@ var (
 		"verdictClass": verdictClass,
 		"issueLabel":   issueLabel,
 		"dur":          func(d time.Duration) string { return d.Round(time.Second).String() },
+		"fmtDur":       fmtDur,
+		"share":        shareText,
 		"ms":           func(d time.Duration) string { return d.Round(time.Millisecond).String() },
 		"failed": func(s *Summary) int {
 			n := 0
@@ -215,11 +244,18 @@ type aggregatePage struct {
 	ExitCode int
 	// Matrix is the etcd x scenario table of a batch that compares etcds.
 	Matrix *Matrix
+	// Detections are the findings over time, DetectionPlot their plot.
+	Detections    []Detection
+	DetectionPlot template.HTML
 }
 
 func writeAggregateIndex(w io.Writer, a Aggregate) error {
 	p := aggregatePage{A: a, Counts: map[models.Verdict]int{}, CSS: template.CSS(reportCSS),
-		Started: a.Started.UTC().Format("2006-01-02 15:04:05 UTC"), ExitCode: a.ExitCode(), Matrix: a.Matrix()}
+		Started: a.Started.UTC().Format("2006-01-02 15:04:05 UTC"), ExitCode: a.ExitCode(), Matrix: a.Matrix(),
+		Detections: a.Detections()}
+	if len(p.Detections) > 0 {
+		p.DetectionPlot = template.HTML(detectionPlot(p.Detections)) // built by svgBuilder, every datum escaped
+	}
 	for _, r := range a.Runs {
 		p.Counts[r.Verdict()]++
 	}

@@ -180,3 +180,26 @@ func TestEmptyHistoryReportInBrowser(t *testing.T) {
 	assert.Equal(t, 3, evalInt(t, ctx, `document.querySelectorAll("svg.plot").length`))
 	assert.Empty(t, consoleProblems(t, ctx, messages))
 }
+
+// TestAggregateReportInBrowser lays out the aggregate page with its
+// findings-over-time plot.
+func TestAggregateReportInBrowser(t *testing.T) {
+	dir := t.TempDir()
+	a := detectionAggregate()
+	for _, r := range zooAggregate().Runs {
+		r.ID = "z" + r.ID
+		a.Runs = append(a.Runs, r)
+	}
+	require.NoError(t, WriteAggregate(dir, a))
+	ctx := newBrowser(t)
+	messages := openPage(t, ctx, filepath.Join(dir, AggregateIndexFile), "#plot-detection")
+	assert.Equal(t, len(a.Detections()), evalInt(t, ctx, `document.querySelectorAll("#plot-detection g.detect").length`))
+	assert.Equal(t, 8, evalInt(t, ctx, `document.querySelectorAll("#plot-detection circle.pt").length`), "a dot per run that found a bug")
+	assert.Greater(t, evalInt(t, ctx, `document.querySelector("#plot-detection").getBoundingClientRect().height|0`), 100, "the plot is laid out")
+	// Every row label fits left of the axis.
+	assert.Equal(t, 0, evalInt(t, ctx, `[...document.querySelectorAll("#plot-detection g.detect > text:first-of-type")].filter(t => t.getBBox().x < 0).length`))
+	shot, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS("#detection")))
+	require.NoError(t, err)
+	saveScreenshot(t, "aggregate-detection.png", shot)
+	assert.Empty(t, consoleProblems(t, ctx, messages), "aggregate index.html: no console errors or exceptions")
+}

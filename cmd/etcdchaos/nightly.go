@@ -118,7 +118,7 @@ func printNightly(w io.Writer, agg reports.Aggregate, out string) {
 		counts[r.Verdict()]++
 	}
 	fmt.Fprintf(w, "%s: %d runs in %v:", agg.Name, len(agg.Runs), agg.Elapsed.Round(time.Second))
-	if agg.Shard != "" {
+	if agg.Shard != nil {
 		fmt.Fprintf(w, " (shard %s of a plan of %d runs)", agg.Shard, agg.PlanRuns)
 	}
 	for _, v := range []models.Verdict{models.Ok, models.UnsafeWithoutFencing, models.KnownIssue, models.Violation, models.Unknown, models.Empty} {

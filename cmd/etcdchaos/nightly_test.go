@@ -89,7 +89,8 @@ func TestNightlyShard(t *testing.T) {
 	require.Len(t, agg.Runs, 1)
 	assert.Equal(t, "02-lock-lease-concurrency-m1", agg.Runs[0].ID)
 	assert.Equal(t, int64(5), agg.Runs[0].Seed, "the seed the whole plan gives run 2")
-	assert.Equal(t, "2/2", agg.Shard)
+	assert.Equal(t, &reports.ShardInfo{Index: 2, Count: 2}, agg.Shard)
+	assert.Equal(t, 2, agg.Runs[0].PlanIndex)
 	assert.Equal(t, 3, agg.PlanRuns)
 	require.NotNil(t, agg.Runs[0].Summary, agg.Runs[0].Error)
 }

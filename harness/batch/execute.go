@@ -136,9 +136,12 @@ func Execute(ctx context.Context, plan Plan, opts Options) (Result, error) {
 	}
 	e := &executor{plan: plan, opts: opts, ctx: ctx, runCtx: ctx}
 	e.agg = reports.Aggregate{Name: opts.Name, Started: time.Now(), Budget: opts.Budget,
-		Shard: plan.Slice.String(), PlanRuns: plan.total(), Runs: make([]reports.AggregateRun, len(plan.Runs))}
+		PlanRuns: plan.total(), Runs: make([]reports.AggregateRun, len(plan.Runs))}
+	if !plan.Slice.IsWhole() {
+		e.agg.Shard = &reports.ShardInfo{Index: plan.Slice.Index, Count: plan.Slice.Count}
+	}
 	for i, r := range plan.Runs {
-		e.agg.Runs[i] = r.aggregateRun()
+		e.agg.Runs[i] = r.aggregateRun(plan.position(i))
 		e.agg.Runs[i].Error = notFinished
 	}
 	if opts.Budget > 0 {
@@ -181,7 +184,7 @@ func Execute(ctx context.Context, plan Plan, opts Options) (Result, error) {
 // carryOut runs plan run i, or records why it does not start.
 func (e *executor) carryOut(i int) {
 	r := e.plan.Runs[i]
-	ar := r.aggregateRun()
+	ar := r.aggregateRun(e.plan.position(i))
 	e.mu.Lock()
 	why, skip := e.whyNotStart()
 	if why == "" {
@@ -198,7 +201,7 @@ func (e *executor) carryOut(i int) {
 		e.finish(Outcome{Index: i, Run: r, Entry: ar})
 		return
 	}
-	ar = r.aggregateRun() // its duration may be shorter
+	ar = r.aggregateRun(e.plan.position(i)) // its duration may be shorter
 	res, err := e.run(r, &ar)
 	e.finish(Outcome{Index: i, Run: r, Started: true, Entry: ar, Result: res})
 	if err != nil && runner.IsBadOptions(err) {

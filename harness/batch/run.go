@@ -97,8 +97,8 @@ func (r Run) Command() string {
 }
 
 // aggregateRun is the run's entry in the aggregate report, before it ran.
-func (r Run) aggregateRun() reports.AggregateRun {
-	return reports.AggregateRun{ID: r.ID, Scenario: r.Scenario, Backend: string(r.backend()), Mode: r.mode(),
+func (r Run) aggregateRun(position int) reports.AggregateRun {
+	return reports.AggregateRun{ID: r.ID, PlanIndex: position, Scenario: r.Scenario, Backend: string(r.backend()), Mode: r.mode(),
 		Members: r.members(), Seed: r.Options.Seed, Planned: r.duration(), Command: r.Command(), Etcd: r.Etcd}
 }
 
@@ -111,6 +111,17 @@ type Plan struct {
 	// plan. Total is the whole plan's run count (0: len(Runs)).
 	Slice Shard
 	Total int
+	// positions are the runs' 1-based positions in the whole plan, set by
+	// Shard; nil for a whole plan, whose run i is at i+1.
+	positions []int
+}
+
+// position is run i's 1-based position in the whole plan.
+func (p Plan) position(i int) int {
+	if p.positions == nil {
+		return i + 1
+	}
+	return p.positions[i]
 }
 
 // total is the number of runs of the whole plan.

@@ -47,6 +47,7 @@ func (p Plan) Shard(s Shard) Plan {
 	for k, r := range p.Runs {
 		if k%s.Count == s.Index-1 {
 			out.Runs = append(out.Runs, r)
+			out.positions = append(out.positions, k+1)
 		}
 	}
 	return out
