@@ -156,7 +156,6 @@ func planOrder(shards []ShardDir) []AggregateRun {
 	}
 }
 
-
 // MergeDirs merges shard directories into out: it reads and checks every
 // shard first, then copies each shard's run directories into out, so the
 // merged index links to reports inside out whatever machines the shards
