@@ -45,7 +45,7 @@ test: lint etcd
 # bugs of older releases in etcd processes of those releases.
 bench: etcd zoo-etcd
 	@mkdir -p bench
-	bash -o pipefail -c '$(GO) test -run "^$$" -bench . -benchtime $(BENCHTIME) -timeout 60m $(PKGS) | tee bench/results.txt'
+	bash -o pipefail -c '$(GO) test -run "^$$" -bench . -benchtime $(BENCHTIME) -timeout 180m $(PKGS) | tee bench/results.txt'
 
 # The etcd server binary for --mode process and its tests. (`go install
 # go.etcd.io/etcd/server/v3@v3.7.3` refuses that module because its go.mod
