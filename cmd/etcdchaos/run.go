@@ -34,6 +34,7 @@ type runFlags struct {
 	unfenced               float64
 	strict, verbose        bool
 	etcdLogs               bool
+	cpuProfile             string
 	cluster                clusterFlags
 	mutant                 string
 	fixes                  []int
@@ -56,6 +57,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, *flag.FlagSet, e
 	fs.DurationVar(&f.timeout, "timeout", 60*time.Second, "checker timeout per check")
 	fs.BoolVar(&f.verbose, "v", false, "verbose: print each fault and lifecycle step")
 	fs.BoolVar(&f.etcdLogs, "etcd-logs", false, "print etcd's own logs at info level (very verbose)")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of etcdchaos (not of etcd processes) to this file")
 	f.cluster.register(fs)
 	fs.StringVar(&f.mutant, "mutant", "", "run a deliberately broken client instead of a correct one, in its own scenario unless --scenario is given (see 'etcdchaos mutants')")
 	fs.Func("fix", "apply the client-side fix of these etcd issues ("+fixList()+"): the same seed then shows whether a finding is etcd's", func(v string) error {
@@ -152,6 +154,16 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "etcdchaos run: --scenario: %v\n", err)
 		return exitUsage
 	}
+	stopProfile, err := startCPUProfile(f.cpuProfile)
+	if err != nil {
+		fmt.Fprintf(stderr, "etcdchaos run: %v\n", err)
+		return exitUsage
+	}
+	defer func() {
+		if err := stopProfile(); err != nil {
+			fmt.Fprintf(stderr, "etcdchaos run: %v\n", err)
+		}
+	}()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if f.loop.on {
