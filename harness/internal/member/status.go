@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/etcdchaos/etcdchaos/harness/internal/links"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 )
 
 // Status polling of members the harness does not run in-process.
@@ -21,6 +23,8 @@ const (
 	statusStale = time.Second
 	// statusDialTimeout bounds the status client's connection attempts.
 	statusDialTimeout = 2 * time.Second
+	// statusRedial bounds the wait between attempts to reconnect.
+	statusRedial = 500 * time.Millisecond
 )
 
 // Status keeps the raft view (member ID, leader, term) of one member
@@ -28,6 +32,7 @@ const (
 // so that the cluster can read it without blocking on a stalled member.
 type Status struct {
 	cli    *clientv3.Client
+	maint  pb.MaintenanceClient // over cli's one connection, to this member
 	addr   string
 	readyC chan struct{}
 	cancel context.CancelFunc
@@ -48,16 +53,22 @@ func NewStatus(addr string, dial links.DialFunc, lg *zap.Logger) (*Status, error
 		Endpoints:   []string{"http://" + addr},
 		DialTimeout: statusDialTimeout,
 		Logger:      lg.Named("status"),
+		// Polls share one connection: after a stop it is redialed within
+		// statusRedial, not after gRPC's default backoff of up to 2 min.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: statusRedial},
+			MinConnectTimeout: statusDialTimeout,
+		})},
 	}
 	if dial != nil {
-		cfg.DialOptions = []grpc.DialOption{grpc.WithContextDialer(dial)}
+		cfg.DialOptions = append(cfg.DialOptions, grpc.WithContextDialer(dial))
 	}
 	cli, err := clientv3.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("status client of %s: %w", addr, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &Status{cli: cli, addr: addr, readyC: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
+	p := &Status{cli: cli, maint: pb.NewMaintenanceClient(cli.ActiveConnection()), addr: addr, readyC: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
 	go p.loop(ctx)
 	return p, nil
 }
@@ -79,7 +90,10 @@ func (p *Status) loop(ctx context.Context) {
 func (p *Status) poll(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
 	defer cancel()
-	st, err := p.cli.Status(ctx, p.cli.Endpoints()[0])
+	// Over the client's own connection: clientv3's Status(ctx, endpoint)
+	// dials a new connection for every call, which at this rate was most of
+	// the harness's connection churn and a good part of each member's CPU.
+	st, err := p.maint.Status(ctx, &pb.StatusRequest{})
 	if err != nil || st.Header == nil {
 		return
 	}
