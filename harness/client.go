@@ -103,13 +103,13 @@ func (c *Cluster) newClient(member int, to []int, grants func(memberAt map[strin
 		DialKeepAliveTime:    clientKeepAliveTime,
 		DialKeepAliveTimeout: clientKeepAliveTimeout,
 		Logger:               c.logger.Named("client"),
-		DialOptions: []grpc.DialOption{
+		DialOptions: append(staticWindows(),
 			grpc.WithChainUnaryInterceptor(grants(at)),
 			grpc.WithConnectParams(grpc.ConnectParams{
 				Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 500 * time.Millisecond},
 				MinConnectTimeout: clientDialTimeout,
 			}),
-		},
+		),
 	})
 	if err != nil {
 		return nil, errors.Join(err, cl.closeLinks())
@@ -120,6 +120,10 @@ func (c *Cluster) newClient(member int, to []int, grants func(memberAt map[strin
 	}
 	return cl, nil
 }
+
+// staticWindows are the dial options that fix the clients' flow-control
+// windows (member.StaticWindows).
+func staticWindows() []grpc.DialOption { return member.StaticWindows() }
 
 // memberClientAddr is the address of a member's real client listener.
 func memberClientAddr(m member.Member) string { return m.ClientAddr() }
@@ -297,6 +301,7 @@ func (c *Cluster) Dial(i int) (*clientv3.Client, error) {
 		DialKeepAliveTime:    clientKeepAliveTime,
 		DialKeepAliveTimeout: clientKeepAliveTimeout,
 		Logger:               c.logger.Named("client"),
+		DialOptions:          staticWindows(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dial member %d: %w", i, err)

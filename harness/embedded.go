@@ -55,6 +55,10 @@ func embedConfig(spec *member.Spec, peerAddr, clientAddr string, lg *zap.Logger)
 	cfg.UnsafeNoFsync = true
 	cfg.EnableGRPCGateway = false
 	cfg.GRPCKeepAliveMinTime = time.Second
+	// Fixed windows, as the harness's clients have (member.StaticWindows):
+	// a server that estimates bandwidth-delay answers every request with a
+	// window update and a ping.
+	cfg.GRPCAdditionalServerOptions = member.StaticServerWindows()
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(lg)
 	if spec.LeaseCheckpoint {
 		gates, ok := cfg.ServerFeatureGate.(featuregate.MutableFeatureGate)

@@ -55,10 +55,10 @@ func NewStatus(addr string, dial links.DialFunc, lg *zap.Logger) (*Status, error
 		Logger:      lg.Named("status"),
 		// Polls share one connection: after a stop it is redialed within
 		// statusRedial, not after gRPC's default backoff of up to 2 min.
-		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+		DialOptions: append(StaticWindows(), grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: statusRedial},
 			MinConnectTimeout: statusDialTimeout,
-		})},
+		})),
 	}
 	if dial != nil {
 		cfg.DialOptions = append(cfg.DialOptions, grpc.WithContextDialer(dial))
