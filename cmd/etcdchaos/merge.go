@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 
 	"github.com/etcdchaos/etcdchaos/models"
 	"github.com/etcdchaos/etcdchaos/reports"
@@ -41,30 +40,8 @@ func runMerge(args []string, stdout, stderr io.Writer) int {
 	for _, m := range agg.MissingShards {
 		fmt.Fprintf(stderr, "warning: shard %s is missing: its runs were not judged, so the merge is unknown at best\n", m)
 	}
-	printMerge(stdout, agg, out)
+	printBatch(stdout, agg, agg.Name+" (merged)", out)
 	return agg.ExitCode()
-}
-
-// printMerge prints the merged batch's verdicts and where its report is.
-func printMerge(w io.Writer, agg reports.Aggregate, out string) {
-	counts, skipped := map[models.Verdict]int{}, 0
-	for _, r := range agg.Runs {
-		if r.Skipped != "" {
-			skipped++
-			continue
-		}
-		counts[r.Verdict()]++
-	}
-	fmt.Fprintf(w, "%s (merged): %d runs:", agg.Name, len(agg.Runs))
-	for _, v := range []models.Verdict{models.Ok, models.UnsafeWithoutFencing, models.KnownIssue, models.Violation, models.Unknown, models.Empty} {
-		if counts[v] > 0 {
-			fmt.Fprintf(w, " %d %s", counts[v], v)
-		}
-	}
-	if skipped > 0 {
-		fmt.Fprintf(w, " %d skipped", skipped)
-	}
-	fmt.Fprintf(w, "\nreport: %s, junit: %s\n", filepath.Join(out, reports.AggregateIndexFile), filepath.Join(out, reports.AggregateJUnitFile))
 }
 
 // parseMergeFlags accepts flags before and after the directories.

@@ -52,7 +52,7 @@ func TestMergeExitCodes(t *testing.T) {
 		stderr string
 	}{
 		{"every shard ok", []string{filepath.Join(okRuns, "1"), "--out", filepath.Join(root, "m1"), filepath.Join(okRuns, "2")},
-			models.ExitOk, "nightly (merged): 3 runs: 2 ok 1 known-issue", ""},
+			models.ExitOk, "2 ok 1 known-issue", ""},
 		{"a violation", []string{"--out", filepath.Join(root, "m2"), filepath.Join(bad, "2"), filepath.Join(bad, "1")},
 			models.ExitViolation, "1 violation", ""},
 		{"a shard missing", []string{"--out", filepath.Join(root, "m3"), filepath.Join(okRuns, "1")},

@@ -104,11 +104,13 @@ func runNightly(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "etcdchaos nightly: %v\n", err)
 		return models.ExitUnknown
 	}
-	printNightly(stdout, res.Aggregate, f.out)
+	printBatch(stdout, res.Aggregate, res.Aggregate.Name, f.out)
 	return res.ExitCode
 }
 
-func printNightly(w io.Writer, agg reports.Aggregate, out string) {
+// printBatch prints a batch's verdicts, counted, under its title, and
+// where its report is: nightly, zoo and merge alike.
+func printBatch(w io.Writer, agg reports.Aggregate, title, out string) {
 	counts, skipped := map[models.Verdict]int{}, 0
 	for _, r := range agg.Runs {
 		if r.Skipped != "" {
@@ -117,7 +119,7 @@ func printNightly(w io.Writer, agg reports.Aggregate, out string) {
 		}
 		counts[r.Verdict()]++
 	}
-	fmt.Fprintf(w, "%s: %d runs in %v:", agg.Name, len(agg.Runs), agg.Elapsed.Round(time.Second))
+	fmt.Fprintf(w, "%s: %d runs in %v:", title, len(agg.Runs), agg.Elapsed.Round(time.Second))
 	if agg.Shard != nil {
 		fmt.Fprintf(w, " (shard %s of a plan of %d runs)", agg.Shard, agg.PlanRuns)
 	}

@@ -206,7 +206,7 @@ func printZoo(w io.Writer, agg reports.Aggregate, out string) {
 		}
 	}
 	tw.Flush()
-	printNightly(w, agg, out)
+	printBatch(w, agg, agg.Name, out)
 }
 
 func cellVerdicts(c reports.MatrixCell) string {
