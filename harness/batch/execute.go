@@ -184,7 +184,6 @@ func Execute(ctx context.Context, plan Plan, opts Options) (Result, error) {
 // carryOut runs plan run i, or records why it does not start.
 func (e *executor) carryOut(i int) {
 	r := e.plan.Runs[i]
-	ar := r.aggregateRun(e.plan.position(i))
 	e.mu.Lock()
 	why, skip := e.whyNotStart()
 	if why == "" {
@@ -192,6 +191,7 @@ func (e *executor) carryOut(i int) {
 		e.progress.start(i, r.Estimate())
 	}
 	e.mu.Unlock()
+	ar := r.aggregateRun(e.plan.position(i)) // with the duration it runs for
 	if why != "" {
 		if skip {
 			ar.Skipped = why
@@ -201,7 +201,6 @@ func (e *executor) carryOut(i int) {
 		e.finish(Outcome{Index: i, Run: r, Entry: ar})
 		return
 	}
-	ar = r.aggregateRun(e.plan.position(i)) // its duration may be shorter
 	res, err := e.run(r, &ar)
 	e.finish(Outcome{Index: i, Run: r, Started: true, Entry: ar, Result: res})
 	if err != nil && runner.IsBadOptions(err) {
