@@ -56,6 +56,9 @@ func ReadShard(dir string) (ShardDir, error) {
 		if r.ID == "" || !filepath.IsLocal(r.ID) || strings.ContainsAny(r.ID, `/\`) {
 			return ShardDir{}, badInput("%s: run %d has id %q (expected the name of a directory beside it)", path, i+1, r.ID)
 		}
+		if r.PlanIndex < 1 || (a.PlanRuns > 0 && r.PlanIndex > a.PlanRuns) {
+			return ShardDir{}, badInput("%s: run %s has plan_index %d (expected its place in the plan, 1 to %d)", path, r.ID, r.PlanIndex, a.PlanRuns)
+		}
 	}
 	return ShardDir{Dir: dir, Aggregate: a}, nil
 }
@@ -122,38 +125,15 @@ func MergeAggregates(shards []ShardDir) (Aggregate, error) {
 	return merged, nil
 }
 
-// planOrder puts the shards' runs back in the order of the plan: by their
-// PlanIndex, or, in files without it, interleaved as the plan was dealt,
-// run k to shard k mod N.
+// planOrder puts the shards' runs back in the order of the plan, by
+// their PlanIndex (ReadShard checked every run has one).
 func planOrder(shards []ShardDir) []AggregateRun {
-	sorted := slices.Clone(shards)
-	slices.SortFunc(sorted, func(a, b ShardDir) int { return cmp.Compare(a.Aggregate.Shard.Index, b.Aggregate.Shard.Index) })
 	var runs []AggregateRun
-	numbered := true
-	for _, s := range sorted {
-		for _, r := range s.Aggregate.Runs {
-			numbered = numbered && r.PlanIndex > 0
-		}
+	for _, s := range shards {
+		runs = append(runs, s.Aggregate.Runs...)
 	}
-	if numbered {
-		for _, s := range sorted {
-			runs = append(runs, s.Aggregate.Runs...)
-		}
-		slices.SortStableFunc(runs, func(a, b AggregateRun) int { return cmp.Compare(a.PlanIndex, b.PlanIndex) })
-		return runs
-	}
-	for k := 0; ; k++ {
-		more := false
-		for _, s := range sorted {
-			if k < len(s.Aggregate.Runs) {
-				runs = append(runs, s.Aggregate.Runs[k])
-				more = true
-			}
-		}
-		if !more {
-			return runs
-		}
-	}
+	slices.SortFunc(runs, func(a, b AggregateRun) int { return cmp.Compare(a.PlanIndex, b.PlanIndex) })
+	return runs
 }
 
 // MergeDirs merges shard directories into out: it reads and checks every

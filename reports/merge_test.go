@@ -166,24 +166,17 @@ func TestMergeGivesTheUnshardedAggregate(t *testing.T) {
 	}
 }
 
-// Runs of files written before plan_index existed are interleaved back
-// as they were dealt.
-func TestMergeInterleavesRunsWithoutPlanPositions(t *testing.T) {
+// A run without its place in the plan (plan_index) cannot be put back in
+// order: the shard is refused.
+func TestMergeRefusesRunsWithoutPlanPositions(t *testing.T) {
 	t.Parallel()
 	plan := planAggregate(7)
-	for i := range plan.Runs {
-		plan.Runs[i].ID = fmt.Sprintf("seed-%d", plan.Runs[i].Seed)
-		plan.Runs[i].PlanIndex = 0
-	}
+	plan.Runs[4].PlanIndex = 0
 	dirs := writeShards(t, plan, 3)
-	merged, err := MergeDirs(filepath.Join(t.TempDir(), "merged"), []string{dirs[2], dirs[0], dirs[1]})
-	require.NoError(t, err)
-	var ids, want []string
-	for i := range plan.Runs {
-		want = append(want, plan.Runs[i].ID)
-		ids = append(ids, merged.Runs[i].ID)
-	}
-	require.Equal(t, want, ids)
+	_, err := MergeDirs(filepath.Join(t.TempDir(), "merged"), []string{dirs[2], dirs[0], dirs[1]})
+	var bad BadInputError
+	require.ErrorAs(t, err, &bad)
+	require.ErrorContains(t, err, "plan_index 0")
 }
 
 func TestMergeWithAMissingShardIsNeverOk(t *testing.T) {

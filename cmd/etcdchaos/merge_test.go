@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -30,8 +31,10 @@ func writeShard(t *testing.T, dir string, i, n, planRuns int, runs ...reports.Ag
 		Shard: &reports.ShardInfo{Index: i, Count: n}, PlanRuns: planRuns}))
 }
 
+// summaryRun is a run whose id starts with its place in the plan ("02-b").
 func summaryRun(id string, v models.Verdict, code int) reports.AggregateRun {
-	return reports.AggregateRun{ID: id, Scenario: "smoke", Members: 3, Summary: &reports.Summary{Verdict: v, ExitCode: code, Scenario: "smoke"}}
+	index, _ := strconv.Atoi(id[:2])
+	return reports.AggregateRun{ID: id, PlanIndex: index, Scenario: "smoke", Members: 3, Summary: &reports.Summary{Verdict: v, ExitCode: code, Scenario: "smoke"}}
 }
 
 func TestMergeExitCodes(t *testing.T) {
