@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -26,12 +27,16 @@ var zooThroughputIssues = []struct{ scenario, issue string }{
 }
 
 // BenchmarkZooThroughput carries out the same zoo, the pinned release in
-// etcd processes with the scenarios of zooThroughputIssues, one seed each
-// per iteration (iteration i is seed i+1), serially and at the default
-// parallelism, side by side. It reports runs and known findings (a run
+// etcd processes with the scenarios of zooThroughputIssues and b.N seeds
+// of each (seeds 1 to b.N, one plan, so that every worker has runs to
+// take), serially, at the default parallelism and at one run more than
+// the default, side by side. It reports runs and known findings (a run
 // that found its scenario's issue) per wall-clock minute, the share of
-// runs that found their issue, and CPU seconds (the harness and its etcd
-// processes) per second of run.
+// runs that found their issue, the share that failed (a violation or an
+// unknown: on the pinned release, a false alarm or a new bug), and CPU
+// seconds (the harness and its etcd processes) per second of run. The
+// run above the default shows what starving the runs of CPU does to what
+// they find.
 func BenchmarkZooThroughput(b *testing.B) {
 	bin, err := harness.FindEtcd()
 	if err != nil {
@@ -43,35 +48,36 @@ func BenchmarkZooThroughput(b *testing.B) {
 	for i, s := range zooThroughputIssues {
 		scenarios[i], expect[s.scenario] = s.scenario, s.issue
 	}
-	for _, parallel := range []int{1, batch.DefaultParallel([]string{harness.ModeProcess})} {
+	def := batch.DefaultParallel([]string{harness.ModeProcess})
+	for _, parallel := range slices.Compact([]int{1, def, def + 1}) {
 		b.Run(fmt.Sprintf("parallel=%d", parallel), func(b *testing.B) {
-			var runs, found int
-			var wall, cpu time.Duration
-			for i := 0; i < b.N; i++ {
-				plan, _, err := nightly.PlanZoo(nightly.Zoo{Etcds: []nightly.Etcd{{Label: "pinned", Bin: bin}},
-					Scenarios: scenarios, Seeds: 1, Seed: int64(1 + i), Duration: runFor, Members: 3,
-					Backend: workloads.BackendConcurrency})
-				require.NoError(b, err)
-				cpu0, start := cpuTime(), time.Now()
-				res, err := batch.Execute(context.Background(), plan, batch.Options{
-					Out: filepath.Join(b.TempDir(), "zoo"), Parallel: parallel, CheckTimeout: time.Minute})
-				require.NoError(b, err)
-				wall += time.Since(start)
-				cpu += cpuTime() - cpu0
-				for _, r := range res.Aggregate.Runs {
-					require.NotNil(b, r.Summary, "run %s: %s", r.ID, r.Error)
-					runs++
-					for _, k := range r.Summary.KnownIssues {
-						if k.Issue != nil && k.Issue.ID == expect[r.Scenario] {
-							found++
-							break
-						}
+			plan, _, err := nightly.PlanZoo(nightly.Zoo{Etcds: []nightly.Etcd{{Label: "pinned", Bin: bin}},
+				Scenarios: scenarios, Seeds: b.N, Seed: 1, Duration: runFor, Members: 3,
+				Backend: workloads.BackendConcurrency})
+			require.NoError(b, err)
+			cpu0, start := cpuTime(), time.Now()
+			res, err := batch.Execute(context.Background(), plan, batch.Options{
+				Out: filepath.Join(b.TempDir(), "zoo"), Parallel: parallel, CheckTimeout: time.Minute})
+			require.NoError(b, err)
+			wall, cpu := time.Since(start), cpuTime()-cpu0
+			var runs, found, failed int
+			for _, r := range res.Aggregate.Runs {
+				require.NotNil(b, r.Summary, "run %s: %s", r.ID, r.Error)
+				runs++
+				if batch.RunExit(r) != 0 {
+					failed++
+				}
+				for _, k := range r.Summary.KnownIssues {
+					if k.Issue != nil && k.Issue.ID == expect[r.Scenario] {
+						found++
+						break
 					}
 				}
 			}
 			b.ReportMetric(float64(runs)/wall.Minutes(), "runs/min")
 			b.ReportMetric(float64(found)/wall.Minutes(), "found/min")
 			b.ReportMetric(float64(found)/float64(runs), "found/run")
+			b.ReportMetric(float64(failed)/float64(runs), "failed/run")
 			b.ReportMetric(cpu.Seconds()/(float64(runs)*runFor.Seconds()), "cpu-s/run-s")
 		})
 	}
