@@ -254,11 +254,35 @@ func TestTTLProbesAreRecorded(t *testing.T) {
 				cl.dropLease()
 				cl.bg.Wait()
 			}
+			members := map[int]int{} // keeper -> the member its client talks to
+			for _, cl := range w.clients {
+				members[history.LeaseKeeper(cl.ID())] = cl.Member()
+			}
 			require.NoError(t, w.Close())
 			require.NoError(t, rec.Close())
+			admin, err := c.NewClient(1)
+			require.NoError(t, err)
+			after, err := admin.Get(ctx, "/"+t.Name()+"/after")
+			require.NoError(t, admin.Close())
+			require.NoError(t, err)
 
 			h, err := history.ReadFile(path)
 			require.NoError(t, err)
+			lastRev := map[int]int64{} // keeper -> header revision of its last answer
+			for _, op := range h.Operations() {
+				if (op.F != history.FKeepAlive && op.F != history.FLeaseTTL) || op.Outcome != history.Ok {
+					continue
+				}
+				// Each answer names the member that gave it and the revision
+				// that member had applied: no later than the cluster's
+				// revision afterwards, and never lower than the previous
+				// answer of the same keeper, whose requests go one at a
+				// time to the one member.
+				assert.Equal(t, members[op.Client], op.Member, "keeper %d's answers come from its client's member", op.Client)
+				assert.LessOrEqual(t, op.Output.HeaderRev, after.Header.Revision)
+				assert.GreaterOrEqual(t, op.Output.HeaderRev, lastRev[op.Client], "keeper %d: a member's applied revision only grows", op.Client)
+				lastRev[op.Client] = op.Output.HeaderRev
+			}
 			probes := map[int]int{} // keeper -> ok probes
 			cut := map[int]int{}    // keeper -> probes cut short by the lease's stop
 			late := 0               // probes cut short by the next keep-alive's deadline (a loaded machine)
