@@ -23,8 +23,8 @@ type batchFlags struct {
 }
 
 func (b *batchFlags) register(fs *flag.FlagSet) {
-	fs.IntVar(&b.parallel, "parallel", 0, fmt.Sprintf("runs carried out at once (default: one per core, or one per two cores "+
-		"on more than 2 cores when runs use etcd processes, at most 8; here %d, or %d with etcd processes)",
+	fs.IntVar(&b.parallel, "parallel", 0, fmt.Sprintf("runs carried out at once (default: one per core, or three per two cores "+
+		"when every run uses etcd processes, at most 8; here %d, or %d with etcd processes)",
 		batch.DefaultParallel([]string{harness.ModeEmbedded}), batch.DefaultParallel([]string{harness.ModeProcess})))
 	fs.StringVar(&b.shardArg, "shard", "", "run shard I of N of the plan, I/N with 1 <= I <= N: run k of the plan (from 0) "+
 		"goes to shard k mod N + 1; every shard plans the whole batch first, so the N shards' directories together are the plan")

@@ -99,12 +99,15 @@ func TestExitCode(t *testing.T) {
 func TestDefaultParallel(t *testing.T) {
 	cores := runtime.GOMAXPROCS(0)
 	embedded := DefaultParallel([]string{harness.ModeEmbedded})
-	process := DefaultParallel([]string{harness.ModeEmbedded, harness.ModeProcess})
+	mixed := DefaultParallel([]string{harness.ModeEmbedded, harness.ModeProcess})
+	process := DefaultParallel([]string{harness.ModeProcess})
 	require.Equal(t, max(1, min(cores, 8)), embedded)
-	require.LessOrEqual(t, process, embedded)
-	require.GreaterOrEqual(t, process, 1)
+	require.Equal(t, embedded, mixed, "a plan with any embedded run is held to one per core")
+	require.Equal(t, max(1, min(cores*3/2, 8)), process)
+	require.Equal(t, embedded, DefaultParallel(nil), "an empty plan")
 	if cores == 2 {
-		require.Equal(t, 2, process, "two runs at once on two cores")
+		require.Equal(t, 2, embedded, "two embedded runs at once on two cores")
+		require.Equal(t, 3, process, "three process-mode runs at once on two cores")
 	}
 }
 
