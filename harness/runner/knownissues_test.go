@@ -36,11 +36,11 @@ func firstKnown(res models.Result, issue string) (int64, bool) {
 // the share of runs that find it and the median time into the run until the
 // first finding (a run that finds nothing counts as its whole length), over
 // b.N seeds of knownIssueRun each (-benchtime 5x: seeds 1 to 5, each run
-// once). Issue 22123 needs a
-// Resign that keeps its Election after failing, which only the concurrency
-// backend does; the server bugs of older releases run in etcd processes
-// of those releases, skipped where the binary is not built; 22082 is concurrency.Mutex's and etcdchaos-3 the v3lock
-// service's form of the same stale unlock; 21128 is in concurrency.Election,
+// once). Issue 22123 needs a Resign that keeps its Election after failing,
+// which only the concurrency backend does; the server bugs of older
+// releases run in etcd processes of those releases, skipped where the
+// binary is not built; 22082 is concurrency.Mutex's and etcdchaos-3 the
+// v3lock service's form of the same stale unlock; 21128 is in concurrency.Election,
 // which the v3election service runs too; 14758 runs in etcd processes, where
 // lease-race finds it (embedded members did not, in seeds 1 and 2).
 func BenchmarkKnownIssues(b *testing.B) {
